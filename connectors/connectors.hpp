@@ -1,0 +1,13 @@
+#pragma once
+#include "engine/component.hpp"
+
+namespace socstream {
+
+ComponentSpec file_source_spec();
+ComponentSpec stdin_source_spec();
+ComponentSpec file_sink_spec();
+ComponentSpec stdout_sink_spec();
+
+void register_connectors(Registry& r);
+
+}  // namespace socstream

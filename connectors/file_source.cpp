@@ -1,0 +1,130 @@
+// type: file (source). Reads a file once, or follows it like `tail -F`:
+// across rotation (the path names a new file) and truncation (copytruncate).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "connectors/connectors.hpp"
+#include "connectors/line_reader.hpp"
+
+namespace socstream {
+
+namespace {
+
+class FileSource final : public Source {
+ public:
+  explicit FileSource(const Settings& s)
+      : path_(s.path("path")),
+        format_(line_format(s)),
+        follow_(s.flag("follow", false)),
+        from_end_(s.choice("start_at", {"beginning", "end"}, "beginning") == "end"),
+        poll_(s.integer("poll_interval_ms", 250, 1, 60000)),
+        reader_(s.bytes("read_buffer_bytes", 1 << 20), s.bytes("max_line_bytes", 64u << 20)) {
+    if (from_end_ && !follow_) s.error("start_at", "'end' only makes sense with follow: true");
+  }
+
+  void run(SourceContext& ctx) override {
+    int fd = open_file(ctx, true);
+    if (fd < 0) return;
+    std::vector<Line> lines;
+    std::shared_ptr<LineBuffer> buf;
+    bool rotated = false;
+    while (!ctx.stopping()) {
+      lines.clear();
+      ssize_t n = reader_.read_from(fd, lines, buf);
+      if (n < 0) throw std::runtime_error("reading " + path_.string() + ": " + std::strerror(errno));
+      if (!lines.empty()) emit_lines(ctx, lines, buf, format_);
+      if (n > 0) continue;
+      if (!follow_ || rotated) {
+        // The end of this file: its last line needs no newline.
+        lines.clear();
+        if (reader_.take_partial(lines, buf)) emit_lines(ctx, lines, buf, format_);
+        if (!follow_) break;
+        ::close(fd);
+        fd = open_file(ctx, false);
+        if (fd < 0) return;
+        rotated = false;
+        continue;
+      }
+      if (!ctx.sleep_for(std::chrono::milliseconds(poll_))) break;
+      switch (check(fd)) {
+        case Change::None: break;
+        case Change::Truncated:
+          spdlog::info("{}: {} was truncated; reading from the start", ctx.name, path_.string());
+          ::lseek(fd, 0, SEEK_SET);
+          reader_.reset(0);
+          break;
+        case Change::Rotated:
+          // Drain what was written to the old file before the switch, then reopen.
+          spdlog::info("{}: {} was rotated", ctx.name, path_.string());
+          rotated = true;
+          break;
+      }
+    }
+    ::close(fd);
+  }
+
+ private:
+  enum class Change { None, Truncated, Rotated };
+
+  int open_file(SourceContext& ctx, bool first) {
+    for (;;) {
+      int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        struct stat st {};
+        ::fstat(fd, &st);
+        ino_ = st.st_ino;
+        dev_ = st.st_dev;
+        int64_t start = 0;
+        if (first && from_end_) start = ::lseek(fd, 0, SEEK_END);
+        reader_.reset(start);
+        return fd;
+      }
+      // Read once: a missing file is an error. Following: wait for it to appear.
+      if (!follow_ || errno != ENOENT)
+        throw std::runtime_error("cannot open " + path_.string() + ": " + std::strerror(errno));
+      if (first) spdlog::info("{}: waiting for {} to appear", ctx.name, path_.string());
+      first = false;
+      if (!ctx.sleep_for(std::chrono::milliseconds(poll_))) return -1;
+    }
+  }
+
+  Change check(int fd) const {
+    struct stat cur {}, named {};
+    ::fstat(fd, &cur);
+    if (cur.st_size < reader_.offset()) return Change::Truncated;
+    // No file at the path is mid-rotation: keep the old one until a new one appears.
+    if (::stat(path_.c_str(), &named) != 0) return Change::None;
+    if (named.st_ino == ino_ && named.st_dev == dev_) return Change::None;
+    return Change::Rotated;
+  }
+
+  std::filesystem::path path_;
+  LineFormat format_;
+  bool follow_;
+  bool from_end_;
+  int64_t poll_;
+  LineReader reader_;
+  ino_t ino_ = 0;
+  dev_t dev_ = 0;
+};
+
+}  // namespace
+
+ComponentSpec file_source_spec() {
+  auto settings = line_source_settings();
+  settings.insert(settings.begin(), {"path", SettingType::String, true, "the file to read"});
+  settings.push_back({"follow", SettingType::Bool, false, "keep reading as the file grows, across rotation"});
+  settings.push_back({"start_at", SettingType::String, false, "beginning or end (with follow)"});
+  settings.push_back({"poll_interval_ms", SettingType::Int, false, "how often a followed file is checked"});
+  settings.push_back({"read_buffer_bytes", SettingType::Bytes, false, "bytes per read (default 1MiB)"});
+  return ComponentSpec{"file", Kind::Source, "JSON lines or plain lines from a file", settings, false,
+                       [](const Settings& s) { return std::make_unique<FileSource>(s); }};
+}
+
+}  // namespace socstream

@@ -1,0 +1,68 @@
+#pragma once
+// Splits a byte stream into lines without copying them: each read fills a fresh
+// buffer that the emitted events keep alive, and only a partial last line is
+// carried into the next buffer. Every buffer ends with zeroed slack so that
+// parsers needing readable padding past a value (simdjson) can use it in place.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "engine/component.hpp"
+
+namespace socstream {
+
+struct LineBuffer {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;  // usable bytes, not counting the slack
+};
+
+struct Line {
+  std::string_view text;  // without the '\n' (a trailing '\r' is kept: it is JSON whitespace)
+  int64_t offset = 0;     // byte offset of the line's start in the stream
+  size_t length = 0;      // full length; larger than text.size() when truncated
+};
+
+class LineReader {
+ public:
+  static constexpr size_t kSlack = 64;
+
+  LineReader(size_t block_bytes, size_t max_line_bytes) : block_(block_bytes), max_line_(max_line_bytes) {}
+
+  // Reads once from fd (which may block) and appends the complete lines found.
+  // Returns the bytes read: 0 at end of input, -1 on error (errno set).
+  ssize_t read_from(int fd, std::vector<Line>& lines, std::shared_ptr<LineBuffer>& buffer);
+  // At end of input: the last line had no '\n'; return it as a line.
+  bool take_partial(std::vector<Line>& lines, std::shared_ptr<LineBuffer>& buffer);
+  // The stream restarts (file rotated or truncated): forget any partial line.
+  void reset(int64_t offset);
+  int64_t offset() const { return offset_; }  // bytes consumed into complete lines
+
+ private:
+  void scan(std::vector<Line>& lines);
+  size_t block_;
+  size_t max_line_;
+  std::shared_ptr<LineBuffer> buf_;
+  size_t begin_ = 0;  // start of the pending partial line in buf_
+  size_t end_ = 0;    // bytes filled in buf_
+  int64_t offset_ = 0;
+  // A line longer than max_line_: its head was emitted truncated and the rest is skipped.
+  bool skipping_ = false;
+};
+
+// How a line-based source turns lines into events.
+struct LineFormat {
+  bool plain = false;  // plain lines also carry the line as the field "message"
+  size_t batch_size = 1024;
+};
+
+// Emits lines as batches with completion tokens. Truncated (over-long) lines go
+// to the source's dlq port with the reason, so nothing vanishes silently.
+void emit_lines(SourceContext& ctx, const std::vector<Line>& lines, const std::shared_ptr<LineBuffer>& buffer,
+                const LineFormat& fmt, int32_t partition = 0);
+
+// Settings shared by line-based sources.
+std::vector<SettingSpec> line_source_settings();
+LineFormat line_format(const Settings& s);
+
+}  // namespace socstream

@@ -1,0 +1,53 @@
+// type: stdin (source). Lines from standard input until it closes.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "connectors/connectors.hpp"
+#include "connectors/line_reader.hpp"
+
+namespace socstream {
+
+namespace {
+
+class StdinSource final : public Source {
+ public:
+  explicit StdinSource(const Settings& s)
+      : format_(line_format(s)), reader_(s.bytes("read_buffer_bytes", 256 << 10), s.bytes("max_line_bytes", 64u << 20)) {}
+
+  void run(SourceContext& ctx) override {
+    std::vector<Line> lines;
+    std::shared_ptr<LineBuffer> buf;
+    while (!ctx.stopping()) {
+      // Wake up now and then so a stop request is noticed while stdin is idle.
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("poll(stdin): ") + std::strerror(errno));
+      if (r <= 0) continue;
+      lines.clear();
+      ssize_t n = reader_.read_from(STDIN_FILENO, lines, buf);
+      if (n < 0) throw std::runtime_error(std::string("reading stdin: ") + std::strerror(errno));
+      if (!lines.empty()) emit_lines(ctx, lines, buf, format_);
+      if (n == 0) break;
+    }
+    lines.clear();
+    if (reader_.take_partial(lines, buf)) emit_lines(ctx, lines, buf, format_);
+  }
+
+ private:
+  LineFormat format_;
+  LineReader reader_;
+};
+
+}  // namespace
+
+ComponentSpec stdin_source_spec() {
+  auto settings = line_source_settings();
+  settings.push_back({"read_buffer_bytes", SettingType::Bytes, false, "bytes per read (default 256KiB)"});
+  return ComponentSpec{"stdin", Kind::Source, "JSON lines or plain lines from standard input", settings, false,
+                       [](const Settings& s) { return std::make_unique<StdinSource>(s); }};
+}
+
+}  // namespace socstream

@@ -1,0 +1,149 @@
+#pragma once
+// The three kinds of component and what the runtime gives them. Operators and
+// sinks share one shape (batches in, batches out on named ports); a sink is the
+// component that finally completes events once they are delivered.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/channel.hpp"
+#include "engine/config.hpp"
+#include "engine/event.hpp"
+
+namespace socstream {
+
+class Metrics;
+
+// The output ports of one component instance, wired by the runtime.
+class Outputs {
+ public:
+  struct Port {
+    std::string name;  // "" is the default port, addressed by the component's bare name
+    std::vector<Channel*> consumers;
+    std::atomic<uint64_t> events{0};
+  };
+
+  Outputs(const std::string* component, std::vector<std::string> port_names);
+  Outputs(const Outputs&) = delete;
+
+  // Sends a batch on a port. With no consumer the events are finished here:
+  // completed (dropped on purpose), and on the dlq port also counted and logged.
+  void emit(size_t port, Batch&& batch);
+  // Marks every event as rejected by this component and emits it on the dlq port.
+  void dead_letter(Batch&& batch);
+  // Moves one event into a dlq batch under construction, marked with the reason.
+  void reject(Batch& dlq_batch, Event&& e, std::string_view reason, std::string_view detail);
+
+  size_t port_index(std::string_view name) const;  // npos if absent
+  size_t dlq_port() const { return dlq_; }
+  const std::string& component() const { return *component_; }
+  std::vector<std::unique_ptr<Port>>& ports() { return ports_; }
+  const std::vector<std::unique_ptr<Port>>& ports() const { return ports_; }
+
+  void connect(size_t port, Channel* ch) { ports_[port]->consumers.push_back(ch); }
+  // Tells every consumer that this producer is finished.
+  void close();
+
+  uint64_t dead_lettered() const { return dlq_ == npos ? 0 : ports_[dlq_]->events.load(); }
+  static constexpr size_t npos = static_cast<size_t>(-1);
+
+ private:
+  void log_unread_dead_letters(const Batch& b);
+
+  const std::string* component_;
+  std::vector<std::unique_ptr<Port>> ports_;
+  size_t dlq_ = npos;
+  Clock::time_point next_log_{};
+  uint64_t unlogged_ = 0;
+};
+
+class Component {
+ public:
+  virtual ~Component() = default;
+  // The names of the output ports, "" first if there is a default port.
+  virtual std::vector<std::string> output_ports() const { return {"", "dlq"}; }
+  // Acquires files and connections, on the component's own thread just before
+  // it runs. Construction must not: `validate` builds every component.
+  virtual void open() {}
+};
+
+class SourceContext {
+ public:
+  SourceContext(Outputs& out, const std::string& name, const std::atomic<bool>& stop)
+      : out(out), name(name), stop_(stop) {}
+  Outputs& out;
+  const std::string& name;
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // Sleeps unless asked to stop; returns false if stopping.
+  bool sleep_for(std::chrono::milliseconds d) const;
+
+  // A token for a batch of n events that only counts its outcome; sources with
+  // something to commit (Kafka) subclass AckToken instead.
+  AckToken* counting_token(uint32_t n) {
+    auto* t = new CountingToken(&batches_completed, &batches_failed);
+    t->set_pending(n);
+    return t;
+  }
+
+  // Counts this source's batches as they finish (for shutdown checks and tests).
+  std::atomic<uint64_t> batches_completed{0};
+  std::atomic<uint64_t> batches_failed{0};
+
+ private:
+  const std::atomic<bool>& stop_;
+};
+
+class Source : public Component {
+ public:
+  // Reads until the input ends or ctx.stopping(); emits batches with tokens.
+  virtual void run(SourceContext& ctx) = 0;
+};
+
+class Processor : public Component {
+ public:
+  virtual void process(Batch&& in, Outputs& out) = 0;
+  // The next time on_deadline should run (a batching window, a flush interval).
+  virtual std::optional<Clock::time_point> next_deadline() const { return std::nullopt; }
+  virtual void on_deadline(Outputs& /*out*/) {}
+  // Input ended: flush and, for sinks, wait until everything is confirmed.
+  virtual void finish(Outputs& /*out*/) {}
+};
+
+class Operator : public Processor {};
+
+class Sink : public Processor {
+ public:
+  std::vector<std::string> output_ports() const override { return {"dlq"}; }
+};
+
+enum class Kind { Source, Operator, Sink };
+const char* kind_name(Kind k);         // "source"
+const char* section_name(Kind k);      // "sources"
+
+struct ComponentSpec {
+  std::string type;
+  Kind kind;
+  std::string summary;
+  std::vector<SettingSpec> settings;
+  // Stateless operators may run as several instances sharing one input.
+  bool parallel = false;
+  std::function<std::unique_ptr<Component>(const Settings&)> make;
+};
+
+class Registry {
+ public:
+  static Registry& global();
+  void add(ComponentSpec spec);
+  const ComponentSpec* find(Kind kind, std::string_view type) const;
+  std::vector<std::string> types(Kind kind) const;
+
+ private:
+  std::vector<ComponentSpec> specs_;
+};
+
+}  // namespace socstream

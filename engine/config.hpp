@@ -1,0 +1,125 @@
+#pragma once
+// Configuration access with positions. Every error names file, line and column;
+// a whole file is checked before anything runs so `validate` lists every error.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace socstream {
+
+struct Location {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string str() const;
+};
+
+Location location_of(const YAML::Node& node, const std::string& file);
+Location location_of(const YAML::Mark& mark, const std::string& file);
+
+struct Diagnostic {
+  Location where;
+  std::string message;
+  std::string str() const { return where.str() + ": error: " + message; }
+};
+
+class Diagnostics {
+ public:
+  void error(Location where, std::string message) { list_.push_back({std::move(where), std::move(message)}); }
+  bool ok() const { return list_.empty(); }
+  size_t count() const { return list_.size(); }
+  const std::vector<Diagnostic>& list() const { return list_; }
+  std::string str() const;
+
+ private:
+  std::vector<Diagnostic> list_;
+};
+
+// Thrown where one error ends the work (a file that does not parse).
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(Location where, const std::string& message)
+      : std::runtime_error(where.str() + ": error: " + message), where_(std::move(where)), message_(message) {}
+  const Location& where() const { return where_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Location where_;
+  std::string message_;
+};
+
+// Expands ${VAR}, ${VAR:-default} and $$. Returns nullopt and sets `error` if a
+// variable without default is unset.
+std::optional<std::string> interpolate(std::string_view text, std::string& error);
+
+// Loads a YAML file, turning parse errors into ConfigError with the position.
+YAML::Node load_yaml_file(const std::filesystem::path& path);
+
+// The closest candidate within a small edit distance, for "did you mean".
+std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
+
+enum class SettingType { String, Int, Bytes, Double, Bool, StringList, StringMap };
+const char* setting_type_name(SettingType t);
+
+struct SettingSpec {
+  std::string name;
+  SettingType type = SettingType::String;
+  bool required = false;
+  std::string help;
+};
+
+// The settings of one component: typed, interpolated reads that record errors
+// at the setting's position and fall back to the given default.
+class Settings {
+ public:
+  Settings(YAML::Node node, std::string component, std::string file, std::filesystem::path base_dir,
+           Diagnostics* diag)
+      : node_(std::move(node)),
+        component_(std::move(component)),
+        file_(std::move(file)),
+        base_dir_(std::move(base_dir)),
+        diag_(diag) {}
+
+  bool has(const std::string& key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
+  std::string str(const std::string& key, const std::string& dflt = "") const;
+  int64_t integer(const std::string& key, int64_t dflt, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
+  uint64_t bytes(const std::string& key, uint64_t dflt) const;
+  double number(const std::string& key, double dflt) const;
+  bool flag(const std::string& key, bool dflt) const;
+  std::vector<std::string> list(const std::string& key) const;
+  std::vector<std::pair<std::string, std::string>> map(const std::string& key) const;
+  // A path setting, resolved against the directory of the topology file.
+  std::filesystem::path path(const std::string& key) const;
+  std::filesystem::path resolve(const std::string& p) const;
+  // One of a fixed set of words.
+  std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& dflt) const;
+
+  Location where(const std::string& key) const;
+  Location where() const { return location_of(node_, file_); }
+  void error(const std::string& key, const std::string& message) const;
+  Diagnostics& diagnostics() const { return *diag_; }
+  const std::string& component() const { return component_; }
+  const std::string& file() const { return file_; }
+  const YAML::Node& node() const { return node_; }
+
+  // Checks every key against the schema: unknown keys, wrong types, missing required settings.
+  void check(const std::vector<SettingSpec>& schema) const;
+
+ private:
+  std::optional<std::string> scalar(const std::string& key) const;
+  std::optional<std::string> expand(const YAML::Node& n) const;
+
+  YAML::Node node_;
+  std::string component_;
+  std::string file_;
+  std::filesystem::path base_dir_;
+  Diagnostics* diag_;
+};
+
+}  // namespace socstream

@@ -1,0 +1,93 @@
+#include "engine/json_writer.hpp"
+
+#include <simdjson.h>
+
+#include <fmt/format.h>
+
+namespace socstream::json {
+
+void append_string(std::string& out, std::string_view s) {
+  static const char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void append_value(std::string& out, const Field& f) {
+  if (f.kind == ValueKind::String)
+    append_string(out, f.value);
+  else
+    out.append(f.value);
+}
+
+void append_base64(std::string& out, std::string_view in) {
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.reserve(out.size() + (in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto b = [&](size_t k) { return static_cast<unsigned char>(in[k]); };
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
+    out.push_back(tbl[v >> 18]);
+    out.push_back(tbl[(v >> 12) & 63]);
+    out.push_back(tbl[(v >> 6) & 63]);
+    out.push_back(tbl[v & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = b(i) << 16 | (i + 1 < in.size() ? b(i + 1) << 8 : 0);
+    out.push_back(tbl[v >> 18]);
+    out.push_back(tbl[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+}
+
+bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+void append_source(std::string& out, const SourcePos& pos) {
+  out += "{\"name\":";
+  append_string(out, pos.source ? std::string_view(*pos.source) : std::string_view());
+  fmt::format_to(std::back_inserter(out), ",\"partition\":{},\"offset\":{}}}", pos.partition, pos.offset);
+}
+
+void append_dead_letter(std::string& out, const Event& e) {
+  out += "{\"error\":{\"reason\":";
+  append_string(out, e.error);
+  out += ",\"detail\":";
+  append_string(out, e.error_detail);
+  out += ",\"component\":";
+  append_string(out, e.error_component ? std::string_view(*e.error_component) : std::string_view());
+  out += "},\"source\":";
+  append_source(out, e.pos);
+  fmt::format_to(std::back_inserter(out), ",\"size\":{}", e.raw.size());
+  if (valid_utf8(e.raw)) {
+    out += ",\"raw\":";
+    append_string(out, e.raw);
+  } else {
+    out += ",\"raw_base64\":\"";
+    append_base64(out, e.raw);
+    out += '"';
+  }
+  out += '}';
+}
+
+}  // namespace socstream::json

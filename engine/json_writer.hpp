@@ -1,0 +1,35 @@
+#pragma once
+// Hand-written JSON output: alerts and dead letters are built on the hot path,
+// where a DOM would cost an allocation per value.
+#include <string>
+#include <string_view>
+
+#include "engine/event.hpp"
+
+namespace socstream::json {
+
+// Appends s as a JSON string literal. s must be valid UTF-8.
+void append_string(std::string& out, std::string_view s);
+// Appends a field value in its JSON form (strings quoted, numbers and JSON verbatim).
+void append_value(std::string& out, const Field& f);
+void append_base64(std::string& out, std::string_view bytes);
+bool valid_utf8(std::string_view s);
+
+// {"name":..,"partition":..,"offset":..}
+void append_source(std::string& out, const SourcePos& pos);
+
+// The dead-letter record of an event: reason, detail, component, position and
+// the original bytes (as "raw" when valid UTF-8, else "raw_base64").
+void append_dead_letter(std::string& out, const Event& e);
+
+// One line for a JSON-lines sink: the event's payload, or its dead-letter record.
+inline void append_line(std::string& out, const Event& e) {
+  if (!e.error.empty()) {
+    append_dead_letter(out, e);
+  } else {
+    out.append(e.raw);
+  }
+  out.push_back('\n');
+}
+
+}  // namespace socstream::json

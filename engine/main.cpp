@@ -1,0 +1,153 @@
+// The socstream command line.
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "engine/builtins.hpp"
+#include "engine/runtime.hpp"
+#include "engine/topology.hpp"
+
+#ifndef SOCSTREAM_VERSION
+#define SOCSTREAM_VERSION "0.0.0"
+#endif
+
+namespace po = boost::program_options;
+using namespace socstream;
+
+namespace {
+
+const char* kUsage = R"(usage: socstream <command> [options]
+
+commands:
+  run FILE        run the topology in FILE until its sources end or SIGINT/SIGTERM
+  validate FILE   check FILE (and the files it names) without running; every error, as file:line:col
+
+options)";
+
+// Signals are taken by a dedicated thread (blocked everywhere else), so the
+// handler can do real work: the first asks for a drain, the second exits now.
+void watch_signals(Runtime& rt) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  std::thread([&rt, set] {
+    int sig = 0, seen = 0;
+    while (sigwait(&set, &sig) == 0) {
+      if (++seen == 1) {
+        spdlog::info("received {}; draining in-flight events (send again to exit at once)", strsignal(sig));
+        rt.request_stop();
+      } else {
+        spdlog::warn("received {} again; exiting without draining", strsignal(sig));
+        std::_Exit(130);
+      }
+    }
+  }).detach();
+}
+
+int cmd_validate(const std::string& file) {
+  Diagnostics diag;
+  auto topo = load_topology(file, diag);
+  if (!topo) {
+    std::fputs(diag.str().c_str(), stderr);
+    std::fprintf(stderr, "%zu error(s)\n", diag.count());
+    return 1;
+  }
+  size_t counts[3] = {0, 0, 0};
+  for (const auto& n : topo->nodes) ++counts[static_cast<int>(n.kind)];
+  std::fprintf(stderr, "%s: ok (%zu sources, %zu operators, %zu sinks)\n", file.c_str(), counts[0], counts[1],
+               counts[2]);
+  return 0;
+}
+
+int cmd_run(const std::string& file) {
+  // Block the signals before any thread starts, so every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Diagnostics diag;
+  auto topo = load_topology(file, diag);
+  if (!topo) {
+    std::fputs(diag.str().c_str(), stderr);
+    return 1;
+  }
+  Runtime rt(*topo);
+  watch_signals(rt);
+  spdlog::info("running {} ({} components)", file, topo->nodes.size());
+  rt.start();
+  RunStats st = rt.wait();
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s\n", st.summary().c_str());
+  if (st.failed) return 2;
+  if (st.batches_failed) return 3;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) {
+    std::fprintf(stderr, "socstream: this build needs AVX2 (rebuild with -DSOCSTREAM_MARCH=x86-64 for older CPUs)\n");
+    return 1;
+  }
+  po::options_description opts("");
+  opts.add_options()("help,h", "show this help")("version", "print the version")(
+      "log-level,l", po::value<std::string>()->default_value("info"),
+      "trace, debug, info, warn, error or off (logs go to stderr)");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value<std::string>())("file", po::value<std::string>());
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("command", 1).add("file", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "socstream: %s\n%s\n", e.what(), kUsage);
+    return 64;
+  }
+  if (vm.count("version")) {
+    std::printf("socstream %s\n", SOCSTREAM_VERSION);
+    return 0;
+  }
+  if (vm.count("help") || !vm.count("command")) {
+    std::cout << kUsage << opts << "\n";
+    return vm.count("help") ? 0 : 64;
+  }
+
+  auto logger = spdlog::stderr_color_mt("socstream");
+  spdlog::set_default_logger(logger);
+  auto level = spdlog::level::from_str(vm["log-level"].as<std::string>());
+  if (level == spdlog::level::off && vm["log-level"].as<std::string>() != "off") {
+    std::fprintf(stderr, "socstream: unknown log level '%s'\n", vm["log-level"].as<std::string>().c_str());
+    return 64;
+  }
+  spdlog::set_level(level);
+
+  register_builtins();
+  const std::string cmd = vm["command"].as<std::string>();
+  if (cmd != "run" && cmd != "validate") {
+    std::fprintf(stderr, "socstream: unknown command '%s'\n%s\n", cmd.c_str(), kUsage);
+    return 64;
+  }
+  if (!vm.count("file")) {
+    std::fprintf(stderr, "socstream: %s needs a topology file\n", cmd.c_str());
+    return 64;
+  }
+  const std::string file = vm["file"].as<std::string>();
+  return cmd == "run" ? cmd_run(file) : cmd_validate(file);
+}

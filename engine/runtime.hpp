@@ -1,0 +1,67 @@
+#pragma once
+// Runs a topology: one thread per component instance, joined by bounded
+// channels. Shutdown is a drain: sources stop, each channel closes when its
+// producers are done, and every processor finishes what it holds.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/topology.hpp"
+
+namespace socstream {
+
+struct RunStats {
+  uint64_t read = 0;           // events emitted by sources
+  uint64_t delivered = 0;      // events received by sinks
+  uint64_t dead_lettered = 0;  // events sent to any dlq port
+  uint64_t batches_completed = 0;
+  uint64_t batches_failed = 0;  // source batches with an abandoned event: not acknowledged
+  double seconds = 0;
+  bool failed = false;  // a component stopped with an error
+  std::string summary() const;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(Topology& topology);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+
+  void start();
+  // Graceful stop: sources stop reading and everything in flight drains.
+  void request_stop();
+  // Joins every task. Returns the run's figures.
+  RunStats wait();
+
+  // For tests: the input channel of a node, and a source's context.
+  Channel* input_of(const std::string& node) const;
+  size_t max_queued_events() const;
+
+ private:
+  struct Task {
+    Node* node = nullptr;
+    Component* component = nullptr;
+    std::unique_ptr<Outputs> out;
+    Channel* in = nullptr;
+    std::unique_ptr<SourceContext> source_ctx;
+    std::atomic<uint64_t> events_in{0};
+    std::thread thread;
+  };
+  void run_source(Task& t);
+  void run_processor(Task& t);
+  void fail(const Task& t, const std::string& what);
+
+  Topology& topo_;
+  std::vector<std::unique_ptr<Channel>> channels_;  // per node; null for sources
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::chrono::steady_clock::time_point started_;
+  bool waited_ = false;
+  RunStats stats_;
+};
+
+}  // namespace socstream

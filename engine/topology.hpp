@@ -1,0 +1,48 @@
+#pragma once
+// A topology file turned into a checked graph of component instances.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/component.hpp"
+#include "engine/config.hpp"
+
+namespace socstream {
+
+struct InputRef {
+  std::string text;  // as written: "parse" or "parse.dlq"
+  size_t node = 0;   // index into Topology::nodes
+  size_t port = 0;   // index into that node's output ports
+  Location where;
+};
+
+struct Node {
+  std::string name;
+  Kind kind = Kind::Operator;
+  const ComponentSpec* spec = nullptr;
+  Location where;
+  std::vector<InputRef> inputs;
+  std::vector<std::string> ports;
+  // Several instances only for operators declared parallel.
+  std::vector<std::unique_ptr<Component>> instances;
+  size_t buffer_events = 0;
+  size_t buffer_bytes = 0;
+};
+
+struct Topology {
+  std::filesystem::path file;
+  std::vector<Node> nodes;  // sources, then operators, then sinks, in file order
+  const Node* find(std::string_view name) const;
+};
+
+struct LoadOptions {
+  // validate builds components too (rules compile, paths resolve) but opens nothing.
+  bool build = true;
+};
+
+// Returns the topology, or nullptr with every problem in diag.
+std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagnostics& diag,
+                                        LoadOptions opts = {});
+
+}  // namespace socstream

@@ -1,0 +1,30 @@
+#pragma once
+// type: alert. Turns a detection into the alert document consumers read. The
+// id is a hash of the source position and the detector, so the same event
+// seen again after a crash yields the same id (idempotent writes downstream).
+#include <string>
+#include <vector>
+
+#include "engine/component.hpp"
+#include "engine/rule.hpp"
+
+namespace socstream {
+
+class AlertOp final : public Operator {
+ public:
+  explicit AlertOp(const Settings& s);
+  void process(Batch&& in, Outputs& out) override;
+
+  // FNV-1a 64 of "detector\0source\0partition\0offset", as 16 hex digits.
+  static std::string alert_id(std::string_view detector, const SourcePos& pos);
+  // Appends the alert JSON for e; detected_at is an RFC 3339 UTC time.
+  void render(std::string& out, const Event& e, std::string_view detected_at) const;
+
+ private:
+  std::string detector_;
+  std::vector<std::string> fields_;  // empty: every field the event carries
+  std::string timestamp_field_;
+  Severity min_severity_ = Severity::Info;
+};
+
+}  // namespace socstream

@@ -1,0 +1,12 @@
+#pragma once
+#include "engine/component.hpp"
+
+namespace socstream {
+
+ComponentSpec json_parse_spec();
+ComponentSpec regex_prefilter_spec();
+ComponentSpec alert_spec();
+
+void register_operators(Registry& r);
+
+}  // namespace socstream

@@ -1,0 +1,192 @@
+#include "operators/regex_prefilter.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "operators/operators.hpp"
+
+namespace socstream {
+
+namespace {
+
+struct Compiled {
+  std::shared_ptr<const std::vector<Rule>> rules;
+  std::shared_ptr<const RE2::Set> set;
+  std::shared_ptr<const std::vector<std::unique_ptr<RE2>>> singles;
+};
+
+RE2::Options re2_options(int64_t max_mem) {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(max_mem);
+  return o;
+}
+
+// Compiles a rules file once per process, however many instances use it.
+Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t max_mem) {
+  static std::mutex m;
+  static std::map<std::pair<std::string, int64_t>, Compiled> cache;
+  std::lock_guard lk(m);
+  auto key = std::make_pair(std::filesystem::weakly_canonical(file).string(), max_mem);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+
+  Diagnostics& diag = s.diagnostics();
+  const size_t before = diag.count();
+  if (!std::filesystem::exists(file)) {
+    s.error("rules", "rules file " + file.string() + " does not exist");
+    return {};
+  }
+  auto sources = load_rules(file, diag);
+  if (sources.empty() && diag.count() == before) diag.error(Location{file.string()}, "the rules file has no rules");
+  auto rules = std::make_shared<std::vector<Rule>>();
+  auto set = std::make_shared<RE2::Set>(re2_options(max_mem), RE2::UNANCHORED);
+  auto singles = std::make_shared<std::vector<std::unique_ptr<RE2>>>();
+  for (auto& rs : sources) {
+    std::string err;
+    if (set->Add(rs.rule.pattern, &err) < 0) {
+      diag.error(rs.pattern_where, "rule '" + rs.rule.id + "': pattern does not compile: " + err);
+      continue;
+    }
+    singles->push_back(std::make_unique<RE2>(rs.rule.pattern, re2_options(max_mem)));
+    rules->push_back(std::move(rs.rule));
+  }
+  if (diag.count() != before) return {};
+  if (!set->Compile()) {
+    s.error("rules", "the rule set is too large for max_mem; raise max_mem");
+    return {};
+  }
+  Compiled c{rules, set, singles};
+  cache.emplace(key, c);
+  return c;
+}
+
+bool hexval(char c, int& v) {
+  if (c >= '0' && c <= '9') v = c - '0';
+  else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+  else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+RegexPrefilter::RegexPrefilter(const Settings& s) {
+  if (s.has("field")) fields_.push_back(s.str("field"));
+  for (auto& f : s.list("fields")) fields_.push_back(f);
+  if (fields_.empty()) s.error("", "give the field to match: 'field: NAME' or 'fields: [A, B]'");
+  for (auto& t : s.list("transforms")) {
+    if (t == "query_values") query_values_ = true;
+    else if (t == "url_decode") transforms_.push_back(Transform::UrlDecode);
+    else if (t == "lowercase") transforms_.push_back(Transform::Lowercase);
+    else s.error("transforms", "unknown transform '" + t + "' (known: query_values, url_decode, lowercase)");
+  }
+  const int64_t max_mem = static_cast<int64_t>(s.bytes("max_mem", 64u << 20));
+  if (!s.has("rules")) return;  // reported by the schema check
+  Compiled c = compile(s, s.path("rules"), max_mem);
+  rules_ = c.rules;
+  set_ = c.set;
+  singles_ = c.singles;
+}
+
+namespace {
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte; a bad escape stays as written.
+void url_decode(std::string& s) {
+  size_t w = 0;
+  for (size_t r = 0; r < s.size(); ++r) {
+    int hi, lo;
+    if (s[r] == '%' && r + 2 < s.size() && hexval(s[r + 1], hi) && hexval(s[r + 2], lo)) {
+      s[w++] = static_cast<char>(hi << 4 | lo);
+      r += 2;
+    } else {
+      s[w++] = s[r] == '+' ? ' ' : s[r];
+    }
+  }
+  s.resize(w);
+}
+
+}  // namespace
+
+void RegexPrefilter::match_text(std::string_view text, std::vector<int>& hits) {
+  if (!transforms_.empty()) {
+    scratch_.assign(text);
+    for (Transform t : transforms_) {
+      if (t == Transform::UrlDecode) {
+        url_decode(scratch_);
+      } else {
+        for (auto& c : scratch_)
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
+    }
+    text = scratch_;
+  }
+  set_hits_.clear();
+  RE2::Set::ErrorInfo info{};
+  if (!set_->Match(text, &set_hits_, &info) && info.kind == RE2::Set::kOutOfMemory) {
+    if (fallbacks_++ % 10000 == 0)
+      spdlog::warn("regex_prefilter: the DFA ran out of memory on a {}-byte value; matching rule by rule (raise max_mem)",
+                   text.size());
+    for (size_t i = 0; i < singles_->size(); ++i)
+      if (RE2::PartialMatch(text, *(*singles_)[i])) set_hits_.push_back(static_cast<int>(i));
+  }
+  hits.insert(hits.end(), set_hits_.begin(), set_hits_.end());
+}
+
+void RegexPrefilter::match(const Event& e, std::vector<int>& hits) {
+  hits.clear();
+  for (const auto& name : fields_) {
+    const Field* f = e.field(name);
+    if (!f) continue;
+    if (!query_values_) {
+      match_text(f->value, hits);
+      continue;
+    }
+    std::string_view q = f->value;
+    while (!q.empty()) {
+      size_t amp = q.find('&');
+      std::string_view pair = q.substr(0, amp);
+      q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+      size_t eq = pair.find('=');
+      // A bare "name" without '=' is matched whole: it may be the payload itself.
+      match_text(eq == std::string_view::npos ? pair : pair.substr(eq + 1), hits);
+    }
+  }
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+}
+
+void RegexPrefilter::process(Batch&& in, Outputs& out) {
+  Batch matched = in.derive(in.size());
+  Batch other = in.derive(in.size());
+  std::vector<int> hits;
+  for (auto& e : in.events) {
+    match(e, hits);
+    if (hits.empty()) {
+      other.events.push_back(std::move(e));
+      continue;
+    }
+    for (int h : hits) e.rules.push_back(&(*rules_)[h]);
+    matched.events.push_back(std::move(e));
+  }
+  out.emit(0, std::move(matched));
+  out.emit(1, std::move(other));
+}
+
+ComponentSpec regex_prefilter_spec() {
+  return ComponentSpec{
+      "regex_prefilter",
+      Kind::Operator,
+      "matches fields against a rules file with one RE2::Set; ports match and nomatch",
+      {{"rules", SettingType::String, true, "the rules file (YAML)"},
+       {"field", SettingType::String, false, "the field to match"},
+       {"fields", SettingType::StringList, false, "several fields to match"},
+       {"transforms", SettingType::StringList, false, "applied before matching: query_values, url_decode, lowercase"},
+       {"max_mem", SettingType::Bytes, false, "RE2 memory budget (default 64MiB)"}},
+      true,
+      [](const Settings& s) { return std::make_unique<RegexPrefilter>(s); }};
+}
+
+}  // namespace socstream

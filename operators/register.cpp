@@ -1,0 +1,11 @@
+#include "operators/operators.hpp"
+
+namespace socstream {
+
+void register_operators(Registry& r) {
+  r.add(json_parse_spec());
+  r.add(regex_prefilter_spec());
+  r.add(alert_spec());
+}
+
+}  // namespace socstream
