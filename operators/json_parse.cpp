@@ -41,6 +41,11 @@ void JsonParse::add_pointer(const Settings& s, const std::string& name, const st
         token += raw[i];
       }
     }
+    if (node->target >= 0) {
+      s.error("fields", "'" + name + "': " + pointer + " is inside " + targets_[node->target].pointer + ", which '" +
+                            targets_[node->target].name + "' extracts whole");
+      return;
+    }
     PathNode* next = nullptr;
     for (auto& c : node->children)
       if (c.token == token) next = &c;
@@ -159,6 +164,52 @@ error_code JsonParse::walk(ondemand::value v, const PathNode* node, size_t depth
   return TAPE_ERROR;
 }
 
+// On-Demand stops after the root value; anything but white space after it is an error.
+bool JsonParse::at_end(ondemand::document& doc) {
+  const char* loc = nullptr;
+  return doc.current_location().get(loc) != SUCCESS;
+}
+
+// The root is not an object: say not_object only if it is valid JSON at all.
+const char* JsonParse::valid_non_object(ondemand::document& doc, std::string_view& detail) {
+  ondemand::json_type type;
+  error_code err = doc.type().get(type);
+  if (!err) {
+    switch (type) {
+      case ondemand::json_type::array: {
+        // Walked for validation only: nothing is captured outside an object root.
+        ondemand::value v;
+        Event unused;
+        Arena none;
+        err = doc.get_value().get(v);
+        if (!err) err = walk(v, nullptr, 1, unused, none, doc);
+        if (!err && !at_end(doc)) err = TRAILING_CONTENT;
+        break;
+      }
+      case ondemand::json_type::string: err = doc.get_string().error(); break;
+      case ondemand::json_type::number: err = doc.get_number().error(); break;
+      case ondemand::json_type::boolean: err = doc.get_bool().error(); break;
+      case ondemand::json_type::null: {
+        bool is_null = false;
+        err = doc.is_null().get(is_null);
+        if (!err && !is_null) err = INCORRECT_TYPE;
+        break;
+      }
+      default: err = INCORRECT_TYPE;
+    }
+  }
+  if (!err) {
+    detail = "the event is JSON but not an object";
+    return "not_object";
+  }
+  detail = error_message(err == INCORRECT_TYPE ? TAPE_ERROR : err);
+  if (err == DEPTH_ERROR || too_deep_) {
+    detail = "the event nests deeper than max_depth";
+    return "too_deep";
+  }
+  return "invalid_json";
+}
+
 const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::string_view& detail) {
   size_t first = raw.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) {
@@ -182,13 +233,13 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
   error_code err = parser_.iterate(padded_.get(), raw.size(), padded_cap_ + SIMDJSON_PADDING).get(doc);
   ondemand::object root;
   if (!err) err = doc.get_object().get(root);
-  if (err == INCORRECT_TYPE) {
-    detail = "the event is JSON but not an object";
-    if (std::strchr("[\"-0123456789tfn", raw[first])) return "not_object";
-    detail = error_message(TAPE_ERROR);
+  if (err == INCORRECT_TYPE) return valid_non_object(doc, detail);
+  if (!err) err = walk_object(root, &root_, 1, e, arena, doc);
+  if (!err && !at_end(doc)) {
+    e.fields.clear();
+    detail = "trailing content after the JSON object";
     return "invalid_json";
   }
-  if (!err) err = walk_object(root, &root_, 1, e, arena, doc);
   if (!err) return nullptr;
   e.fields.clear();
   detail = error_message(err);

@@ -42,6 +42,8 @@ class JsonParse final : public Operator {
                             Arena& arena, simdjson::ondemand::document& doc);
   simdjson::error_code walk_object(simdjson::ondemand::object o, const PathNode* node, size_t depth, Event& e,
                                    Arena& arena, simdjson::ondemand::document& doc);
+  static bool at_end(simdjson::ondemand::document& doc);
+  const char* valid_non_object(simdjson::ondemand::document& doc, std::string_view& detail);
   void add_pointer(const Settings& s, const std::string& name, const std::string& pointer);
 
   std::vector<Target> targets_;

@@ -1,0 +1,90 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/support/test_support.hpp"
+
+using namespace socstream::testing;
+
+TEST(Cli, VersionAndHelp) {
+  auto v = run_socstream("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("socstream ", 0), 0u) << v.out;
+  auto h = run_socstream("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("validate FILE"), std::string::npos);
+  EXPECT_NE(run_socstream("frobnicate x").exit_code, 0);
+  EXPECT_NE(run_socstream("run").exit_code, 0);
+}
+
+TEST(Cli, ValidateListsEveryErrorAndFails) {
+  TempDir dir;
+  auto f = dir.write("bad.yaml", R"(sources:
+  in: {type: stdin, batch_size: many}
+operators:
+  p: {type: json_parse, inputs: [nowhere]}
+sinks:
+  out: {type: stdot, inputs: [p]}
+)");
+  auto r = run_socstream("validate " + f.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(f.string() + ":2:33: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f.string() + ":4:34: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f.string() + ":6:15: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 error(s)"), std::string::npos) << r.err;
+  auto ok = run_socstream("validate " + (source_dir() / "config/default.yaml").string());
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  // run refuses a bad file too, before starting anything.
+  EXPECT_EQ(run_socstream("run " + f.string()).exit_code, 1);
+}
+
+TEST(Cli, StdinToStdout) {
+  TempDir dir;
+  dir.write("in.jsonl", "{\"a\":1}\n{\"a\":2}\nbroken\n{\"a\":3}");
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: stdin}
+operators:
+  p: {type: json_parse, inputs: [in], fields: {a: /a}}
+sinks:
+  out: {type: stdout, inputs: [p]}
+)");
+  auto r = run_command("cat " + (dir.path() / "in.jsonl").string() + " | " + std::string(SOCSTREAM_BIN) + " run " + f.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+  EXPECT_NE(r.err.find("1 dead-lettered"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SigtermDrainsAndExitsCleanly) {
+  TempDir dir;
+  dir.write("in.jsonl", "{\"a\":1}\n");
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: in.jsonl, follow: true, poll_interval_ms: 20}
+sinks:
+  out: {type: file, inputs: [in], path: out.jsonl}
+)");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(SOCSTREAM_BIN, "socstream", "run", f.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Append while it follows the file, then stop it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    std::ofstream app(dir.path() / "in.jsonl", std::ios::app);
+    app << "{\"a\":2}\n";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(read_file(dir.path() / "out.jsonl"), "{\"a\":1}\n{\"a\":2}\n");
+}

@@ -1,0 +1,64 @@
+#include "tests/support/test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "engine/builtins.hpp"
+
+namespace socstream::testing {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() / ("socstream-test-" + std::to_string(::getpid()) + "-" +
+                                                    std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+  register_builtins();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& content) const {
+  auto p = path_ / name;
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::filesystem::path source_dir() { return SOCSTREAM_SOURCE_DIR; }
+
+std::unique_ptr<Topology> load_from_string(const TempDir& dir, const std::string& yaml, Diagnostics& diag) {
+  register_builtins();
+  return load_topology(dir.write("topology.yaml", yaml), diag);
+}
+
+CommandResult run_command(const std::string& command) {
+  TempDir tmp;
+  auto out = tmp.path() / "out", err = tmp.path() / "err";
+  std::string full = "(" + command + ") >" + out.string() + " 2>" + err.string() + " </dev/null";
+  int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+CommandResult run_socstream(const std::string& args, const std::string& env) {
+  return run_command(env + (env.empty() ? "" : " ") + std::string(SOCSTREAM_BIN) + " " + args);
+}
+
+}  // namespace socstream::testing

@@ -1,0 +1,40 @@
+#pragma once
+// Helpers shared by the tests: temporary files, topologies from strings,
+// running the real binary.
+#include <filesystem>
+#include <string>
+
+#include "engine/config.hpp"
+#include "engine/topology.hpp"
+
+namespace socstream::testing {
+
+// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& p);
+std::filesystem::path source_dir();
+
+// Loads a topology written to `dir/topology.yaml`; diag gets the errors.
+std::unique_ptr<Topology> load_from_string(const TempDir& dir, const std::string& yaml, Diagnostics& diag);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs a shell command line, capturing stdout and stderr.
+CommandResult run_command(const std::string& command);
+// Runs the built socstream binary with the given arguments.
+CommandResult run_socstream(const std::string& args, const std::string& env = "");
+
+}  // namespace socstream::testing

@@ -1,0 +1,145 @@
+#include "operators/json_parse.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.hpp"
+
+using namespace socstream;
+using namespace socstream::testing;
+
+namespace {
+
+struct Harness {
+  TempDir dir;
+  Diagnostics diag;
+  std::unique_ptr<JsonParse> op;
+  Arena arena;
+  explicit Harness(const std::string& settings) {
+    YAML::Node n = YAML::Load(settings);
+    Settings s(n, "parse", "inline.yaml", dir.path(), &diag);
+    op = std::make_unique<JsonParse>(s);
+  }
+  // Returns the reject reason, or "" when the event parsed.
+  std::string parse(std::string_view raw, Event& e) {
+    std::string_view detail;
+    const char* r = op->parse(raw, e, arena, detail);
+    if (r) {
+      EXPECT_FALSE(detail.empty());
+    }
+    return r ? r : "";
+  }
+};
+
+std::string value(const Event& e, std::string_view name) {
+  const Field* f = e.field(name);
+  return f ? std::string(f->value) : "<absent>";
+}
+
+}  // namespace
+
+TEST(JsonParse, ExtractsFieldsByPointer) {
+  Harness h(R"({fields: {ip: /source/ip, q: /url/query, status: /http/status, ok: /flags/ok, none: /flags/none,
+               tag1: /tags/1, slash: /a~1b, tilde: /c~0d, obj: /nested, esc: /esc, missing: /nope/deeper}})");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  Event e;
+  ASSERT_EQ(h.parse(R"({"source":{"ip":"10.0.0.1"},"url":{"query":"q=%27"},"http":{"status":404},
+      "flags":{"ok":true,"none":null},"tags":["a","b","c"],"a/b":"slash","c~d":"tilde",
+      "nested":{"x":[1, 2], "y":{}} ,"esc":"tab\tquote\"uA\u00e9"})",
+                    e),
+            "");
+  EXPECT_EQ(value(e, "ip"), "10.0.0.1");
+  EXPECT_EQ(value(e, "q"), "q=%27");
+  EXPECT_EQ(value(e, "status"), "404");
+  EXPECT_EQ(e.field("status")->kind, ValueKind::Number);
+  EXPECT_EQ(value(e, "ok"), "true");
+  EXPECT_EQ(e.field("ok")->kind, ValueKind::Bool);
+  EXPECT_EQ(value(e, "none"), "null");
+  EXPECT_EQ(value(e, "tag1"), "b");
+  EXPECT_EQ(value(e, "slash"), "slash");
+  EXPECT_EQ(value(e, "tilde"), "tilde");
+  EXPECT_EQ(value(e, "obj"), R"({"x":[1, 2], "y":{}})");
+  EXPECT_EQ(e.field("obj")->kind, ValueKind::Json);
+  EXPECT_EQ(value(e, "esc"), "tab\tquote\"uA\xc3\xa9");
+  EXPECT_EQ(e.field("missing"), nullptr);
+}
+
+TEST(JsonParse, EveryDeadLetterReason) {
+  Harness h("{fields: {a: /a}, max_bytes: 1000, max_depth: 16}");
+  struct Case {
+    std::string raw, reason;
+  };
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "{\"a\":";
+  deep += "1";
+  for (int i = 0; i < 40; ++i) deep += "}";
+  const Case cases[] = {
+      {"", "empty"},
+      {"   \r", "empty"},
+      {"{\"a\":\"" + std::string(2000, 'x') + "\"}", "too_large"},
+      {"{\"a\":\"caf\xe9\"}", "invalid_utf8"},
+      {"{\"b\":\"\xff\xfe\"}", "invalid_utf8"},
+      {"{\"a\":1,}", "invalid_json"},
+      {"{\"a\":tru}", "invalid_json"},
+      {"{\"a\":1} trailing", "invalid_json"},
+      {"{\"a\":1}{\"b\":2}", "invalid_json"},
+      {"{\"a\":1} {}", "invalid_json"},
+      {"[1] [2]", "invalid_json"},
+      {"{\"a\":1}  \r", ""},
+      {"{\"a\":\"\\q\"}", "invalid_json"},
+      {"{\"b\":\"\\q\"}", "invalid_json"},  // a bad escape where no field is extracted is still caught
+      {std::string("{\"a\":\"x\0y\"}", 11), "invalid_json"},
+      {std::string("\0\0\0", 3), "invalid_json"},
+      {"hello world", "invalid_json"},
+      {"{\"a\":1", "invalid_json"},
+      {deep, "too_deep"},
+      {"[1,2,3]", "not_object"},
+      {"\"just a string\"", "not_object"},
+      {"42", "not_object"},
+      {"null", "not_object"},
+      {"nope", "invalid_json"},
+      {"[1,2,", "invalid_json"},
+      {std::string(40, '[') + std::string(40, ']'), "too_deep"},
+  };
+  for (const auto& c : cases) {
+    Event e;
+    EXPECT_EQ(h.parse(c.raw, e), c.reason) << "input: " << c.raw.substr(0, 60);
+    if (!c.reason.empty()) {
+      EXPECT_TRUE(e.fields.empty()) << "a rejected event carries no fields";
+    }
+  }
+}
+
+TEST(JsonParse, RejectsBadPointers) {
+  Harness h("{fields: {a: url/query, b: /x, c: /x, d: /y, e: /y/z}}");
+  EXPECT_NE(h.diag.str().find("'a': 'url/query' is not a JSON pointer"), std::string::npos) << h.diag.str();
+  EXPECT_NE(h.diag.str().find("'c' and 'b' name the same pointer /x"), std::string::npos) << h.diag.str();
+  EXPECT_NE(h.diag.str().find("/y/z"), std::string::npos) << h.diag.str();
+}
+
+TEST(JsonParse, ProcessRoutesBadEventsToDlqWithReason) {
+  Harness h("{fields: {a: /a}}");
+  std::string c1 = "parse";
+  Outputs out(&c1, h.op->output_ports());
+  Channel ok(1000, 1 << 20), dlq(1000, 1 << 20);
+  out.connect(0, &ok);
+  out.connect(out.dlq_port(), &dlq);
+  ok.add_producer();
+  dlq.add_producer();
+  Batch in;
+  for (const char* raw : {"{\"a\":1}", "nope", "{\"a\":\"x\"}"}) {
+    Event e;
+    e.raw = raw;
+    in.events.push_back(std::move(e));
+  }
+  h.op->process(std::move(in), out);
+  Batch good, bad;
+  ASSERT_EQ(ok.pop(good, Clock::now()), Channel::Pop::Item);
+  ASSERT_EQ(dlq.pop(bad, Clock::now()), Channel::Pop::Item);
+  ASSERT_EQ(good.size(), 2u);
+  EXPECT_EQ(value(good.events[0], "a"), "1");
+  EXPECT_EQ(value(good.events[1], "a"), "x");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad.events[0].raw, "nope");
+  EXPECT_EQ(bad.events[0].error, "invalid_json");
+  EXPECT_EQ(*bad.events[0].error_component, "parse");
+}
