@@ -99,6 +99,7 @@ void emit_lines(SourceContext& ctx, const std::vector<Line>& lines, const std::s
   for (size_t at = 0; at < lines.size(); at += fmt.batch_size) {
     const size_t n = std::min(fmt.batch_size, lines.size() - at);
     Batch b, rejected;
+    b.raw_padded = true;  // lines sit inside a LineBuffer, which ends with kSlack spare bytes
     b.events.reserve(n);
     b.hold(buffer);
     AckToken* token = ctx.counting_token(static_cast<uint32_t>(n));

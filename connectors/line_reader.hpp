@@ -25,7 +25,7 @@ struct Line {
 
 class LineReader {
  public:
-  static constexpr size_t kSlack = 64;
+  static constexpr size_t kSlack = Batch::kRawPadding;
 
   LineReader(size_t block_bytes, size_t max_line_bytes) : block_(block_bytes), max_line_(max_line_bytes) {}
 

@@ -25,6 +25,7 @@ void release_runs(std::vector<Event>& events, bool ok) {
 Batch Batch::share() const {
   Batch b;
   b.holds = holds;
+  b.raw_padded = raw_padded;
   b.events.reserve(events.size());
   AckToken* run = nullptr;
   uint32_t n = 0;

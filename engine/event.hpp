@@ -56,7 +56,7 @@ struct Event {
         f.kind = kind;
         return;
       }
-    fields.push_back(Field{name, value, kind});
+    fields.emplace_back(Field{name, value, kind});
   }
 };
 
@@ -96,6 +96,11 @@ using Hold = std::shared_ptr<const void>;
 struct Batch {
   std::vector<Event> events;
   std::vector<Hold> holds;
+  // Every event's raw bytes are followed by at least kRawPadding readable bytes
+  // (simdjson reads ahead): set by sources whose buffers have that slack, so
+  // parsers need not copy. Operators that build new raw bytes clear it.
+  static constexpr size_t kRawPadding = 64;
+  bool raw_padded = false;
 
   size_t size() const { return events.size(); }
   bool empty() const { return events.empty(); }
@@ -116,6 +121,7 @@ struct Batch {
   Batch derive(size_t reserve = 0) const {
     Batch b;
     b.holds = holds;
+    b.raw_padded = raw_padded;
     b.events.reserve(reserve);
     return b;
   }

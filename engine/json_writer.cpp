@@ -1,18 +1,45 @@
 #include "engine/json_writer.hpp"
 
 #include <simdjson.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include <fmt/format.h>
 
 namespace socstream::json {
 
+namespace {
+
+// The index of the first byte at or after i that JSON requires escaping
+// (control characters, '"', '\\'), or s.size(). Alert documents are mostly long
+// strings with nothing to escape, so this scans 32 bytes per step.
+size_t next_escape(std::string_view s, size_t i) {
+#ifdef __AVX2__
+  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
+  for (; i + 32 <= s.size(); i += 32) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.data() + i));
+    // Bytes below 0x20 (unsigned): min(v, 0x1f) == v.
+    __m256i ctrl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+    __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)), ctrl);
+    if (uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(hit))) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return i;
+  }
+  return i;
+}
+
+}  // namespace
+
 void append_string(std::string& out, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = 0; (i = next_escape(s, i)) < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

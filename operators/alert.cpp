@@ -97,6 +97,7 @@ void AlertOp::process(Batch&& in, Outputs& out) {
   const std::string detected_at = fmt::format("{:%FT%T}Z", now);
   auto arena = std::make_shared<Arena>();
   Batch alerts = in.derive(in.size());
+  alerts.raw_padded = false;  // alert documents are packed end to end in the arena
   std::string doc;
   for (auto& e : in.events) {
     Severity sev = Severity::Info;

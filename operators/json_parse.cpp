@@ -1,5 +1,6 @@
 #include "operators/json_parse.hpp"
 
+#include <charconv>
 #include <cstring>
 
 #include "operators/operators.hpp"
@@ -17,6 +18,8 @@ JsonParse::JsonParse(const Settings& s)
     : max_bytes_(s.bytes("max_bytes", kDefaultMaxBytes)),
       max_depth_(static_cast<size_t>(s.integer("max_depth", kDefaultMaxDepth, 1, 1024))),
       parser_(max_bytes_) {
+  // The parser checks depth as it builds the tape, so a 10,000-deep line costs nothing extra.
+  if (auto err = parser_.allocate(4096, max_depth_)) throw std::runtime_error(error_message(err));
   auto fields = s.map("fields");
   targets_.reserve(fields.size());
   for (auto& [name, pointer] : fields) add_pointer(s, name, pointer);
@@ -69,148 +72,49 @@ void JsonParse::add_pointer(const Settings& s, const std::string& name, const st
   targets_.push_back(Target{name, pointer});
 }
 
-error_code JsonParse::walk_object(ondemand::object o, const PathNode* node, size_t depth, Event& e, Arena& arena,
-                                  ondemand::document& doc) {
-  for (auto fr : o) {
-    ondemand::field f;
-    SIMDJSON_TRY(std::move(fr).get(f));
-    std::string_view key;
-    SIMDJSON_TRY(f.unescaped_key().get(key));
-    SIMDJSON_TRY(walk(f.value(), node ? node->child(key) : nullptr, depth + 1, e, arena, doc));
+// Follows the configured pointers only: a validated DOM needs no full walk.
+void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& arena) {
+  if (el.is_object()) {
+    for (auto [key, value] : dom::object(el)) {
+      if (const PathNode* c = node->child(key)) c->target >= 0 ? capture(c, value, e, arena) : extract(c, value, e, arena);
+    }
+  } else if (el.is_array()) {
+    size_t index = 0;
+    char digits[24];
+    for (dom::element item : dom::array(el)) {
+      auto n = std::snprintf(digits, sizeof digits, "%zu", index++);
+      if (const PathNode* c = node->child(std::string_view(digits, static_cast<size_t>(n))))
+        c->target >= 0 ? capture(c, item, e, arena) : extract(c, item, e, arena);
+    }
   }
-  return SUCCESS;
 }
 
-error_code JsonParse::walk(ondemand::value v, const PathNode* node, size_t depth, Event& e, Arena& arena,
-                           ondemand::document& doc) {
-  if (depth > max_depth_) {
-    too_deep_ = true;
-    return DEPTH_ERROR;
-  }
-  ondemand::json_type type;
-  SIMDJSON_TRY(v.type().get(type));
-  const bool capture = node && node->target >= 0;
-  auto set = [&](std::string_view value, ValueKind kind) {
-    e.fields.push_back(Field{targets_[node->target].name, value, kind});
+void JsonParse::capture(const PathNode* node, dom::element el, Event& e, Arena& arena) {
+  std::string_view name = targets_[node->target].name;
+  char num[32];
+  auto number = [&](auto v) {
+    auto r = std::to_chars(num, num + sizeof num, v);
+    e.fields.push_back(Field{name, arena.copy(std::string_view(num, static_cast<size_t>(r.ptr - num))),
+                             ValueKind::Number});
   };
-  switch (type) {
-    case ondemand::json_type::object:
-    case ondemand::json_type::array: {
-      const char* start = capture ? v.raw_json_token().data() : nullptr;
-      if (type == ondemand::json_type::object) {
-        ondemand::object o;
-        SIMDJSON_TRY(v.get_object().get(o));
-        SIMDJSON_TRY(walk_object(o, capture ? nullptr : node, depth, e, arena, doc));
-      } else {
-        ondemand::array a;
-        SIMDJSON_TRY(v.get_array().get(a));
-        size_t index = 0;
-        char digits[24];
-        for (auto item : a) {
-          ondemand::value iv;
-          SIMDJSON_TRY(std::move(item).get(iv));
-          const PathNode* child = nullptr;
-          if (node && !capture) {
-            auto n = std::snprintf(digits, sizeof digits, "%zu", index);
-            child = node->child(std::string_view(digits, static_cast<size_t>(n)));
-          }
-          SIMDJSON_TRY(walk(iv, child, depth + 1, e, arena, doc));
-          ++index;
-        }
-      }
-      if (capture) {
-        // The container's text runs to the next token (its parent's ',' or closing bracket).
-        const char* end = nullptr;
-        SIMDJSON_TRY(doc.current_location().get(end));
-        std::string_view text(start, static_cast<size_t>(end - start));
-        while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
-                                 text.back() == '\t'))
-          text.remove_suffix(1);
-        set(arena.copy(text), ValueKind::Json);
-      }
-      return SUCCESS;
-    }
-    case ondemand::json_type::string: {
-      std::string_view s;
-      SIMDJSON_TRY(v.get_string().get(s));
-      if (capture) set(arena.copy(s), ValueKind::String);
-      return SUCCESS;
-    }
-    case ondemand::json_type::number: {
-      std::string_view token = v.raw_json_token();
-      ondemand::number n;
-      SIMDJSON_TRY(v.get_number().get(n));
-      if (capture) {
-        size_t len = 0;
-        while (len < token.size() && std::strchr("0123456789+-.eE", token[len]) && token[len]) ++len;
-        set(arena.copy(token.substr(0, len)), ValueKind::Number);
-      }
-      return SUCCESS;
-    }
-    case ondemand::json_type::boolean: {
-      bool b;
-      SIMDJSON_TRY(v.get_bool().get(b));
-      if (capture) set(b ? "true" : "false", ValueKind::Bool);
-      return SUCCESS;
-    }
-    case ondemand::json_type::null: {
-      bool is_null = false;
-      SIMDJSON_TRY(v.is_null().get(is_null));
-      if (!is_null) return INCORRECT_TYPE;
-      if (capture) set("null", ValueKind::Null);
-      return SUCCESS;
-    }
+  switch (el.type()) {
+    case dom::element_type::STRING: e.fields.emplace_back(Field{name, arena.copy(el.get_string().value_unsafe())}); break;
+    case dom::element_type::INT64: number(el.get_int64().value_unsafe()); break;
+    case dom::element_type::UINT64: number(el.get_uint64().value_unsafe()); break;
+    case dom::element_type::DOUBLE: number(el.get_double().value_unsafe()); break;
+    case dom::element_type::BOOL:
+      e.fields.emplace_back(Field{name, el.get_bool().value_unsafe() ? "true" : "false", ValueKind::Bool});
+      break;
+    case dom::element_type::NULL_VALUE: e.fields.emplace_back(Field{name, "null", ValueKind::Null}); break;
+    case dom::element_type::OBJECT:
+    case dom::element_type::ARRAY:
+      minified_ = simdjson::minify(el);
+      e.fields.emplace_back(Field{name, arena.copy(minified_), ValueKind::Json});
+      break;
   }
-  return TAPE_ERROR;
 }
 
-// On-Demand stops after the root value; anything but white space after it is an error.
-bool JsonParse::at_end(ondemand::document& doc) {
-  const char* loc = nullptr;
-  return doc.current_location().get(loc) != SUCCESS;
-}
-
-// The root is not an object: say not_object only if it is valid JSON at all.
-const char* JsonParse::valid_non_object(ondemand::document& doc, std::string_view& detail) {
-  ondemand::json_type type;
-  error_code err = doc.type().get(type);
-  if (!err) {
-    switch (type) {
-      case ondemand::json_type::array: {
-        // Walked for validation only: nothing is captured outside an object root.
-        ondemand::value v;
-        Event unused;
-        Arena none;
-        err = doc.get_value().get(v);
-        if (!err) err = walk(v, nullptr, 1, unused, none, doc);
-        if (!err && !at_end(doc)) err = TRAILING_CONTENT;
-        break;
-      }
-      case ondemand::json_type::string: err = doc.get_string().error(); break;
-      case ondemand::json_type::number: err = doc.get_number().error(); break;
-      case ondemand::json_type::boolean: err = doc.get_bool().error(); break;
-      case ondemand::json_type::null: {
-        bool is_null = false;
-        err = doc.is_null().get(is_null);
-        if (!err && !is_null) err = INCORRECT_TYPE;
-        break;
-      }
-      default: err = INCORRECT_TYPE;
-    }
-  }
-  if (!err) {
-    detail = "the event is JSON but not an object";
-    return "not_object";
-  }
-  detail = error_message(err == INCORRECT_TYPE ? TAPE_ERROR : err);
-  if (err == DEPTH_ERROR || too_deep_) {
-    detail = "the event nests deeper than max_depth";
-    return "too_deep";
-  }
-  return "invalid_json";
-}
-
-const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::string_view& detail) {
+const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::string_view& detail, bool padded) {
   size_t first = raw.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) {
     detail = "the event is empty or only white space";
@@ -220,35 +124,33 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
     detail = "the event is larger than max_bytes";
     return "too_large";
   }
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end; sources do not promise that.
-  if (padded_cap_ < raw.size()) {
-    padded_cap_ = std::max<size_t>(raw.size(), 4096);
-    padded_.reset(new char[padded_cap_ + SIMDJSON_PADDING]);
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end (their content does not matter).
+  static_assert(Batch::kRawPadding >= SIMDJSON_PADDING);
+  const char* input = raw.data();
+  if (!padded) {
+    if (padded_cap_ < raw.size()) {
+      padded_cap_ = std::max<size_t>(raw.size(), 4096);
+      padded_.reset(new char[padded_cap_ + SIMDJSON_PADDING]);
+    }
+    std::memcpy(padded_.get(), raw.data(), raw.size());
+    input = padded_.get();
   }
-  std::memcpy(padded_.get(), raw.data(), raw.size());
-  std::memset(padded_.get() + raw.size(), 0, SIMDJSON_PADDING);
-
-  too_deep_ = false;
-  ondemand::document doc;
-  error_code err = parser_.iterate(padded_.get(), raw.size(), padded_cap_ + SIMDJSON_PADDING).get(doc);
-  ondemand::object root;
-  if (!err) err = doc.get_object().get(root);
-  if (err == INCORRECT_TYPE) return valid_non_object(doc, detail);
-  if (!err) err = walk_object(root, &root_, 1, e, arena, doc);
-  if (!err && !at_end(doc)) {
-    e.fields.clear();
-    detail = "trailing content after the JSON object";
-    return "invalid_json";
+  dom::element root;
+  error_code err = parser_.parse(input, raw.size(), false).get(root);
+  if (!err && !root.is_object()) {
+    detail = "the event is JSON but not an object";
+    return "not_object";
   }
-  if (!err) return nullptr;
-  e.fields.clear();
-  detail = error_message(err);
-  if (err == UTF8_ERROR) return "invalid_utf8";
-  if (err == DEPTH_ERROR || too_deep_) {
-    detail = "the event nests deeper than max_depth";
-    return "too_deep";
+  if (err) {
+    detail = error_message(err);
+    switch (err) {
+      case UTF8_ERROR: return "invalid_utf8";
+      case DEPTH_ERROR: detail = "the event nests deeper than max_depth"; return "too_deep";
+      default: return "invalid_json";
+    }
   }
-  return "invalid_json";
+  if (!root_.children.empty()) extract(&root_, root, e, arena);
+  return nullptr;
 }
 
 void JsonParse::process(Batch&& in, Outputs& out) {
@@ -257,7 +159,7 @@ void JsonParse::process(Batch&& in, Outputs& out) {
   Batch bad;
   for (auto& e : in.events) {
     std::string_view detail;
-    if (const char* reason = parse(e.raw, e, *arena, detail)) {
+    if (const char* reason = parse(e.raw, e, *arena, detail, in.raw_padded)) {
       out.reject(bad, std::move(e), reason, detail);
     } else {
       ok.events.push_back(std::move(e));
