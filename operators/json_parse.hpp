@@ -6,10 +6,11 @@
 // It uses simdjson's DOM parser, not On-Demand. The operator must reject any
 // input that is not JSON, so it must validate the whole document; On-Demand is
 // only cheaper when it skips what it does not read, which lets malformed JSON
-// through. Validating everything, the DOM parser was the faster of the two on
-// the bundled events (bench/RESULTS.md: 459 vs 520 ns a document), checks
-// depth while it builds the tape, and the pointers are then followed on the
-// tape without walking the rest.
+// through. An On-Demand operator that walks every value (with zero-copy field
+// views as a bonus) was built and measured against this one in the same
+// end-to-end runs: it used ~15% more CPU (bench/RESULTS.md), mostly in a
+// store-forwarding stall that GCC 12's copies of simdjson's iterator structs
+// cause on every value. The DOM parser also checks depth as it builds the tape.
 #include <simdjson.h>
 
 #include <cstring>

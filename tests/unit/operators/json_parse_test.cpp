@@ -20,9 +20,9 @@ struct Harness {
     op = std::make_unique<JsonParse>(s);
   }
   // Returns the reject reason, or "" when the event parsed.
-  std::string parse(std::string_view raw, Event& e) {
+  std::string parse(std::string_view raw, Event& e, bool padded = false) {
     std::string_view detail;
-    const char* r = op->parse(raw, e, arena, detail);
+    const char* r = op->parse(raw, e, arena, detail, padded);
     if (r) {
       EXPECT_FALSE(detail.empty());
     }
@@ -61,6 +61,22 @@ TEST(JsonParse, ExtractsFieldsByPointer) {
   EXPECT_EQ(e.field("obj")->kind, ValueKind::Json);
   EXPECT_EQ(value(e, "esc"), "tab\tquote\"uA\xc3\xa9");
   EXPECT_EQ(e.field("missing"), nullptr);
+}
+
+TEST(JsonParse, EscapedStringsWithAndWithoutPadding) {
+  Harness h("{fields: {a: /a, b: /b, c: /c, d: /d, n: /n}}");
+  for (bool padded : {false, true}) {
+    std::string raw = R"({"a":"plain","b":"q\"uote","c":"back\\","d":"\\\"","n":-12.5e3})";
+    raw.append(64, ' ');  // the padding a line source guarantees
+    std::string_view view(raw.data(), raw.size() - 64);
+    Event e;
+    ASSERT_EQ(h.parse(view, e, padded), "");
+    EXPECT_EQ(value(e, "a"), "plain");
+    EXPECT_EQ(value(e, "b"), "q\"uote");
+    EXPECT_EQ(value(e, "c"), "back\\");
+    EXPECT_EQ(value(e, "d"), "\\\"");
+    EXPECT_EQ(value(e, "n"), "-12500") << "numbers are written back, shortest form, from their parsed value";
+  }
 }
 
 TEST(JsonParse, EveryDeadLetterReason) {
