@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -87,4 +88,86 @@ sinks:
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(read_file(dir.path() / "out.jsonl"), "{\"a\":1}\n{\"a\":2}\n");
+}
+
+TEST(Cli, FatalRuntimeErrorExitsNonZero) {
+  TempDir dir;
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: does-not-exist.jsonl}
+sinks:
+  out: {type: stdout, inputs: [in]}
+)");
+  auto r = run_socstream("run " + f.string());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stopped on error"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PlainLinesCarryTheMessageField) {
+  TempDir dir;
+  dir.write("rules.yaml", "rules:\n  - {id: failed-login, pattern: 'Failed password for', severity: medium}\n");
+  dir.write("auth.log", "sshd[1]: Accepted password for bob\nsshd[2]: Failed password for root from 10.0.0.9\n");
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: auth.log, format: lines}
+operators:
+  match: {type: regex_prefilter, inputs: [in], field: message, rules: rules.yaml}
+  alerts: {type: alert, inputs: [match.match], fields: [message]}
+sinks:
+  out: {type: stdout, inputs: [alerts]}
+)");
+  auto r = run_socstream("run " + f.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"message\":\"sshd[2]: Failed password for root from 10.0.0.9\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("bob"), std::string::npos) << r.out;
+}
+
+namespace {
+// Starts `socstream run FILE` in the background; returns its pid.
+pid_t spawn_run(const std::filesystem::path& topology) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(SOCSTREAM_BIN, "socstream", "run", topology.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+bool wait_for_lines(const std::filesystem::path& p, size_t n) {
+  for (int i = 0; i < 250; ++i) {
+    std::string s = read_file(p);
+    if (static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+}  // namespace
+
+TEST(Cli, FollowSurvivesRotationAndTruncation) {
+  TempDir dir;
+  const auto log = dir.path() / "app.log";
+  dir.write("app.log", "{\"n\":1}\n");
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: app.log, follow: true, poll_interval_ms: 20}
+sinks:
+  out: {type: file, inputs: [in], path: out.jsonl}
+)");
+  pid_t pid = spawn_run(f);
+  const auto out = dir.path() / "out.jsonl";
+  ASSERT_TRUE(wait_for_lines(out, 1));
+  // Rotation: a last line lands in the old file, it is renamed, a new file appears.
+  { std::ofstream(log, std::ios::app) << "{\"n\":2}\n"; }
+  std::filesystem::rename(log, dir.path() / "app.log.1");
+  { std::ofstream(log) << "{\"n\":3}\n"; }
+  ASSERT_TRUE(wait_for_lines(out, 3)) << read_file(out);
+  // Truncation in place (copytruncate), then new content.
+  { std::ofstream(log, std::ios::trunc); }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  { std::ofstream(log, std::ios::app) << "{\"n\":4}\n"; }
+  ASSERT_TRUE(wait_for_lines(out, 4)) << read_file(out);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(read_file(out), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
 }

@@ -47,7 +47,8 @@ class ProbeToken final : public AckToken {
 // Emits `count` events in batches of `batch`, or until stopped when count is 0.
 class GenSource final : public Source {
  public:
-  explicit GenSource(const Settings& s) : count_(s.integer("count", 0)), batch_(s.integer("batch", 100)) {}
+  explicit GenSource(const Settings& s)
+      : count_(s.integer("count", 0)), batch_(s.integer("batch", 100)), linger_(s.flag("linger", false)) {}
   void run(SourceContext& ctx) override {
     static const std::string payload(200, 'x');
     for (int64_t sent = 0; (count_ == 0 || sent < count_) && !ctx.stopping();) {
@@ -69,10 +70,14 @@ class GenSource final : public Source {
       sent += n;
       ctx.out.emit(0, std::move(b));
     }
+    // Stay open, idle, until stopped: downstream sees no new input and no end.
+    while (linger_ && ctx.sleep_for(std::chrono::milliseconds(10))) {
+    }
   }
 
  private:
   int64_t count_, batch_;
+  bool linger_;
 };
 
 // Completes after a delay per batch.
@@ -114,16 +119,45 @@ class FailingOp final : public Operator {
   void process(Batch&&, Outputs&) override { throw std::runtime_error("boom"); }
 };
 
+// Holds events and releases them only when its window closes (a time-based flush).
+class WindowOp final : public Operator {
+ public:
+  explicit WindowOp(const Settings& s) : window_(std::chrono::milliseconds(s.integer("window_ms", 50))) {}
+  void process(Batch&& b, Outputs&) override {
+    if (pending_.empty()) deadline_ = Clock::now() + window_;
+    for (auto& e : b.events) pending_.events.push_back(std::move(e));
+    pending_.hold_all(b.holds);
+  }
+  std::optional<Clock::time_point> next_deadline() const override {
+    if (pending_.empty()) return std::nullopt;
+    return deadline_;
+  }
+  void on_deadline(Outputs& out) override {
+    ++g_flushes;
+    out.emit(0, std::move(pending_));
+    pending_ = Batch{};
+  }
+  void finish(Outputs& out) override { out.emit(0, std::move(pending_)); }
+  static inline std::atomic<int> g_flushes{0};
+
+ private:
+  std::chrono::milliseconds window_;
+  Clock::time_point deadline_{};
+  Batch pending_;
+};
+
 void register_test_components() {
   static bool done = false;
   if (done) return;
   done = true;
   auto& r = Registry::global();
-  r.add({"test_gen", Kind::Source, "", {{"count", SettingType::Int, false, ""}, {"batch", SettingType::Int, false, ""}}, false,
+  r.add({"test_gen", Kind::Source, "", {{"count", SettingType::Int, false, ""}, {"batch", SettingType::Int, false, ""}, {"linger", SettingType::Bool, false, ""}}, false,
          [](const Settings& s) { return std::make_unique<GenSource>(s); }});
   r.add({"test_slow", Kind::Sink, "", {{"delay_us", SettingType::Int, false, ""}}, false,
          [](const Settings& s) { return std::make_unique<SlowSink>(s); }});
   r.add({"test_hold", Kind::Sink, "", {}, false, [](const Settings& s) { return std::make_unique<HoldSink>(s); }});
+  r.add({"test_window", Kind::Operator, "", {{"window_ms", SettingType::Int, false, ""}}, false,
+         [](const Settings& s) { return std::make_unique<WindowOp>(s); }});
   r.add({"test_fail", Kind::Operator, "", {}, false, [](const Settings& s) { return std::make_unique<FailingOp>(s); }});
 }
 
@@ -237,4 +271,32 @@ sinks:
   EXPECT_TRUE(st.failed);
   EXPECT_GT(probe.failed_batches, 0u) << "events the failed operator held are not acknowledged";
   EXPECT_EQ(probe.completed_batches, 0u);
+}
+
+TEST(Runtime, TimersFlushWithoutNewInput) {
+  Probe probe;
+  g_probe = &probe;
+  WindowOp::g_flushes = 0;
+  TempDir dir;
+  // The source sends 100 events and then idles until stopped: only the timer can flush them.
+  auto topo = load(dir, R"(sources:
+  gen: {type: test_gen, count: 100, batch: 100, linger: true}
+operators:
+  window: {type: test_window, inputs: [gen], window_ms: 100}
+sinks:
+  out: {type: test_slow, inputs: [window], delay_us: 0}
+)");
+  ASSERT_TRUE(topo);
+  Runtime rt(*topo);
+  const auto start = Clock::now();
+  rt.start();
+  while (probe.delivered < 100 && Clock::now() - start < std::chrono::seconds(5))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto waited = Clock::now() - start;
+  EXPECT_EQ(probe.delivered, 100u) << "the window flushed on its deadline";
+  EXPECT_GE(waited, std::chrono::milliseconds(100)) << "not before the window closed";
+  EXPECT_EQ(WindowOp::g_flushes, 1);
+  rt.request_stop();
+  rt.wait();
+  EXPECT_EQ(probe.completed_batches, 1u);
 }
