@@ -12,6 +12,28 @@
 
 using namespace socstream::testing;
 
+namespace {
+// Starts `socstream run FILE` in the background; returns its pid.
+pid_t spawn_run(const std::filesystem::path& topology) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(SOCSTREAM_BIN, "socstream", "run", topology.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+bool wait_for_lines(const std::filesystem::path& p, size_t n) {
+  for (int i = 0; i < 250; ++i) {
+    std::string s = read_file(p);
+    if (static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+}  // namespace
+
 TEST(Cli, VersionAndHelp) {
   auto v = run_socstream("--version");
   EXPECT_EQ(v.exit_code, 0);
@@ -68,20 +90,11 @@ TEST(Cli, SigtermDrainsAndExitsCleanly) {
 sinks:
   out: {type: file, inputs: [in], path: out.jsonl}
 )");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 2);
-    ::execl(SOCSTREAM_BIN, "socstream", "run", f.c_str(), nullptr);
-    ::_exit(127);
-  }
+  pid_t pid = spawn_run(f);
   // Append while it follows the file, then stop it.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  {
-    std::ofstream app(dir.path() / "in.jsonl", std::ios::app);
-    app << "{\"a\":2}\n";
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(wait_for_lines(dir.path() / "out.jsonl", 1));
+  { std::ofstream(dir.path() / "in.jsonl", std::ios::app) << "{\"a\":2}\n"; }
+  ASSERT_TRUE(wait_for_lines(dir.path() / "out.jsonl", 2));
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -121,27 +134,6 @@ sinks:
   EXPECT_EQ(r.out.find("bob"), std::string::npos) << r.out;
 }
 
-namespace {
-// Starts `socstream run FILE` in the background; returns its pid.
-pid_t spawn_run(const std::filesystem::path& topology) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 2);
-    ::execl(SOCSTREAM_BIN, "socstream", "run", topology.c_str(), nullptr);
-    ::_exit(127);
-  }
-  return pid;
-}
-bool wait_for_lines(const std::filesystem::path& p, size_t n) {
-  for (int i = 0; i < 250; ++i) {
-    std::string s = read_file(p);
-    if (static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) >= n) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-}  // namespace
 
 TEST(Cli, FollowSurvivesRotationAndTruncation) {
   TempDir dir;
