@@ -7,6 +7,9 @@ void register_connectors(Registry& r) {
   r.add(stdin_source_spec());
   r.add(file_sink_spec());
   r.add(stdout_sink_spec());
+  r.add(kafka_source_spec());
+  r.add(kafka_sink_spec());
+  r.add(redis_sink_spec());
 }
 
 }  // namespace socstream

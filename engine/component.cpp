@@ -21,7 +21,8 @@ size_t Outputs::port_index(std::string_view name) const {
   return npos;
 }
 
-void Outputs::emit(size_t port, Batch&& batch) {
+void Outputs::emit(size_t port, Batch&& batch, const std::function<void()>& while_blocked,
+                   std::chrono::milliseconds every) {
   if (batch.empty()) return;
   Port& p = *ports_[port];
   p.events.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -30,8 +31,15 @@ void Outputs::emit(size_t port, Batch&& batch) {
     batch.complete_all();
     return;
   }
-  for (size_t i = 0; i + 1 < p.consumers.size(); ++i) p.consumers[i]->push(batch.share());
-  p.consumers.back()->push(std::move(batch));
+  auto push = [&](Channel* ch, Batch&& b) {
+    if (!while_blocked) {
+      ch->push(std::move(b));
+      return;
+    }
+    while (!ch->try_push_until(b, Clock::now() + every)) while_blocked();
+  };
+  for (size_t i = 0; i + 1 < p.consumers.size(); ++i) push(p.consumers[i], batch.share());
+  push(p.consumers.back(), std::move(batch));
 }
 
 void Outputs::dead_letter(Batch&& batch) {

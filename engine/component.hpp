@@ -33,7 +33,11 @@ class Outputs {
 
   // Sends a batch on a port. With no consumer the events are finished here:
   // completed (dropped on purpose), and on the dlq port also counted and logged.
-  void emit(size_t port, Batch&& batch);
+  void emit(size_t port, Batch&& batch) { emit(port, std::move(batch), nullptr); }
+  // As emit, but while a consumer's channel is full, calls while_blocked about
+  // every `every` (a Kafka source pauses its partitions and keeps polling there).
+  void emit(size_t port, Batch&& batch, const std::function<void()>& while_blocked,
+            std::chrono::milliseconds every = std::chrono::milliseconds(100));
   // Marks every event as rejected by this component and emits it on the dlq port.
   void dead_letter(Batch&& batch);
   // Moves one event into a dlq batch under construction, marked with the reason.

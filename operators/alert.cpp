@@ -10,6 +10,10 @@
 
 namespace socstream {
 
+namespace {
+const std::string kIdField = "alert_id";
+}
+
 AlertOp::AlertOp(const Settings& s)
     : detector_(s.str("detector", s.component())),
       fields_(s.list("fields")),
@@ -40,10 +44,14 @@ std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
 }
 
 void AlertOp::render(std::string& out, const Event& e, std::string_view detected_at) const {
+  render(out, e, detected_at, alert_id(detector_, e.pos));
+}
+
+void AlertOp::render(std::string& out, const Event& e, std::string_view detected_at, std::string_view id) const {
   Severity sev = Severity::Info;
   for (const Rule* r : e.rules) sev = std::max(sev, r->severity);
   out += "{\"id\":\"";
-  out += alert_id(detector_, e.pos);
+  out += id;
   out += "\",\"@timestamp\":";
   const Field* ts = e.field(timestamp_field_);
   if (ts && ts->kind == ValueKind::String)
@@ -106,9 +114,12 @@ void AlertOp::process(Batch&& in, Outputs& out) {
       e.ack.complete();  // below the threshold: dropped on purpose
       continue;
     }
+    const std::string id = alert_id(detector_, e.pos);
     doc.clear();
-    render(doc, e, detected_at);
+    render(doc, e, detected_at, id);
     e.raw = arena->copy(doc);
+    // The id as a field too, for sinks that key or deduplicate on it (redis idempotent, kafka key_field).
+    e.set_field(kIdField, arena->copy(id));
     alerts.events.push_back(std::move(e));
   }
   alerts.hold(std::move(arena));

@@ -19,6 +19,7 @@ class AlertOp final : public Operator {
   static std::string alert_id(std::string_view detector, const SourcePos& pos);
   // Appends the alert JSON for e; detected_at is an RFC 3339 UTC time.
   void render(std::string& out, const Event& e, std::string_view detected_at) const;
+  void render(std::string& out, const Event& e, std::string_view detected_at, std::string_view id) const;
 
  private:
   std::string detector_;

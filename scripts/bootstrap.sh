@@ -11,6 +11,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 jq
+  redis-server redis-tools kcat default-jre-headless maven
 )
 
 missing=()

@@ -1,0 +1,260 @@
+// type: redis (sink). Writes events to a stream (XADD, approximate MAXLEN), a
+// channel (PUBLISH) or a list (LPUSH), one pipelined round trip per batch. An
+// event completes when Redis has answered for it. While Redis is unreachable
+// the sink retries with backoff and holds its batch, so upstream blocks (the
+// engine's backpressure) and nothing is dropped. With `idempotent: true` a
+// write happens only if the event's id was not seen before (SET NX with a TTL
+// and the write, atomically in one Lua script), so redelivered alerts are
+// written once.
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "connectors/connectors.hpp"
+
+namespace socstream {
+
+namespace {
+
+// KEYS[1] dedupe key, KEYS[2] target; ARGV: payload, ttl, mode, maxlen, stream field.
+const char* kIdempotentWrite = R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+if ARGV[3] == 'xadd' then
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', ARGV[5], ARGV[1])
+  else
+    redis.call('XADD', KEYS[2], '*', ARGV[5], ARGV[1])
+  end
+elseif ARGV[3] == 'publish' then
+  redis.call('PUBLISH', KEYS[2], ARGV[1])
+else
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+end
+return 1
+)lua";
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+class RedisSink final : public Sink {
+ public:
+  explicit RedisSink(const Settings& s)
+      : host_(s.str("host", "127.0.0.1")),
+        port_(static_cast<int>(s.integer("port", 6379, 1, 65535))),
+        mode_(s.choice("mode", {"xadd", "publish", "lpush"}, "xadd")),
+        key_(s.str("key")),
+        maxlen_(std::to_string(s.integer("maxlen", 1000000, 0))),
+        stream_field_(s.str("stream_field", "alert")),
+        idempotent_(s.flag("idempotent", false)),
+        id_field_(s.str("id_field", "alert_id")),
+        ttl_(std::to_string(s.integer("dedupe_ttl_s", 7 * 86400, 1))),
+        prefix_(s.str("dedupe_prefix", "socstream:seen:")),
+        password_env_(s.str("password_env")),
+        db_(s.integer("db", 0, 0, 1 << 20)),
+        connect_timeout_ms_(s.integer("connect_timeout_ms", 1000, 1, 600000)),
+        io_timeout_ms_(s.integer("io_timeout_ms", 5000, 1, 600000)),
+        backoff_min_ms_(s.integer("backoff_initial_ms", 100, 1, 600000)),
+        backoff_max_ms_(s.integer("backoff_max_ms", 5000, 1, 600000)) {}
+  ~RedisSink() override { disconnect(); }
+
+  void open() override { connect(); }  // a first failure is not fatal: process() retries
+
+  void process(Batch&& in, Outputs& out) override {
+    int64_t backoff = backoff_min_ms_;
+    for (;;) {
+      if (!ctx_ && !connect()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+        backoff = std::min(backoff * 2, backoff_max_ms_);
+        continue;
+      }
+      if (write(in, out)) return;
+      // The connection failed mid-batch: resend the whole batch on a new one. In
+      // idempotent mode what already landed is skipped; otherwise it may repeat.
+      disconnect();
+    }
+  }
+
+ private:
+  bool connect() {
+    timeval tv{connect_timeout_ms_ / 1000, static_cast<suseconds_t>((connect_timeout_ms_ % 1000) * 1000)};
+    redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
+    if (!c || c->err) {
+      note_failure(c ? c->errstr : "cannot allocate a context");
+      if (c) redisFree(c);
+      return false;
+    }
+    timeval io{io_timeout_ms_ / 1000, static_cast<suseconds_t>((io_timeout_ms_ % 1000) * 1000)};
+    redisSetTimeout(c, io);
+    ctx_ = c;
+    if (!password_env_.empty()) {
+      // The secret comes from the environment and is never logged.
+      const char* pw = std::getenv(password_env_.c_str());
+      if (!pw) throw std::runtime_error("redis sink: environment variable " + password_env_ + " is not set");
+      if (!simple({"AUTH", pw})) return false;
+    }
+    if (db_ && !simple({"SELECT", std::to_string(db_)})) return false;
+    if (idempotent_) {
+      Reply r(static_cast<redisReply*>(redisCommand(ctx_, "SCRIPT LOAD %s", kIdempotentWrite)));
+      if (!r || r->type != REDIS_REPLY_STRING) {
+        note_failure(r ? r->str : ctx_->errstr);
+        disconnect();
+        return false;
+      }
+      sha_.assign(r->str, r->len);
+    }
+    if (failures_) spdlog::info("redis {}:{}: connected after {} failed attempt(s)", host_, port_, failures_);
+    failures_ = 0;
+    return true;
+  }
+
+  bool simple(std::vector<std::string> args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      note_failure(r ? r->str : ctx_->errstr);
+      disconnect();
+      return false;
+    }
+    return true;
+  }
+
+  void note_failure(const char* why) {
+    // One line per failure streak step, not one per retry at full speed.
+    if (failures_++ % 20 == 0) spdlog::warn("redis {}:{}: {} (retrying)", host_, port_, why);
+  }
+
+  void disconnect() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+
+  // One pipelined round trip. False if the connection failed (nothing completed).
+  bool write(Batch& in, Outputs& out) {
+    std::vector<std::string> dedupe_keys;
+    dedupe_keys.reserve(in.size());
+    std::vector<bool> sent(in.size(), false);
+    Batch rejected;
+    for (size_t i = 0; i < in.events.size(); ++i) {
+      const Event& e = in.events[i];
+      const char* argv[10];
+      size_t lens[10];
+      int argc = 0;
+      auto arg = [&](std::string_view v) {
+        argv[argc] = v.data();
+        lens[argc++] = v.size();
+      };
+      if (idempotent_) {
+        const Field* id = e.field(id_field_);
+        if (!id) continue;  // rejected below
+        dedupe_keys.push_back(prefix_ + std::string(id->value));
+        arg("EVALSHA"), arg(sha_), arg("2"), arg(dedupe_keys.back()), arg(key_), arg(e.raw), arg(ttl_), arg(mode_),
+            arg(maxlen_), arg(stream_field_);
+      } else if (mode_ == "xadd") {
+        arg("XADD"), arg(key_);
+        if (maxlen_ != "0") arg("MAXLEN"), arg("~"), arg(maxlen_);
+        arg("*"), arg(stream_field_), arg(e.raw);
+      } else {
+        arg(mode_ == "publish" ? "PUBLISH" : "LPUSH"), arg(key_), arg(e.raw);
+      }
+      if (redisAppendCommandArgv(ctx_, argc, argv, lens) != REDIS_OK) return false;
+      sent[i] = true;
+    }
+    std::vector<std::string> errors(in.size());
+    for (size_t i = 0; i < in.events.size(); ++i) {
+      if (!sent[i]) continue;
+      void* raw = nullptr;
+      if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+        note_failure(ctx_->errstr);
+        return false;
+      }
+      Reply r(static_cast<redisReply*>(raw));
+      if (r->type == REDIS_REPLY_ERROR) {
+        std::string_view msg(r->str, r->len);
+        if (msg.rfind("NOSCRIPT", 0) == 0 || msg.rfind("LOADING", 0) == 0) {
+          note_failure(r->str);
+          return false;  // a restarted server: reconnect reloads the script
+        }
+        errors[i] = msg;
+      }
+    }
+    // Everything answered: complete what landed, dead-letter what Redis refused.
+    auto arena = std::make_shared<Arena>();
+    Batch done = in.derive(in.size());
+    for (size_t i = 0; i < in.events.size(); ++i) {
+      Event& e = in.events[i];
+      if (!sent[i]) {
+        out.reject(rejected, std::move(e), "missing_id", "idempotent writes need the event's id field");
+      } else if (!errors[i].empty()) {
+        out.reject(rejected, std::move(e), "redis_error", arena->copy(errors[i]));
+      } else {
+        done.events.push_back(std::move(e));
+      }
+    }
+    in.events.clear();
+    done.complete_all();
+    if (!rejected.empty()) {
+      rejected.hold_all(in.holds);
+      rejected.hold(std::move(arena));
+      out.dead_letter(std::move(rejected));
+    }
+    return true;
+  }
+
+  std::string host_;
+  int port_;
+  std::string mode_;
+  std::string key_;
+  std::string maxlen_;
+  std::string stream_field_;
+  bool idempotent_;
+  std::string id_field_;
+  std::string ttl_;
+  std::string prefix_;
+  std::string password_env_;
+  int64_t db_;
+  int64_t connect_timeout_ms_;
+  int64_t io_timeout_ms_;
+  int64_t backoff_min_ms_;
+  int64_t backoff_max_ms_;
+  redisContext* ctx_ = nullptr;
+  std::string sha_;
+  uint64_t failures_ = 0;
+};
+
+}  // namespace
+
+ComponentSpec redis_sink_spec() {
+  return ComponentSpec{
+      "redis",
+      Kind::Sink,
+      "events to a Redis stream, channel or list, pipelined; optionally written once per id",
+      {{"key", SettingType::String, true, "the stream, channel or list"},
+       {"mode", SettingType::String, false, "xadd (default), publish or lpush"},
+       {"host", SettingType::String, false, "default 127.0.0.1"},
+       {"port", SettingType::Int, false, "default 6379"},
+       {"maxlen", SettingType::Int, false, "xadd: approximate stream length cap (default 1000000; 0: none)"},
+       {"stream_field", SettingType::String, false, "xadd: the entry's field name (default alert)"},
+       {"idempotent", SettingType::Bool, false, "write an event only once per id (default false)"},
+       {"id_field", SettingType::String, false, "the event field with the id (default alert_id)"},
+       {"dedupe_ttl_s", SettingType::Int, false, "how long an id is remembered (default 7 days)"},
+       {"dedupe_prefix", SettingType::String, false, "key prefix of remembered ids"},
+       {"password_env", SettingType::String, false, "the environment variable holding the password"},
+       {"db", SettingType::Int, false, "the database number"},
+       {"connect_timeout_ms", SettingType::Int, false, ""},
+       {"io_timeout_ms", SettingType::Int, false, ""},
+       {"backoff_initial_ms", SettingType::Int, false, "first reconnect delay (doubles up to backoff_max_ms)"},
+       {"backoff_max_ms", SettingType::Int, false, ""}},
+      false,
+      [](const Settings& s) { return std::make_unique<RedisSink>(s); }};
+}
+
+}  // namespace socstream
