@@ -7,6 +7,7 @@
 
 #include "connectors/connectors.hpp"
 #include "connectors/kafka_common.hpp"
+#include "engine/json_writer.hpp"
 
 namespace socstream {
 
@@ -46,6 +47,7 @@ class KafkaSink final : public Sink {
 
   void process(Batch&& in, Outputs& out) override {
     for (auto& e : in.events) {
+      const std::string_view value = json::payload(e, scratch_);
       auto* f = new InFlight{std::move(e.ack), e.pos};
       std::string_view key;
       if (!key_field_.empty())
@@ -53,7 +55,7 @@ class KafkaSink final : public Sink {
       for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(e.raw.data()), e.raw.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
             RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -65,7 +67,7 @@ class KafkaSink final : public Sink {
           rd_kafka_poll(rk_.get(), 50);
           continue;
         }
-        failed_.emplace_back(std::move(f->ack), f->pos, std::string(e.raw), rd_kafka_err2str(err));
+        failed_.emplace_back(std::move(f->ack), f->pos, std::string(value), rd_kafka_err2str(err));
         delete f;
         break;
       }
@@ -137,6 +139,7 @@ class KafkaSink final : public Sink {
   KafkaHandle rk_;
   int64_t in_flight_ = 0;
   std::vector<Failure> failed_;
+  std::string scratch_;
 };
 
 }  // namespace

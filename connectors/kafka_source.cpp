@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include "connectors/connectors.hpp"
@@ -159,7 +160,7 @@ class KafkaSource final : public Source {
       if (m->len) std::memcpy(buf->data.get() + at, m->payload, m->len);
       Event e;
       e.raw = std::string_view(buf->data.get() + at, m->len);
-      e.pos = SourcePos{&ctx_->name, m->partition, m->offset};
+      e.pos = SourcePos{&ctx_->name, m->partition, m->offset, *topic_names_.insert(rd_kafka_topic_name(m->rkt)).first};
       at += m->len;
       auto k = key_of(m);
       auto& l = last[k];
@@ -323,6 +324,7 @@ class KafkaSource final : public Source {
   KafkaHandle rk_;
   rd_kafka_queue_t* queue_ = nullptr;
   std::map<PartitionKey, Track> tracks_;
+  std::set<std::string> topic_names_;  // events' stream views point here; nodes never move
   uint64_t generation_ = 0;
   bool paused_ = false;
   Clock::time_point last_commit_;

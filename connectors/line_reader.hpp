@@ -54,6 +54,7 @@ class LineReader {
 struct LineFormat {
   bool plain = false;  // plain lines also carry the line as the field "message"
   size_t batch_size = 1024;
+  std::string stream;  // what events name as their stream (the file as configured)
 };
 
 // Emits lines as batches with completion tokens. Truncated (over-long) lines go

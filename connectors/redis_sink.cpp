@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "connectors/connectors.hpp"
+#include "engine/json_writer.hpp"
 
 namespace socstream {
 
@@ -141,10 +142,17 @@ class RedisSink final : public Sink {
   bool write(Batch& in, Outputs& out) {
     std::vector<std::string> dedupe_keys;
     dedupe_keys.reserve(in.size());
+    std::vector<std::string> records;  // dead-letter records, built before any pointer to them is taken
+    records.reserve(in.size());
     std::vector<bool> sent(in.size(), false);
     Batch rejected;
     for (size_t i = 0; i < in.events.size(); ++i) {
       const Event& e = in.events[i];
+      std::string_view value = e.raw;
+      if (!e.error.empty()) {
+        records.emplace_back();
+        value = json::payload(e, records.back());
+      }
       const char* argv[10];
       size_t lens[10];
       int argc = 0;
@@ -156,14 +164,14 @@ class RedisSink final : public Sink {
         const Field* id = e.field(id_field_);
         if (!id) continue;  // rejected below
         dedupe_keys.push_back(prefix_ + std::string(id->value));
-        arg("EVALSHA"), arg(sha_), arg("2"), arg(dedupe_keys.back()), arg(key_), arg(e.raw), arg(ttl_), arg(mode_),
+        arg("EVALSHA"), arg(sha_), arg("2"), arg(dedupe_keys.back()), arg(key_), arg(value), arg(ttl_), arg(mode_),
             arg(maxlen_), arg(stream_field_);
       } else if (mode_ == "xadd") {
         arg("XADD"), arg(key_);
         if (maxlen_ != "0") arg("MAXLEN"), arg("~"), arg(maxlen_);
-        arg("*"), arg(stream_field_), arg(e.raw);
+        arg("*"), arg(stream_field_), arg(value);
       } else {
-        arg(mode_ == "publish" ? "PUBLISH" : "LPUSH"), arg(key_), arg(e.raw);
+        arg(mode_ == "publish" ? "PUBLISH" : "LPUSH"), arg(key_), arg(value);
       }
       if (redisAppendCommandArgv(ctx_, argc, argv, lens) != REDIS_OK) return false;
       sent[i] = true;

@@ -29,7 +29,8 @@ struct Field {
 struct SourcePos {
   const std::string* source = nullptr;  // the source component's name
   int32_t partition = 0;
-  int64_t offset = -1;  // Kafka offset, or byte offset of the line in a file
+  int64_t offset = -1;      // Kafka offset, or byte offset of the line in a file
+  std::string_view stream;  // the Kafka topic, or the file as configured; outlives the run
 };
 
 struct Event {

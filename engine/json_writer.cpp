@@ -93,6 +93,8 @@ bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s
 void append_source(std::string& out, const SourcePos& pos) {
   out += "{\"name\":";
   append_string(out, pos.source ? std::string_view(*pos.source) : std::string_view());
+  out += ",\"stream\":";
+  append_string(out, pos.stream);
   fmt::format_to(std::back_inserter(out), ",\"partition\":{},\"offset\":{}}}", pos.partition, pos.offset);
 }
 

@@ -22,7 +22,16 @@ void append_source(std::string& out, const SourcePos& pos);
 // the original bytes (as "raw" when valid UTF-8, else "raw_base64").
 void append_dead_letter(std::string& out, const Event& e);
 
-// One line for a JSON-lines sink: the event's payload, or its dead-letter record.
+// What a sink writes for an event: its payload, or, for a dead letter, its
+// dead-letter record (built in scratch).
+inline std::string_view payload(const Event& e, std::string& scratch) {
+  if (e.error.empty()) return e.raw;
+  scratch.clear();
+  append_dead_letter(scratch, e);
+  return scratch;
+}
+
+// One line for a JSON-lines sink.
 inline void append_line(std::string& out, const Event& e) {
   if (!e.error.empty()) {
     append_dead_letter(out, e);

@@ -37,6 +37,8 @@ std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
   mix(std::string_view("\0", 1));
   mix(pos.source ? std::string_view(*pos.source) : std::string_view());
   mix(std::string_view("\0", 1));
+  mix(pos.stream);
+  mix(std::string_view("\0", 1));
   mix(std::to_string(pos.partition));
   mix(std::string_view("\0", 1));
   mix(std::to_string(pos.offset));

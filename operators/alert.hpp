@@ -15,7 +15,7 @@ class AlertOp final : public Operator {
   explicit AlertOp(const Settings& s);
   void process(Batch&& in, Outputs& out) override;
 
-  // FNV-1a 64 of "detector\0source\0partition\0offset", as 16 hex digits.
+  // FNV-1a 64 of "detector\0source\0stream\0partition\0offset", as 16 hex digits.
   static std::string alert_id(std::string_view detector, const SourcePos& pos);
   // Appends the alert JSON for e; detected_at is an RFC 3339 UTC time.
   void render(std::string& out, const Event& e, std::string_view detected_at) const;

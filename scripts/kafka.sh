@@ -62,6 +62,9 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=4
+# Large enough for the bad-input test's 8 MiB event.
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
 PROPS
   cat > "$run/log4j.properties" <<PROPS
 log4j.rootLogger=WARN, file

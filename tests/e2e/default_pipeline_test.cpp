@@ -136,10 +136,11 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
     simdjson::dom::element src = p2.parse(line_at.at(off));
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx",
-                  static_cast<unsigned long long>(fnv(std::string("web-attacks\0access\0" "0\0", 21) + std::to_string(off))));
+                  static_cast<unsigned long long>(fnv(std::string("web-attacks\0access\0samples/web-access.jsonl\0" "0\0", 46) + std::to_string(off))));
     EXPECT_EQ(std::string_view(a["id"]), hex);
     EXPECT_EQ(std::string_view(a["detector"]), "web-attacks");
     EXPECT_EQ(std::string_view(a["source"]["name"]), "access");
+    EXPECT_EQ(std::string_view(a["source"]["stream"]), "samples/web-access.jsonl");
     EXPECT_EQ(std::string_view(a["@timestamp"]), std::string_view(src["@timestamp"]));
     EXPECT_EQ(std::string_view(a["fields"]["source_ip"]), std::string_view(src["source"]["ip"]));
     EXPECT_EQ(std::string_view(a["fields"]["query"]), std::string_view(src["url"]["query"]));

@@ -63,7 +63,7 @@ class GenSource final : public Source {
       for (uint32_t i = 0; i < n; ++i) {
         Event e;
         e.raw = payload;
-        e.pos = SourcePos{&ctx.name, 0, sent + i};
+        e.pos = SourcePos{&ctx.name, 0, sent + i, {}};
         e.ack = Ack(t);
         b.events.push_back(std::move(e));
       }

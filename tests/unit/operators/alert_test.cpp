@@ -18,16 +18,19 @@ std::unique_ptr<AlertOp> make(const std::string& settings, Diagnostics& diag) {
 
 TEST(Alert, IdIsDeterministicAndDependsOnPositionAndDetector) {
   std::string src = "access", other = "other";
-  SourcePos a{&src, 0, 100}, b{&src, 0, 101}, c{&other, 0, 100}, d{&src, 1, 100};
+  SourcePos a{&src, 0, 100, {}}, b{&src, 0, 101, {}}, c{&other, 0, 100, {}}, d{&src, 1, 100, {}};
   EXPECT_EQ(AlertOp::alert_id("web", a), AlertOp::alert_id("web", a));
   EXPECT_EQ(AlertOp::alert_id("web", a).size(), 16u);
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", b));
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", c));
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", d));
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("dns", a));
-  // FNV-1a 64 of "web\0access\00\0100", computed independently.
+  SourcePos other_topic = a;
+  other_topic.stream = "another-topic";
+  EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", other_topic)) << "same position, other topic";
+  // FNV-1a 64 of "web\0access\0\00\0100" (no stream), computed independently.
   uint64_t h = 1469598103934665603ull;
-  for (char ch : std::string("web\0access\0" "0\0" "100", 16)) {
+  for (char ch : std::string("web\0access\0\0" "0\0" "100", 17)) {
     h ^= static_cast<unsigned char>(ch);
     h *= 1099511628211ull;
   }
@@ -44,7 +47,7 @@ TEST(Alert, RendersTheDocumentedSchema) {
   Rule r2{"xss", "", Severity::Critical, {}, ""};
   std::string src = "access";
   Event e;
-  e.pos = SourcePos{&src, 3, 42};
+  e.pos = SourcePos{&src, 3, 42, {}};
   e.rules = {&r1, &r2};
   e.fields.push_back(Field{"timestamp", "2026-01-02T03:04:05Z"});
   e.fields.push_back(Field{"ip", "10.1.2.3"});
@@ -69,6 +72,7 @@ TEST(Alert, RendersTheDocumentedSchema) {
   EXPECT_EQ(std::string_view(a["fields"]["note"]), "quote\" and \x01");
   EXPECT_TRUE(a["fields"]["secret"].error()) << "only the configured fields are copied";
   EXPECT_EQ(std::string_view(a["source"]["name"]), "access");
+  EXPECT_EQ(std::string_view(a["source"]["stream"]), "");
   EXPECT_EQ(int64_t(a["source"]["partition"]), 3);
   EXPECT_EQ(int64_t(a["source"]["offset"]), 42);
 }
@@ -95,7 +99,7 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
   Batch in;
   for (const Rule* r : {&low, &high}) {
     Event e;
-    e.pos = SourcePos{&src, 0, static_cast<int64_t>(in.size())};
+    e.pos = SourcePos{&src, 0, static_cast<int64_t>(in.size()), {}};
     e.rules.push_back(r);
     e.ack = Ack(t);
     in.events.push_back(std::move(e));

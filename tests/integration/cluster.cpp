@@ -1,0 +1,220 @@
+#include "tests/integration/cluster.hpp"
+
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/test_support.hpp"
+
+namespace socstream::it {
+
+using testing::run_command;
+
+std::string brokers() {
+  const char* b = std::getenv("KAFKA_BROKERS");
+  return b ? b : "127.0.0.1:19092";
+}
+
+int redis_port() {
+  const char* p = std::getenv("REDIS_PORT");
+  return p ? std::atoi(p) : 16379;
+}
+
+std::string check_servers() {
+  std::string missing;
+  if (run_command("kcat -b " + brokers() + " -L -m 5").exit_code != 0)
+    missing += "no Kafka broker at " + brokers() + " (scripts/kafka.sh start). ";
+  if (redis_cli("ping") != "PONG") missing += "no redis-server on port " + std::to_string(redis_port()) + " (scripts/redis.sh start).";
+  return missing;
+}
+
+namespace {
+rd_kafka_t* client(rd_kafka_type_t type, const std::string& group = "") {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), err, sizeof err);
+  if (!group.empty()) rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) throw std::runtime_error(err);
+  return rk;
+}
+}  // namespace
+
+void create_topic(const std::string& topic, int partitions) {
+  rd_kafka_t* rk = client(RD_KAFKA_PRODUCER);
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  std::string failure;
+  if (!ev) failure = "no answer";
+  else if (rd_kafka_event_error(ev)) failure = rd_kafka_event_error_string(ev);
+  else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (n == 1 && rd_kafka_topic_result_error(res[0]) && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      failure = rd_kafka_topic_result_error_string(res[0]);
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+  if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
+}
+
+void produce_file(const std::string& topic, const std::filesystem::path& file) {
+  // kcat -l: one message per line. A random partitioner spreads lines over partitions.
+  auto r = run_command("kcat -b " + brokers() + " -t " + topic + " -P -l -X topic.partitioner=random " +
+                       "-X message.max.bytes=16777216 -X compression.type=lz4 " + file.string());
+  if (r.exit_code != 0) throw std::runtime_error("kcat produce: " + r.err);
+}
+
+std::vector<std::string> consume_all(const std::string& topic) {
+  auto r = run_command("kcat -b " + brokers() + " -t " + topic + " -C -e -q -D '\\n\\x1e\\n' -X fetch.message.max.bytes=20000000");
+  std::vector<std::string> out;
+  const std::string sep = "\n\x1e\n";
+  size_t at = 0;
+  while (at < r.out.size()) {
+    size_t next = r.out.find(sep, at);
+    if (next == std::string::npos) break;
+    out.push_back(r.out.substr(at, next - at));
+    at = next + sep.size();
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const std::string& topic) {
+  rd_kafka_t* rk = client(RD_KAFKA_CONSUMER, group);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  int partitions = 0;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+    partitions = md->topics[0].partition_cnt;
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  rd_kafka_committed(rk, list, 10000);
+  int64_t committed = 0, end = 0;
+  for (int p = 0; p < partitions; ++p) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000);
+    end += hi;
+    if (list->elems[p].offset >= 0) committed += list->elems[p].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  return {committed, end};
+}
+
+std::string redis_cli(const std::string& args) {
+  auto r = run_command("redis-cli -p " + std::to_string(redis_port()) + " " + args);
+  std::string s = r.out;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+int64_t redis_xlen(const std::string& stream) {
+  std::string s = redis_cli("XLEN " + stream);
+  return s.empty() ? -1 : std::stoll(s);
+}
+
+std::vector<std::string> redis_stream_alerts(const std::string& stream) {
+  redisContext* c = redisConnect("127.0.0.1", redis_port());
+  std::vector<std::string> out;
+  std::string from = "-";
+  for (;;) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s %s + COUNT 5000", stream.c_str(), from.c_str()));
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+      if (r) freeReplyObject(r);
+      break;
+    }
+    std::string last;
+    for (size_t i = 0; i < r->elements; ++i) {
+      redisReply* entry = r->element[i];
+      last.assign(entry->element[0]->str, entry->element[0]->len);
+      redisReply* kv = entry->element[1];
+      out.emplace_back(kv->element[1]->str, kv->element[1]->len);
+    }
+    freeReplyObject(r);
+    from = "(" + last;
+  }
+  redisFree(c);
+  return out;
+}
+
+Engine::Engine(std::filesystem::path topology, std::map<std::string, std::string> env, std::filesystem::path log)
+    : topology_(std::move(topology)), env_(std::move(env)), log_(std::move(log)) {}
+
+Engine::~Engine() {
+  if (pid_ > 0) kill9();
+}
+
+void Engine::start() {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    for (auto& [k, v] : env_) ::setenv(k.c_str(), v.c_str(), 1);
+    FILE* f = std::fopen(log_.c_str(), "a");
+    ::dup2(fileno(f), 2);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execl(SOCSTREAM_BIN, "socstream", "run", topology_.c_str(), nullptr);
+    ::_exit(127);
+  }
+}
+
+int Engine::wait_exit() {
+  int status = 0;
+  rusage ru{};
+  ::wait4(pid_, &status, 0, &ru);
+  pid_ = -1;
+  peak_rss_kb_ = ru.ru_maxrss;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int Engine::terminate() {
+  ::kill(pid_, SIGTERM);
+  return wait_exit();
+}
+
+void Engine::kill9() {
+  ::kill(pid_, SIGKILL);
+  wait_exit();
+}
+
+bool Engine::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  rusage ru{};
+  pid_t r = ::wait4(pid_, &status, WNOHANG, &ru);
+  if (r == 0) return true;
+  pid_ = -1;
+  peak_rss_kb_ = ru.ru_maxrss;
+  return false;
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return pred();
+}
+
+std::string unique(const std::string& base) {
+  return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+}
+
+}  // namespace socstream::it

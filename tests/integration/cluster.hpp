@@ -1,0 +1,65 @@
+#pragma once
+// The real Kafka broker and redis-server that scripts/test.sh starts on
+// loopback (scripts/kafka.sh, scripts/redis.sh), and the engine as a process.
+// Nothing here is a mock: topics are made with librdkafka's Admin API, data is
+// produced and read back with kcat and redis-cli, and socstream runs as the
+// built binary.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace socstream::it {
+
+std::string brokers();     // $KAFKA_BROKERS, default 127.0.0.1:19092
+int redis_port();          // $REDIS_PORT, default 16379
+// Empty if both answer; else what is missing and how to start it.
+std::string check_servers();
+
+void create_topic(const std::string& topic, int partitions);
+// Produces every line of a file as one message (kcat), spread over partitions.
+void produce_file(const std::string& topic, const std::filesystem::path& file);
+// Every message of a topic (kcat), until its end.
+std::vector<std::string> consume_all(const std::string& topic);
+// Sum over partitions of (committed offset of the group) and of the end offsets.
+std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const std::string& topic);
+
+// redis-cli
+std::string redis_cli(const std::string& args);
+int64_t redis_xlen(const std::string& stream);
+// Every entry's alert JSON of a stream (hiredis, paged XRANGE).
+std::vector<std::string> redis_stream_alerts(const std::string& stream);
+
+// The built socstream binary running a topology with extra environment.
+class Engine {
+ public:
+  Engine(std::filesystem::path topology, std::map<std::string, std::string> env, std::filesystem::path log);
+  ~Engine();
+  void start();
+  int terminate();     // SIGTERM, wait, exit code
+  void kill9();        // SIGKILL, wait
+  int wait_exit();     // exit code (128+signal if killed)
+  bool running();
+  long peak_rss_kb() const { return peak_rss_kb_; }  // of the last finished run
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::filesystem::path topology_;
+  std::map<std::string, std::string> env_;
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+  long peak_rss_kb_ = 0;
+};
+
+// Polls until pred() or the deadline; returns pred().
+bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit);
+
+// A name unique to this test run, for topics, groups and streams.
+std::string unique(const std::string& base);
+
+}  // namespace socstream::it

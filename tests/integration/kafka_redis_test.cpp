@@ -1,0 +1,214 @@
+// The delivery promise on a real broker and server: offsets are committed only
+// after every sink confirmed, so crashes and outages lose nothing.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <simdjson.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/cluster.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace socstream::it;
+using socstream::testing::read_file;
+using socstream::testing::run_command;
+using socstream::testing::source_dir;
+using socstream::testing::TempDir;
+
+namespace {
+
+const std::filesystem::path kWork = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
+
+// N generated web access events (the default sample's generator), made once.
+std::filesystem::path data(int n) {
+  std::filesystem::create_directories(kWork);
+  auto p = kWork / ("web-" + std::to_string(n) + ".jsonl");
+  if (!std::filesystem::exists(p)) {
+    auto r = run_command("python3 " + (source_dir() / "scripts/gen_web_access.py").string() + " --count " +
+                         std::to_string(n) + " --out " + p.string());
+    if (r.exit_code != 0) throw std::runtime_error("generating events: " + r.err);
+  }
+  return p;
+}
+
+// An alert's event, independent of where it was read: its time, address and query.
+std::string key_of(std::string_view alert) {
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(alert.data(), alert.size());
+  std::string k{std::string_view(a["@timestamp"])};
+  k += '|';
+  k += std::string_view(a["fields"]["source_ip"]);
+  k += '|';
+  k += std::string_view(a["fields"]["query"]);
+  return k;
+}
+
+// What the file pipeline (tested against an independent RE2 oracle) alerts on.
+std::multiset<std::string> expected_keys(const std::filesystem::path& file) {
+  auto r = socstream::testing::run_socstream("run " + (source_dir() / "config/default.yaml").string(),
+                                             "SOCSTREAM_INPUT=" + file.string() + " SOCSTREAM_DLQ=/dev/null");
+  if (r.exit_code != 0) throw std::runtime_error("file pipeline: " + r.err);
+  std::multiset<std::string> keys;
+  std::stringstream ss(r.out);
+  for (std::string l; std::getline(ss, l);) keys.insert(key_of(l));
+  return keys;
+}
+
+std::multiset<std::string> keys_of(const std::vector<std::string>& alerts) {
+  std::multiset<std::string> keys;
+  for (const auto& a : alerts) keys.insert(key_of(a));
+  return keys;
+}
+
+struct Names {
+  std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
+              alerts = unique("alerts"), dlq = unique("dlq");
+  std::map<std::string, std::string> env() const {
+    return {{"KAFKA_BROKERS", brokers()},        {"REDIS_PORT", std::to_string(redis_port())},
+            {"SOCSTREAM_TOPIC", topic},          {"SOCSTREAM_GROUP", group},
+            {"SOCSTREAM_STREAM", stream},        {"SOCSTREAM_ALERTS_TOPIC", alerts},
+            {"SOCSTREAM_DLQ_TOPIC", dlq}};
+  }
+};
+
+class KafkaRedis : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string missing = check_servers();
+    ASSERT_TRUE(missing.empty()) << "integration tests need the real servers: " << missing;
+    std::filesystem::create_directories(kWork);
+    log_ = kWork / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".log");
+    std::filesystem::remove(log_);
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "engine log (" << log_ << "):\n" << read_file(log_).substr(0, 20000) << "\n";
+  }
+  Engine engine(const Names& n) { return Engine(source_dir() / "config/kafka-redis.yaml", n.env(), log_); }
+  std::filesystem::path log_;
+};
+
+}  // namespace
+
+TEST_F(KafkaRedis, HundredThousandEventsOnFourPartitions) {
+  Names n;
+  create_topic(n.topic, 4);
+  const auto file = data(100000);
+  produce_file(n.topic, file);
+  const auto expected = expected_keys(file);
+  ASSERT_GT(expected.size(), 20000u);
+
+  Engine e = engine(n);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return redis_xlen(n.stream) >= static_cast<int64_t>(expected.size()); },
+                         std::chrono::seconds(180)))
+      << "redis has " << redis_xlen(n.stream) << " of " << expected.size();
+  // Committed offsets lag completion by up to commit_interval_ms; the drain at shutdown commits the rest.
+  EXPECT_EQ(e.terminate(), 0);
+
+  EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "exactly the expected alerts in Redis";
+  EXPECT_EQ(keys_of(consume_all(n.alerts)), expected) << "exactly the expected alerts in the alerts topic";
+  auto [committed, end] = committed_and_end(n.group, n.topic);
+  EXPECT_EQ(end, 100000);
+  EXPECT_EQ(committed, end) << "the group's committed offsets equal the end offsets";
+}
+
+namespace {
+void produce_messages(const std::string& topic, const std::vector<std::string>& msgs) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "message.max.bytes", "16777216", err, sizeof err);
+  rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  for (const auto& m : msgs) {
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>(m.data()), m.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      rd_kafka_poll(rk, 100);
+  }
+  rd_kafka_flush(rk, 60000);
+  ASSERT_EQ(rd_kafka_outq_len(rk), 0);
+  rd_kafka_destroy(rk);
+}
+
+std::string base64_decode(std::string_view in) {
+  static const std::string tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    acc = acc << 6 | static_cast<uint32_t>(tbl.find(c));
+    if ((bits += 6) >= 8) out += static_cast<char>((acc >> (bits -= 8)) & 0xff);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {
+  Names n;
+  create_topic(n.topic, 2);
+  // Good events: the first 300 of the sample; bad ones of every kind between them.
+  std::vector<std::string> good;
+  {
+    std::ifstream in(source_dir() / "config/samples/web-access.jsonl");
+    for (std::string l; good.size() < 300 && std::getline(in, l);) good.push_back(l);
+  }
+  std::string deep;
+  for (int i = 0; i < 10000; ++i) deep += "{\"a\":";
+  deep += '1';
+  deep.append(10000, '}');
+  std::multimap<std::string, std::string> bad = {
+      {"{\"broken\": ", "invalid_json"},
+      {"{\"k\":\"caf\xe9 \xff\xfe\"}", "invalid_utf8"},
+      {"{\"blob\":\"" + std::string(8u << 20, 'A') + "\"}", "too_large"},
+      {deep, "too_deep"},
+      {std::string(10000, '[') + std::string(10000, ']'), "too_deep"},
+      {std::string("{\"k\":\"a\0b\"}", 11), "invalid_json"},
+      {std::string(16, '\0'), "invalid_json"},
+      {"", "empty"},
+      {"not json at all", "invalid_json"},
+      {"[1,2,3]", "not_object"},
+  };
+  std::vector<std::string> msgs;
+  auto b = bad.begin();
+  for (size_t i = 0; i < good.size(); ++i) {
+    msgs.push_back(good[i]);
+    if (i % 30 == 0 && b != bad.end()) msgs.push_back((b++)->first);
+  }
+  for (; b != bad.end(); ++b) msgs.push_back(b->first);
+  produce_messages(n.topic, msgs);
+
+  TempDir tmp;
+  std::string good_file;
+  for (auto& g : good) good_file += g + "\n";
+  const auto expected = expected_keys(tmp.write("good.jsonl", good_file));
+
+  Engine e = engine(n);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return consume_all(n.dlq).size() >= bad.size(); }, std::chrono::seconds(90)));
+  ASSERT_TRUE(eventually([&] { return redis_xlen(n.stream) >= static_cast<int64_t>(expected.size()); },
+                         std::chrono::seconds(60)));
+  EXPECT_EQ(e.terminate(), 0);
+
+  std::multimap<std::string, std::string> got;
+  simdjson::dom::parser p;
+  for (const auto& rec : consume_all(n.dlq)) {
+    simdjson::dom::element d;
+    ASSERT_EQ(p.parse(rec).get(d), simdjson::SUCCESS) << rec.substr(0, 200);
+    std::string raw;
+    if (std::string_view s; d["raw"].get(s) == simdjson::SUCCESS)
+      raw = std::string(s);
+    else
+      raw = base64_decode(std::string_view(d["raw_base64"]));
+    got.emplace(raw, std::string(std::string_view(d["error"]["reason"])));
+    EXPECT_EQ(std::string_view(d["source"]["name"]), "access");
+  }
+  EXPECT_TRUE(got == bad) << "every bad event in the DLQ topic, with its reason (" << got.size() << " of " << bad.size() << ")";
+  EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "every good event processed";
+  auto [committed, end] = committed_and_end(n.group, n.topic);
+  EXPECT_EQ(committed, end);
+}
