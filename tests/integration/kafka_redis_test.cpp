@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <random>
 #include <thread>
 
 #include "tests/integration/cluster.hpp"
@@ -71,7 +72,7 @@ struct Names {
     return {{"KAFKA_BROKERS", brokers()},        {"REDIS_PORT", std::to_string(redis_port())},
             {"SOCSTREAM_TOPIC", topic},          {"SOCSTREAM_GROUP", group},
             {"SOCSTREAM_STREAM", stream},        {"SOCSTREAM_ALERTS_TOPIC", alerts},
-            {"SOCSTREAM_DLQ_TOPIC", dlq}};
+            {"SOCSTREAM_DLQ_TOPIC", dlq},        {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}};
   }
 };
 
@@ -211,4 +212,113 @@ TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {
   EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "every good event processed";
   auto [committed, end] = committed_and_end(n.group, n.topic);
   EXPECT_EQ(committed, end);
+}
+
+namespace {
+
+// Resident memory of a running process, from /proc.
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("VmRSS:", 0) == 0) return std::stol(l.substr(6));
+  return 0;
+}
+
+struct Prepared {
+  Names names;
+  std::multiset<std::string> expected;
+};
+
+// A topic with 4 partitions holding the 500,000-event stream, and what it should alert on.
+Prepared prepare_500k() {
+  Prepared p;
+  create_topic(p.names.topic, 4);
+  const auto file = data(500000);
+  produce_file(p.names.topic, file);
+  static const std::multiset<std::string> expected = expected_keys(file);
+  p.expected = expected;
+  return p;
+}
+
+void expect_complete(const Prepared& p, const char* what) {
+  EXPECT_EQ(keys_of(redis_stream_alerts(p.names.stream)), p.expected) << what << ": every alert in Redis exactly once";
+  auto kafka = keys_of(consume_all(p.names.alerts));
+  std::set<std::string> distinct(kafka.begin(), kafka.end());
+  std::set<std::string> want(p.expected.begin(), p.expected.end());
+  EXPECT_EQ(distinct, want) << what << ": every alert at least once in Kafka";
+  std::cout << "[ info     ] " << what << ": " << kafka.size() << " alerts in Kafka for " << p.expected.size()
+            << " expected: " << (kafka.size() - p.expected.size()) << " duplicates\n";
+  auto [committed, end] = committed_and_end(p.names.group, p.names.topic);
+  EXPECT_EQ(end, 500000);
+  EXPECT_EQ(committed, end);
+}
+
+}  // namespace
+
+TEST_F(KafkaRedis, RedisOutageBlocksWithoutLoss) {
+  Prepared p = prepare_500k();
+  const auto total = static_cast<int64_t>(p.expected.size());
+  Engine e = engine(p.names);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) > total / 10; }, std::chrono::seconds(120)));
+  ASSERT_EQ(run_command((source_dir() / "scripts/redis.sh").string() + " stop").exit_code, 0);
+  long peak_during = 0;
+  for (int i = 0; i < 50; ++i) {  // 10 s without Redis
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(e.running()) << "the engine must wait for Redis, not exit";
+    peak_during = std::max(peak_during, rss_kb(e.pid()));
+  }
+  ASSERT_EQ(run_command((source_dir() / "scripts/redis.sh").string() + " restart").exit_code, 0);
+  const int64_t at_restart = redis_xlen(p.names.stream);
+  EXPECT_LT(at_restart, total) << "the outage should have come before the end of the run";
+  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(240)))
+      << redis_xlen(p.names.stream) << " of " << total;
+  EXPECT_EQ(e.terminate(), 0);
+  std::cout << "[ info     ] peak RSS during the outage " << peak_during / 1024 << " MiB, over the run "
+            << e.peak_rss_kb() / 1024 << " MiB; " << at_restart << " of " << total << " alerts were in Redis when it came back\n";
+  // The input alone is 233 MB: a bounded pipeline holds a small, fixed part of it.
+  EXPECT_LT(e.peak_rss_kb(), 400 * 1024) << "memory must stay bounded while Redis is away";
+  expect_complete(p, "redis outage");
+}
+
+TEST_F(KafkaRedis, BrokerRestartLosesNothing) {
+  Prepared p = prepare_500k();
+  const auto total = static_cast<int64_t>(p.expected.size());
+  Engine e = engine(p.names);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) > total / 10; }, std::chrono::seconds(120)));
+  ASSERT_EQ(run_command((source_dir() / "scripts/kafka.sh").string() + " restart").exit_code, 0);
+  EXPECT_LT(redis_xlen(p.names.stream), total) << "the restart should have come before the end of the run";
+  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(300)))
+      << redis_xlen(p.names.stream) << " of " << total;
+  // The alerts topic and the commits catch up after Redis: give them their drain.
+  EXPECT_EQ(e.terminate(), 0);
+  expect_complete(p, "broker restart");
+}
+
+TEST_F(KafkaRedis, KillNineThreeTimesLosesNothing) {
+  Prepared p = prepare_500k();
+  const auto total = static_cast<int64_t>(p.expected.size());
+  const unsigned seed = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::mt19937 rng(seed);
+  std::cout << "[ info     ] kill -9 moments drawn with seed " << seed << "\n";
+  for (int kill = 1; kill <= 3; ++kill) {
+    Engine e = engine(p.names);
+    e.start();
+    // A random moment: after a random share of the alerts that are still to come.
+    const int64_t before = redis_xlen(p.names.stream);
+    const int64_t target = before + static_cast<int64_t>((total - before) * std::uniform_real_distribution<>(0.1, 0.4)(rng));
+    ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= target; }, std::chrono::seconds(180)))
+        << "kill " << kill << ": " << redis_xlen(p.names.stream) << " of " << target;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<>(0, 500)(rng)));
+    e.kill9();
+    std::cout << "[ info     ] kill -9 #" << kill << " with " << redis_xlen(p.names.stream) << " of " << total
+              << " alerts in Redis\n";
+  }
+  Engine last = engine(p.names);
+  last.start();
+  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(300)))
+      << redis_xlen(p.names.stream) << " of " << total;
+  EXPECT_EQ(last.terminate(), 0);
+  expect_complete(p, "kill -9 x3");
 }
