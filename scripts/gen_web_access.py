@@ -41,9 +41,24 @@ ATTACK_AGENTS = AGENTS + ["sqlmap/1.7.2#stable (https://sqlmap.org)", "Mozilla/5
 
 def load(csv_path):
     by_class = {}
+    if not os.path.exists(csv_path):
+        return load_bundled()
     with open(csv_path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             by_class.setdefault(row["attack_type"], []).append(row["payload"])
+    return by_class
+
+
+def load_bundled():
+    """Without the data set (no ../shared), the payloads of the bundled sample:
+    the first query value of each event, with its class from the truth file."""
+    sample = os.path.join(ROOT, "config", "samples", "web-access.jsonl")
+    truth = os.path.join(ROOT, "config", "samples", "web-access.truth.csv")
+    by_class = {}
+    with open(sample, encoding="utf-8") as s, open(truth, newline="", encoding="utf-8") as t:
+        for line, row in zip(s, csv.DictReader(t)):
+            first = json.loads(line)["url"]["query"].split("&")[0]
+            by_class.setdefault(row["class"], []).append(urllib.parse.unquote_plus(first.partition("=")[2]))
     return by_class
 
 

@@ -3,15 +3,16 @@
 # on loopback, runs every test through ctest, and stops the servers again
 # (also when a test fails).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
 scripts/bootstrap.sh
 scripts/build.sh build
 export KAFKA_PORT="${KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 export REDIS_PORT="${REDIS_PORT:-16379}"
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 cleanup() {
-  scripts/kafka.sh stop || true
-  scripts/redis.sh stop || true
+  "$root/scripts/kafka.sh" stop || true
+  "$root/scripts/redis.sh" stop || true
 }
 trap cleanup EXIT
 scripts/kafka.sh start
