@@ -124,8 +124,26 @@ class KafkaSource final : public Source {
   // Copies the payloads into one padded buffer and releases the messages at once,
   // so no event outlives the consumer handle and json_parse can parse in place.
   Batch to_batch(rd_kafka_message_t** msgs, size_t n) {
+    // Per-partition bookkeeping, looked up once per partition per batch, not per message.
+    struct Seen {
+      rd_kafka_topic_t* rkt;
+      int32_t partition;
+      Track* track;  // null: not assigned (revoked during the call): drop its messages
+      std::string_view stream;
+      int64_t last = -1;
+    };
+    std::vector<Seen> seen;
+    auto lookup = [&](const rd_kafka_message_t* m) -> size_t {
+      for (size_t i = 0; i < seen.size(); ++i)
+        if (seen[i].rkt == m->rkt && seen[i].partition == m->partition) return i;
+      auto it = tracks_.find(key_of(m));
+      Track* t = it == tracks_.end() ? nullptr : &it->second;
+      seen.push_back(Seen{m->rkt, m->partition, t, *topic_names_.insert(rd_kafka_topic_name(m->rkt)).first, -1});
+      return seen.size() - 1;
+    };
     Batch b;
     size_t bytes = 0, kept = 0;
+    std::vector<size_t> where(n);
     for (size_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (m->err) {
@@ -136,8 +154,9 @@ class KafkaSource final : public Source {
         msgs[i] = nullptr;
         continue;
       }
+      where[i] = lookup(m);
       // A rebalance during the call can hand us messages of a partition we just gave up.
-      if (!tracks_.count(key_of(m))) {
+      if (!seen[where[i]].track) {
         rd_kafka_message_destroy(m);
         msgs[i] = nullptr;
         continue;
@@ -152,28 +171,27 @@ class KafkaSource final : public Source {
     buf->capacity = bytes;
     b.events.reserve(kept);
     b.raw_padded = true;
-    std::map<PartitionKey, int64_t> last;  // partition -> highest offset in this batch
     size_t at = 0;
     for (size_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (!m) continue;
+      Seen& sp = seen[where[i]];
       if (m->len) std::memcpy(buf->data.get() + at, m->payload, m->len);
       Event e;
       e.raw = std::string_view(buf->data.get() + at, m->len);
-      e.pos = SourcePos{&ctx_->name, m->partition, m->offset, *topic_names_.insert(rd_kafka_topic_name(m->rkt)).first};
+      e.pos = SourcePos{&ctx_->name, m->partition, m->offset, sp.stream};
       at += m->len;
-      auto k = key_of(m);
-      auto& l = last[k];
-      l = std::max(l, m->offset);
+      sp.last = std::max(sp.last, m->offset);
       b.events.push_back(std::move(e));
       rd_kafka_message_destroy(m);
     }
     b.hold(buf);
     std::vector<BatchPart> parts;
-    for (auto& [k, off] : last) {
-      Track& t = tracks_[k];
-      parts.push_back(BatchPart{k, t.generation, t.next_seq, off});
-      t.ranges[t.next_seq++] = Range{off, 0};
+    for (auto& sp : seen) {
+      if (!sp.track || sp.last < 0) continue;
+      Track& t = *sp.track;
+      parts.push_back(BatchPart{{std::string(sp.stream), sp.partition}, t.generation, t.next_seq, sp.last});
+      t.ranges[t.next_seq++] = Range{sp.last, 0};
     }
     auto* token = new KafkaToken(completions_, std::move(parts), static_cast<uint32_t>(kept), ctx_);
     token->set_pending(static_cast<uint32_t>(kept));

@@ -270,6 +270,8 @@ TEST_F(KafkaRedis, RedisOutageBlocksWithoutLoss) {
   }
   ASSERT_EQ(run_command((source_dir() / "scripts/redis.sh").string() + " restart").exit_code, 0);
   const int64_t at_restart = redis_xlen(p.names.stream);
+  // Blocked for 10 s, the source paused its partitions and kept polling: it never left the group.
+  EXPECT_EQ(read_file(log_).find("revoked"), std::string::npos) << "no rebalance while the pipeline was blocked";
   EXPECT_LT(at_restart, total) << "the outage should have come before the end of the run";
   ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(240)))
       << redis_xlen(p.names.stream) << " of " << total;
@@ -321,4 +323,57 @@ TEST_F(KafkaRedis, KillNineThreeTimesLosesNothing) {
       << redis_xlen(p.names.stream) << " of " << total;
   EXPECT_EQ(last.terminate(), 0);
   expect_complete(p, "kill -9 x3");
+}
+
+TEST_F(KafkaRedis, UndeliverableEventsGoToTheSinkDlq) {
+  Names n;
+  TempDir dir;
+  // Events larger than the producer accepts fail permanently: they must reach the sink's dlq port.
+  std::string big = "{\"pad\":\"" + std::string(3000, 'x') + "\"}";
+  dir.write("in.jsonl", "{\"small\":1}\n" + big + "\n{\"small\":2}\n");
+  auto topo = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: in.jsonl}
+sinks:
+  out:
+    type: kafka
+    inputs: [in]
+    brokers: "${KAFKA_BROKERS}"
+    topic: ")" + n.alerts + R"("
+    librdkafka: {message.max.bytes: "2000"}
+  failed: {type: file, inputs: [out.dlq], path: failed.jsonl}
+)");
+  Engine e(topo, {{"KAFKA_BROKERS", brokers()}}, log_);
+  e.start();
+  EXPECT_EQ(e.wait_exit(), 0);
+  auto delivered = consume_all(n.alerts);
+  EXPECT_EQ(delivered, (std::vector<std::string>{"{\"small\":1}", "{\"small\":2}"}));
+  std::string failed = read_file(dir.path() / "failed.jsonl");
+  EXPECT_NE(failed.find("\"reason\":\"delivery_failed\""), std::string::npos) << failed.substr(0, 300);
+  EXPECT_NE(failed.find(std::string(3000, 'x')), std::string::npos) << "the event is kept whole";
+}
+
+TEST_F(KafkaRedis, RedisListAndChannelModes) {
+  Names n;
+  TempDir dir;
+  dir.write("in.jsonl", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+  const std::string list = unique("list"), channel = unique("channel");
+  auto topo = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: in.jsonl}
+sinks:
+  to_list: {type: redis, inputs: [in], mode: lpush, port: "${REDIS_PORT}", key: ")" + list + R"("}
+  to_channel: {type: redis, inputs: [in], mode: publish, port: "${REDIS_PORT}", key: ")" + channel + R"("}
+)");
+  // A real subscriber, listening before the engine publishes.
+  auto sub_out = dir.path() / "sub.txt";
+  std::string cmd = "timeout 10 redis-cli -p " + std::to_string(redis_port()) + " --no-raw SUBSCRIBE " + channel + " > " +
+                    sub_out.string() + " 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ASSERT_TRUE(eventually([&] { return redis_cli("PUBSUB NUMSUB " + channel).find("\n1") != std::string::npos; },
+                         std::chrono::seconds(5)));
+  Engine e(topo, {{"REDIS_PORT", std::to_string(redis_port())}}, log_);
+  e.start();
+  EXPECT_EQ(e.wait_exit(), 0);
+  EXPECT_EQ(redis_cli("LRANGE " + list + " 0 -1"), "{\"a\":3}\n{\"a\":2}\n{\"a\":1}");
+  ASSERT_TRUE(eventually([&] { return read_file(sub_out).find("{\\\"a\\\":3}") != std::string::npos; }, std::chrono::seconds(5)))
+      << read_file(sub_out);
 }
