@@ -274,6 +274,7 @@ class KafkaSource final : public Source {
   }
 
   void set_paused(bool on) {
+    if (on && !paused_) ++pauses_;
     rd_kafka_topic_partition_list_t* parts = nullptr;
     if (rd_kafka_assignment(rk_.get(), &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
       if (on)
@@ -326,6 +327,7 @@ class KafkaSource final : public Source {
       spdlog::warn("{}: {} events still in flight after {} ms; they will be consumed again", ctx_->name,
                    completions_->in_flight.load(), drain_ms_);
     commit(true);
+    spdlog::info("{}: paused for backpressure {} time(s)", ctx_->name, pauses_);
     rd_kafka_queue_destroy(queue_);
     rd_kafka_consumer_close(rk_.get());
     rk_.reset();
@@ -345,6 +347,7 @@ class KafkaSource final : public Source {
   std::set<std::string> topic_names_;  // events' stream views point here; nodes never move
   uint64_t generation_ = 0;
   bool paused_ = false;
+  uint64_t pauses_ = 0;
   Clock::time_point last_commit_;
   std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
 };
