@@ -361,7 +361,7 @@ ComponentSpec kafka_source_spec() {
   settings.push_back({"pattern", SettingType::String, false, "or a regular expression of topic names"});
   settings.push_back({"start_at", SettingType::String, false, "earliest or latest: where a new group starts"});
   settings.push_back({"batch_size", SettingType::Int, false, "messages per batch (default 2048)"});
-  settings.push_back({"poll_timeout_ms", SettingType::Int, false, "longest wait for a batch (default 100)"});
+  settings.push_back({"poll_timeout_ms", SettingType::Int, false, "longest wait to fill a batch (default 100): latency against batch size"});
   settings.push_back({"commit_interval_ms", SettingType::Int, false, "how often complete offsets are committed"});
   settings.push_back({"drain_timeout_ms", SettingType::Int, false, "at shutdown, how long to wait for in-flight events"});
   return ComponentSpec{"kafka", Kind::Source, "a Kafka consumer group; commits only completed offsets", settings,
