@@ -16,6 +16,21 @@ rd_kafka_conf_t* KafkaConfig::build() const {
   return conf;
 }
 
+KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* opaque,
+                       const std::function<void(rd_kafka_conf_t*)>& setup) {
+  rd_kafka_conf_t* conf = config.build();
+  rd_kafka_conf_set_opaque(conf, opaque);
+  setup(conf);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("creating the Kafka ") +
+                             (type == RD_KAFKA_CONSUMER ? "consumer: " : "producer: ") + err);
+  }
+  return KafkaHandle(rk);
+}
+
 std::vector<SettingSpec> kafka_common_settings() {
   return {{"brokers", SettingType::String, true, "bootstrap servers, host:port[,host:port]"},
           {"librdkafka", SettingType::StringMap, false, "librdkafka properties passed through as is"}};

@@ -3,6 +3,7 @@
 // `librdkafka:` map passed through as is (TLS, SASL, tuning).
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,5 +28,9 @@ struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+// A client from the configuration; `setup` adds callbacks and the opaque to the conf first.
+KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* opaque,
+                       const std::function<void(rd_kafka_conf_t*)>& setup);
 
 }  // namespace socstream

@@ -33,16 +33,8 @@ class KafkaSink final : public Sink {
   }
 
   void open() override {
-    rd_kafka_conf_t* conf = config_.build();
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
-    char err[512];
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("creating the Kafka producer: ") + err);
-    }
-    rk_.reset(rk);
+    rk_ = make_kafka(RD_KAFKA_PRODUCER, config_, this,
+                     [](rd_kafka_conf_t* c) { rd_kafka_conf_set_dr_msg_cb(c, &KafkaSink::on_delivery); });
   }
 
   void process(Batch&& in, Outputs& out) override {

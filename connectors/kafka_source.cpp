@@ -74,16 +74,8 @@ class KafkaSource final : public Source {
 
   void run(SourceContext& ctx) override {
     ctx_ = &ctx;
-    rd_kafka_conf_t* conf = config_.build();
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::on_rebalance);
-    char err[512];
-    rd_kafka_t* raw = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!raw) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("creating the Kafka consumer: ") + err);
-    }
-    rk_.reset(raw);
+    rk_ = make_kafka(RD_KAFKA_CONSUMER, config_, this,
+                     [](rd_kafka_conf_t* c) { rd_kafka_conf_set_rebalance_cb(c, &KafkaSource::on_rebalance); });
     rd_kafka_poll_set_consumer(rk_.get());
     rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(1);
     for (const auto& t : topics_) rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);

@@ -11,26 +11,6 @@
 
 using namespace socstream::testing;
 
-namespace {
-
-std::string base64_decode(std::string_view in) {
-  static const std::string tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    acc = acc << 6 | static_cast<uint32_t>(tbl.find(c));
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST(BadInput, EveryBadLineIsDeadLetteredAndNoGoodLineIsLost) {
   struct Line {

@@ -19,6 +19,7 @@ using socstream::testing::read_file;
 using socstream::testing::run_command;
 using socstream::testing::source_dir;
 using socstream::testing::TempDir;
+using socstream::testing::base64_decode;
 
 namespace {
 
@@ -135,18 +136,6 @@ void produce_messages(const std::string& topic, const std::vector<std::string>& 
   rd_kafka_destroy(rk);
 }
 
-std::string base64_decode(std::string_view in) {
-  static const std::string tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    acc = acc << 6 | static_cast<uint32_t>(tbl.find(c));
-    if ((bits += 6) >= 8) out += static_cast<char>((acc >> (bits -= 8)) & 0xff);
-  }
-  return out;
-}
 }  // namespace
 
 TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {

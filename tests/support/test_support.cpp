@@ -57,6 +57,19 @@ CommandResult run_command(const std::string& command) {
   return r;
 }
 
+std::string base64_decode(std::string_view in) {
+  static const std::string tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    acc = acc << 6 | static_cast<uint32_t>(tbl.find(c));
+    if ((bits += 6) >= 8) out += static_cast<char>((acc >> (bits -= 8)) & 0xff);
+  }
+  return out;
+}
+
 CommandResult run_socstream(const std::string& args, const std::string& env) {
   return run_command(env + (env.empty() ? "" : " ") + std::string(SOCSTREAM_BIN) + " " + args);
 }

@@ -34,6 +34,9 @@ struct CommandResult {
 };
 // Runs a shell command line, capturing stdout and stderr.
 CommandResult run_command(const std::string& command);
+// Decodes standard base64 (dead letters carry non-UTF-8 bytes that way).
+std::string base64_decode(std::string_view in);
+
 // Runs the built socstream binary with the given arguments.
 CommandResult run_socstream(const std::string& args, const std::string& env = "");
 
