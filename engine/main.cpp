@@ -6,12 +6,14 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
 #include "engine/builtins.hpp"
 #include "engine/runtime.hpp"
+#include "models/model.hpp"
 #include "engine/topology.hpp"
 
 #ifndef SOCSTREAM_VERSION
@@ -28,6 +30,8 @@ const char* kUsage = R"(usage: socstream <command> [options]
 commands:
   run FILE        run the topology in FILE until its sources end or SIGINT/SIGTERM
   validate FILE   check FILE (and the files it names) without running; every error, as file:line:col
+  predict --model DIR [TEXT...]
+                  print each text's label and scores (lines from stdin when no TEXT is given)
 
 options)";
 
@@ -64,6 +68,33 @@ int cmd_validate(const std::string& file) {
   for (const auto& n : topo->nodes) ++counts[static_cast<int>(n.kind)];
   std::fprintf(stderr, "%s: ok (%zu sources, %zu operators, %zu sinks)\n", file.c_str(), counts[0], counts[1],
                counts[2]);
+  return 0;
+}
+
+int cmd_predict(const std::string& dir, const std::vector<std::string>& given) {
+  std::unique_ptr<TextModel> model;
+  try {
+    model = TextModel::load(dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "socstream: %s\n", e.what());
+    return 1;
+  }
+  std::vector<std::string> texts = given;
+  if (texts.empty())
+    for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
+  const auto& labels = model->info().labels;
+  // Batches of 64, as the operator would send them.
+  for (size_t at = 0; at < texts.size(); at += 64) {
+    std::vector<std::string_view> batch(texts.begin() + static_cast<long>(at),
+                                        texts.begin() + static_cast<long>(std::min(texts.size(), at + 64)));
+    auto scores = model->predict(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      size_t best = static_cast<size_t>(std::max_element(scores[i].begin(), scores[i].end()) - scores[i].begin());
+      std::printf("%s %.4f", labels[best].c_str(), scores[i][best]);
+      for (size_t k = 0; k < labels.size(); ++k) std::printf(" %s=%.4f", labels[k].c_str(), scores[i][k]);
+      std::printf("\t%.*s\n", static_cast<int>(batch[i].size()), batch[i].data());
+    }
+  }
   return 0;
 }
 
@@ -105,13 +136,14 @@ int main(int argc, char** argv) {
   po::options_description opts("");
   opts.add_options()("help,h", "show this help")("version", "print the version")(
       "log-level,l", po::value<std::string>()->default_value("info"),
-      "trace, debug, info, warn, error or off (logs go to stderr)");
+      "trace, debug, info, warn, error or off (logs go to stderr)")(
+      "model,m", po::value<std::string>(), "predict: the model directory");
   po::options_description hidden;
-  hidden.add_options()("command", po::value<std::string>())("file", po::value<std::string>());
+  hidden.add_options()("command", po::value<std::string>())("args", po::value<std::vector<std::string>>());
   po::options_description all;
   all.add(opts).add(hidden);
   po::positional_options_description pos;
-  pos.add("command", 1).add("file", 1);
+  pos.add("command", 1).add("args", -1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
@@ -140,14 +172,21 @@ int main(int argc, char** argv) {
 
   register_builtins();
   const std::string cmd = vm["command"].as<std::string>();
+  const auto args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (cmd == "predict") {
+    if (!vm.count("model")) {
+      std::fprintf(stderr, "socstream: predict needs --model DIR\n");
+      return 64;
+    }
+    return cmd_predict(vm["model"].as<std::string>(), args);
+  }
   if (cmd != "run" && cmd != "validate") {
     std::fprintf(stderr, "socstream: unknown command '%s'\n%s\n", cmd.c_str(), kUsage);
     return 64;
   }
-  if (!vm.count("file")) {
-    std::fprintf(stderr, "socstream: %s needs a topology file\n", cmd.c_str());
+  if (args.size() != 1) {
+    std::fprintf(stderr, "socstream: %s needs one topology file\n", cmd.c_str());
     return 64;
   }
-  const std::string file = vm["file"].as<std::string>();
-  return cmd == "run" ? cmd_run(file) : cmd_validate(file);
+  return cmd == "run" ? cmd_run(args[0]) : cmd_validate(args[0]);
 }

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libre2-dev libsimdjson-dev
   libboost-dev libboost-program-options-dev
-  libspdlog-dev libfmt-dev libhiredis-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev libhiredis-dev libyaml-cpp-dev libicu-dev
   libtorch-dev libopenblas0-openmp
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 jq
