@@ -7,13 +7,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "engine/builtins.hpp"
 #include "engine/runtime.hpp"
-#include "models/model.hpp"
 #include "engine/topology.hpp"
 
 #ifndef SOCSTREAM_VERSION
@@ -71,40 +73,21 @@ int cmd_validate(const std::string& file) {
   return 0;
 }
 
-int cmd_predict(const std::string& dir, const std::vector<std::string>& given) {
-  std::unique_ptr<TextModel> model;
-  try {
-    model = TextModel::load(dir);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "socstream: %s\n", e.what());
-    return 1;
-  }
-  std::vector<std::string> texts = given;
-  if (texts.empty())
-    for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
-  const auto& labels = model->info().labels;
-  // Batches of 64, as the operator would send them.
-  for (size_t at = 0; at < texts.size(); at += 64) {
-    std::vector<std::string_view> batch(texts.begin() + static_cast<long>(at),
-                                        texts.begin() + static_cast<long>(std::min(texts.size(), at + 64)));
-    auto scores = model->predict(batch);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      size_t best = static_cast<size_t>(std::max_element(scores[i].begin(), scores[i].end()) - scores[i].begin());
-      std::printf("%s %.4f", labels[best].c_str(), scores[i][best]);
-      for (size_t k = 0; k < labels.size(); ++k) std::printf(" %s=%.4f", labels[k].c_str(), scores[i][k]);
-      std::printf("\t%.*s\n", static_cast<int>(batch[i].size()), batch[i].data());
-    }
-  }
-  return 0;
+// `predict` runs in a sibling binary that links libtorch: linked here, libtorch's
+// ~300 libraries would cost every `run` and `validate` a second of start-up,
+// during which a stop signal cannot yet be handled (it arrives before main).
+int cmd_predict(char** argv) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto helper = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "socstream-predict";
+  argv[0] = const_cast<char*>("socstream-predict");
+  ::execv(helper.c_str(), argv);
+  std::fprintf(stderr, "socstream: cannot run %s: %s\n", helper.c_str(), std::strerror(errno));
+  return 1;
 }
 
 int cmd_run(const std::string& file) {
-  // Block the signals before any thread starts, so every thread inherits the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // SIGINT/SIGTERM are blocked since main's start, so every thread inherits the mask.
   ::signal(SIGPIPE, SIG_IGN);
 
   Diagnostics diag;
@@ -128,6 +111,14 @@ int cmd_run(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Block SIGINT/SIGTERM before anything else: a stop request during start-up
+  // (loading libtorch takes a moment) must drain like any other, not kill.
+  // `run` takes them with sigwait; other commands restore the default below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2")) {
     std::fprintf(stderr, "socstream: this build needs AVX2 (rebuild with -DSOCSTREAM_MARCH=x86-64 for older CPUs)\n");
@@ -172,13 +163,15 @@ int main(int argc, char** argv) {
 
   register_builtins();
   const std::string cmd = vm["command"].as<std::string>();
+  if (cmd != "run") pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   const auto args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (cmd == "predict") {
-    if (!vm.count("model")) {
-      std::fprintf(stderr, "socstream: predict needs --model DIR\n");
-      return 64;
-    }
-    return cmd_predict(vm["model"].as<std::string>(), args);
+    // argv without the word "predict": socstream-predict --model DIR [TEXT...]
+    std::vector<char*> rest{argv[0]};
+    for (int i = 1; i < argc; ++i)
+      if (std::string_view(argv[i]) != "predict") rest.push_back(argv[i]);
+    rest.push_back(nullptr);
+    return cmd_predict(rest.data());
   }
   if (cmd != "run" && cmd != "validate") {
     std::fprintf(stderr, "socstream: unknown command '%s'\n%s\n", cmd.c_str(), kUsage);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/test_support.hpp"
@@ -162,4 +163,28 @@ sinks:
   ::waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(read_file(out), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
+}
+
+TEST(Cli, PredictPrintsLabelAndScores) {
+  const std::string model = (source_dir() / "models/web-attack-classifier").string();
+  auto r = run_socstream("predict --model " + model + " \"1' or '1'='1\" madrid");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::stringstream ss(r.out);
+  std::string first, second;
+  std::getline(ss, first);
+  std::getline(ss, second);
+  EXPECT_EQ(first.rfind("sqli ", 0), 0u) << first;
+  EXPECT_NE(first.find("norm="), std::string::npos);
+  EXPECT_EQ(second.rfind("norm ", 0), 0u) << second;
+  auto piped = run_command("printf '<script>alert(1)</script>\\n' | " + std::string(SOCSTREAM_BIN) + " predict --model " + model);
+  EXPECT_EQ(piped.out.rfind("xss ", 0), 0u) << piped.out << piped.err;
+  auto bad = run_socstream("predict --model /nonexistent");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("no model.yaml"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, StartsWithoutLoadingLibtorch) {
+  // A stop signal must find the signal mask in place; libtorch's start-up would delay that by a second.
+  auto r = run_command("ldd " + std::string(SOCSTREAM_BIN));
+  EXPECT_EQ(r.out.find("libtorch"), std::string::npos) << "socstream links libtorch";
 }

@@ -229,6 +229,17 @@ Prepared prepare_500k() {
   return p;
 }
 
+// Done means acknowledged: every offset committed (the engine commits about every
+// second), which comes after the alerts reached both sinks.
+bool wait_done(const Prepared& p) {
+  const auto total = static_cast<int64_t>(p.expected.size());
+  return eventually([&] {
+    if (redis_xlen(p.names.stream) < total) return false;
+    auto [committed, end] = committed_and_end(p.names.group, p.names.topic);
+    return committed == end && end == 500000;
+  }, std::chrono::seconds(300));
+}
+
 void expect_complete(const Prepared& p, const char* what) {
   EXPECT_EQ(keys_of(redis_stream_alerts(p.names.stream)), p.expected) << what << ": every alert in Redis exactly once";
   auto kafka = keys_of(consume_all(p.names.alerts));
@@ -262,8 +273,7 @@ TEST_F(KafkaRedis, RedisOutageBlocksWithoutLoss) {
   // Blocked for 10 s, the source paused its partitions and kept polling: it never left the group.
   EXPECT_EQ(read_file(log_).find("revoked"), std::string::npos) << "no rebalance while the pipeline was blocked";
   EXPECT_LT(at_restart, total) << "the outage should have come before the end of the run";
-  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(240)))
-      << redis_xlen(p.names.stream) << " of " << total;
+  ASSERT_TRUE(wait_done(p)) << redis_xlen(p.names.stream) << " of " << total;
   EXPECT_EQ(e.terminate(), 0);
   std::cout << "[ info     ] peak RSS during the outage " << peak_during / 1024 << " MiB, over the run "
             << e.peak_rss_kb() / 1024 << " MiB; " << at_restart << " of " << total << " alerts were in Redis when it came back\n";
@@ -280,9 +290,7 @@ TEST_F(KafkaRedis, BrokerRestartLosesNothing) {
   ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) > total / 10; }, std::chrono::seconds(120)));
   ASSERT_EQ(run_command((source_dir() / "scripts/kafka.sh").string() + " restart").exit_code, 0);
   EXPECT_LT(redis_xlen(p.names.stream), total) << "the restart should have come before the end of the run";
-  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(300)))
-      << redis_xlen(p.names.stream) << " of " << total;
-  // The alerts topic and the commits catch up after Redis: give them their drain.
+  ASSERT_TRUE(wait_done(p)) << redis_xlen(p.names.stream) << " of " << total;
   EXPECT_EQ(e.terminate(), 0);
   expect_complete(p, "broker restart");
 }
@@ -299,17 +307,19 @@ TEST_F(KafkaRedis, KillNineThreeTimesLosesNothing) {
     // A random moment: after a random share of the alerts that are still to come.
     const int64_t before = redis_xlen(p.names.stream);
     const int64_t target = before + static_cast<int64_t>((total - before) * std::uniform_real_distribution<>(0.1, 0.4)(rng));
-    ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= target; }, std::chrono::seconds(180)))
-        << "kill " << kill << ": " << redis_xlen(p.names.stream) << " of " << target;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<>(0, 500)(rng)));
+    // Polled every few ms: the engine writes thousands of alerts a second, and a
+    // slow poll would let the last kills land after the run has ended.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+    while (redis_xlen(p.names.stream) < target && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<>(0, 50)(rng)));
     e.kill9();
     std::cout << "[ info     ] kill -9 #" << kill << " with " << redis_xlen(p.names.stream) << " of " << total
               << " alerts in Redis\n";
   }
   Engine last = engine(p.names);
   last.start();
-  ASSERT_TRUE(eventually([&] { return redis_xlen(p.names.stream) >= total; }, std::chrono::seconds(300)))
-      << redis_xlen(p.names.stream) << " of " << total;
+  ASSERT_TRUE(wait_done(p)) << redis_xlen(p.names.stream) << " of " << total;
   EXPECT_EQ(last.terminate(), 0);
   expect_complete(p, "kill -9 x3");
 }
