@@ -6,7 +6,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -76,12 +75,15 @@ int cmd_validate(const std::string& file) {
 // `predict` runs in a sibling binary that links libtorch: linked here, libtorch's
 // ~300 libraries would cost every `run` and `validate` a second of start-up,
 // during which a stop signal cannot yet be handled (it arrives before main).
-int cmd_predict(char** argv) {
+// argv is `socstream predict ARGS...`; the helper gets `socstream-predict ARGS...`.
+int cmd_predict(int argc, char** argv) {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   auto helper = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "socstream-predict";
-  argv[0] = const_cast<char*>("socstream-predict");
-  ::execv(helper.c_str(), argv);
+  std::vector<char*> args{const_cast<char*>("socstream-predict")};
+  args.insert(args.end(), argv + 2, argv + argc);
+  args.push_back(nullptr);
+  ::execv(helper.c_str(), args.data());
   std::fprintf(stderr, "socstream: cannot run %s: %s\n", helper.c_str(), std::strerror(errno));
   return 1;
 }
@@ -111,6 +113,8 @@ int cmd_run(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // predict's arguments are the helper's (texts may look like anything): hand them over untouched.
+  if (argc > 1 && std::string_view(argv[1]) == "predict") return cmd_predict(argc, argv);
   // Block SIGINT/SIGTERM before anything else: a stop request during start-up
   // (loading libtorch takes a moment) must drain like any other, not kill.
   // `run` takes them with sigwait; other commands restore the default below.
@@ -127,8 +131,7 @@ int main(int argc, char** argv) {
   po::options_description opts("");
   opts.add_options()("help,h", "show this help")("version", "print the version")(
       "log-level,l", po::value<std::string>()->default_value("info"),
-      "trace, debug, info, warn, error or off (logs go to stderr)")(
-      "model,m", po::value<std::string>(), "predict: the model directory");
+      "trace, debug, info, warn, error or off (logs go to stderr)");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("args", po::value<std::vector<std::string>>());
   po::options_description all;
@@ -165,14 +168,6 @@ int main(int argc, char** argv) {
   const std::string cmd = vm["command"].as<std::string>();
   if (cmd != "run") pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   const auto args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (cmd == "predict") {
-    // argv without the word "predict": socstream-predict --model DIR [TEXT...]
-    std::vector<char*> rest{argv[0]};
-    for (int i = 1; i < argc; ++i)
-      if (std::string_view(argv[i]) != "predict") rest.push_back(argv[i]);
-    rest.push_back(nullptr);
-    return cmd_predict(rest.data());
-  }
   if (cmd != "run" && cmd != "validate") {
     std::fprintf(stderr, "socstream: unknown command '%s'\n%s\n", cmd.c_str(), kUsage);
     return 64;

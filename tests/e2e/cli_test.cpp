@@ -167,7 +167,7 @@ sinks:
 
 TEST(Cli, PredictPrintsLabelAndScores) {
   const std::string model = (source_dir() / "models/web-attack-classifier").string();
-  auto r = run_socstream("predict --model " + model + " \"1' or '1'='1\" madrid");
+  auto r = run_socstream("predict --model " + model + " \"1' or '1'='1\" madrid predict");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::stringstream ss(r.out);
   std::string first, second;
@@ -176,6 +176,9 @@ TEST(Cli, PredictPrintsLabelAndScores) {
   EXPECT_EQ(first.rfind("sqli ", 0), 0u) << first;
   EXPECT_NE(first.find("norm="), std::string::npos);
   EXPECT_EQ(second.rfind("norm ", 0), 0u) << second;
+  std::string third;
+  std::getline(ss, third);
+  EXPECT_NE(third.find("\tpredict"), std::string::npos) << "a text that reads 'predict' is a text like any other";
   auto piped = run_command("printf '<script>alert(1)</script>\\n' | " + std::string(SOCSTREAM_BIN) + " predict --model " + model);
   EXPECT_EQ(piped.out.rfind("xss ", 0), 0u) << piped.out << piped.err;
   auto bad = run_socstream("predict --model /nonexistent");
