@@ -16,6 +16,7 @@
 #include "engine/builtins.hpp"
 #include "engine/runtime.hpp"
 #include "engine/topology.hpp"
+#include "models/model.hpp"
 
 #ifndef SOCSTREAM_VERSION
 #define SOCSTREAM_VERSION "0.0.0"
@@ -72,22 +73,6 @@ int cmd_validate(const std::string& file) {
   return 0;
 }
 
-// `predict` runs in a sibling binary that links libtorch: linked here, libtorch's
-// ~300 libraries would cost every `run` and `validate` a second of start-up,
-// during which a stop signal cannot yet be handled (it arrives before main).
-// argv is `socstream predict ARGS...`; the helper gets `socstream-predict ARGS...`.
-int cmd_predict(int argc, char** argv) {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  auto helper = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "socstream-predict";
-  std::vector<char*> args{const_cast<char*>("socstream-predict")};
-  args.insert(args.end(), argv + 2, argv + argc);
-  args.push_back(nullptr);
-  ::execv(helper.c_str(), args.data());
-  std::fprintf(stderr, "socstream: cannot run %s: %s\n", helper.c_str(), std::strerror(errno));
-  return 1;
-}
-
 int cmd_run(const std::string& file) {
   // SIGINT/SIGTERM are blocked since main's start, so every thread inherits the mask.
   ::signal(SIGPIPE, SIG_IGN);
@@ -113,10 +98,10 @@ int cmd_run(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // predict's arguments are the helper's (texts may look like anything): hand them over untouched.
-  if (argc > 1 && std::string_view(argv[1]) == "predict") return cmd_predict(argc, argv);
+  // predict's texts may look like anything, options included: they bypass the option parser.
+  if (argc > 1 && std::string_view(argv[1]) == "predict") return predict_main(argc - 1, argv + 1);
   // Block SIGINT/SIGTERM before anything else: a stop request during start-up
-  // (loading libtorch takes a moment) must drain like any other, not kill.
+  // must drain like any other, not kill.
   // `run` takes them with sigwait; other commands restore the default below.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -1,9 +1,16 @@
 #pragma once
 // A model directory (DESIGN.md): model.yaml (name, version, task, labels,
 // tokenizer settings, sha256 of the weights, evaluation figures), a TorchScript
-// file and the tokenizer's vocabulary. This header keeps libtorch out of every
-// file but model.cpp: libtorch headers are slow to compile.
+// file and the tokenizer's vocabulary.
+//
+// Nothing here includes or links libtorch. The TorchScript side lives in a
+// plugin (libsocstream_torch.so, models/torch_model.cpp) that TextModel::load
+// opens on first use: linked into the engine, libtorch's ~300 libraries cost
+// every run about a second of start-up before main, also for topologies
+// without a model. Reading and checking model.yaml stays here, so `validate`
+// can check a topology's model settings without loading libtorch.
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -21,22 +28,41 @@ struct ModelInfo {
   std::filesystem::path dir;
   std::string name;
   int version = 0;
-  std::string task;  // classify
-  std::vector<std::string> labels;
+  // classify: one probability per label (softmax of the model's logits).
+  // embed: the L2-normalised sentence embedding; a model that returns token
+  // states [batch, tokens, dim] is mean-pooled over its attention mask first.
+  std::string task;
+  std::vector<std::string> labels;  // classify only
+  // The label that means "nothing found" (classify; default: the first label).
+  std::string negative_label;
+  // Per-label score thresholds a positive verdict needs (default 0.5 each).
+  std::map<std::string, double> thresholds;
+  std::filesystem::path weights;
+  std::string sha256;
+  std::filesystem::path vocab;
+  bool lowercase = true;
   size_t max_len = 128;
 };
 
+// Reads and checks model.yaml (not the weights): a ModelError says what is wrong.
+ModelInfo read_model_info(const std::filesystem::path& dir);
+// Checks the weights file against model.yaml's sha256.
+void verify_weights(const ModelInfo& info);
+
 class TextModel {
  public:
-  // Loads and checks a model directory; a missing file, a bad model.yaml or a
-  // sha256 mismatch is a ModelError that says which.
+  // Loads and checks a model directory; a missing file, a bad model.yaml, a
+  // sha256 mismatch or a missing plugin is a ModelError that says which.
   static std::unique_ptr<TextModel> load(const std::filesystem::path& dir);
   virtual ~TextModel() = default;
 
   virtual const ModelInfo& info() const = 0;
   // One forward pass over the batch, padded to its longest sequence (not to
-  // max_len); per text, the softmax over the labels.
+  // max_len). Per text: the label probabilities (classify) or the embedding (embed).
   virtual std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) = 0;
 };
+
+// `socstream predict --model DIR [TEXT...]`: argv[0] is "predict".
+int predict_main(int argc, char** argv);
 
 }  // namespace socstream

@@ -1,7 +1,6 @@
-// socstream-predict --model DIR [TEXT...]: what `socstream predict` runs (see
-// engine/main.cpp for why it is a separate binary). Prints each text's label,
-// its score, every label's score, and the text; reads lines from stdin when no
-// TEXT is given.
+// `socstream predict --model DIR [TEXT...]`: prints each text's label, its
+// score, every label's score, and the text (an embedding model prints the
+// embedding's first values); reads lines from stdin when no TEXT is given.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -10,9 +9,9 @@
 
 #include "models/model.hpp"
 
-using namespace socstream;
+namespace socstream {
 
-int main(int argc, char** argv) {
+int predict_main(int argc, char** argv) {
   std::string dir;
   std::vector<std::string> texts;
   for (int i = 1; i < argc; ++i) {
@@ -45,6 +44,12 @@ int main(int argc, char** argv) {
                                         texts.begin() + static_cast<long>(std::min(texts.size(), at + 64)));
     auto scores = model->predict(batch);
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (model->info().task == "embed") {
+        std::printf("dim=%zu", scores[i].size());
+        for (size_t k = 0; k < std::min<size_t>(4, scores[i].size()); ++k) std::printf(" %.4f", scores[i][k]);
+        std::printf(" ...\t%.*s\n", static_cast<int>(batch[i].size()), batch[i].data());
+        continue;
+      }
       size_t best = static_cast<size_t>(std::max_element(scores[i].begin(), scores[i].end()) - scores[i].begin());
       std::printf("%s %.4f", labels[best].c_str(), scores[i][best]);
       for (size_t k = 0; k < labels.size(); ++k) std::printf(" %s=%.4f", labels[k].c_str(), scores[i][k]);
@@ -53,3 +58,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace socstream
