@@ -23,7 +23,7 @@ std::vector<SettingSpec> full_schema(Kind kind, const ComponentSpec& spec) {
     schema.push_back({"buffer_events", SettingType::Int, false, "capacity of the input channel in events"});
     schema.push_back({"buffer_bytes", SettingType::Bytes, false, "capacity of the input channel in bytes"});
   }
-  if (spec.parallel) schema.push_back({"parallelism", SettingType::Int, false, "instances sharing the input"});
+  if (spec.parallel) schema.push_back({"workers", SettingType::Int, false, "instances sharing the input (default 1)"});
   schema.insert(schema.end(), spec.settings.begin(), spec.settings.end());
   return schema;
 }
@@ -63,10 +63,10 @@ void build_node(Node& node, const YAML::Node& body, const std::string& fname, co
   settings.check(full_schema(node.kind, *node.spec));
   node.buffer_events = static_cast<size_t>(settings.integer("buffer_events", kDefaultBufferEvents, 1));
   node.buffer_bytes = settings.bytes("buffer_bytes", kDefaultBufferBytes);
-  const int64_t parallelism = node.spec->parallel ? settings.integer("parallelism", 1, 1, 256) : 1;
+  const int64_t workers = node.spec->parallel ? settings.integer("workers", 1, 1, 256) : 1;
   if (diag.count() != before || !opts.build) return;
   try {
-    for (int64_t i = 0; i < parallelism; ++i) {
+    for (int64_t i = 0; i < workers; ++i) {
       auto c = node.spec->make(settings);
       if (!c || diag.count() != before) break;
       node.instances.push_back(std::move(c));

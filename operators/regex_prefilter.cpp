@@ -63,26 +63,12 @@ Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t m
   return c;
 }
 
-bool hexval(char c, int& v) {
-  if (c >= '0' && c <= '9') v = c - '0';
-  else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-  else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-  else return false;
-  return true;
-}
-
 }  // namespace
 
-RegexPrefilter::RegexPrefilter(const Settings& s) {
+RegexPrefilter::RegexPrefilter(const Settings& s) : transforms_(s) {
   if (s.has("field")) fields_.push_back(s.str("field"));
   for (auto& f : s.list("fields")) fields_.push_back(f);
   if (fields_.empty()) s.error("", "give the field to match: 'field: NAME' or 'fields: [A, B]'");
-  for (auto& t : s.list("transforms")) {
-    if (t == "query_values") query_values_ = true;
-    else if (t == "url_decode") transforms_.push_back(Transform::UrlDecode);
-    else if (t == "lowercase") transforms_.push_back(Transform::Lowercase);
-    else s.error("transforms", "unknown transform '" + t + "' (known: query_values, url_decode, lowercase)");
-  }
   const int64_t max_mem = static_cast<int64_t>(s.bytes("max_mem", 64u << 20));
   if (!s.has("rules")) return;  // reported by the schema check
   Compiled c = compile(s, s.path("rules"), max_mem);
@@ -91,38 +77,7 @@ RegexPrefilter::RegexPrefilter(const Settings& s) {
   singles_ = c.singles;
 }
 
-namespace {
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte; a bad escape stays as written.
-void url_decode(std::string& s) {
-  size_t w = 0;
-  for (size_t r = 0; r < s.size(); ++r) {
-    int hi, lo;
-    if (s[r] == '%' && r + 2 < s.size() && hexval(s[r + 1], hi) && hexval(s[r + 2], lo)) {
-      s[w++] = static_cast<char>(hi << 4 | lo);
-      r += 2;
-    } else {
-      s[w++] = s[r] == '+' ? ' ' : s[r];
-    }
-  }
-  s.resize(w);
-}
-
-}  // namespace
-
 void RegexPrefilter::match_text(std::string_view text, std::vector<int>& hits) {
-  if (!transforms_.empty()) {
-    scratch_.assign(text);
-    for (Transform t : transforms_) {
-      if (t == Transform::UrlDecode) {
-        url_decode(scratch_);
-      } else {
-        for (auto& c : scratch_)
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      }
-    }
-    text = scratch_;
-  }
   // Most values match nothing, and asking only whether anything matches is much
   // cheaper (no per-call match set, and the DFA may stop early): ask that first.
   RE2::Set::ErrorInfo info{};
@@ -148,19 +103,7 @@ void RegexPrefilter::match(const Event& e, std::vector<int>& hits) {
   for (const auto& name : fields_) {
     const Field* f = e.field(name);
     if (!f) continue;
-    if (!query_values_) {
-      match_text(f->value, hits);
-      continue;
-    }
-    std::string_view q = f->value;
-    while (!q.empty()) {
-      size_t amp = q.find('&');
-      std::string_view pair = q.substr(0, amp);
-      q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-      size_t eq = pair.find('=');
-      // A bare "name" without '=' is matched whole: it may be the payload itself.
-      match_text(eq == std::string_view::npos ? pair : pair.substr(eq + 1), hits);
-    }
+    transforms_.for_each(f->value, scratch_, [&](std::string_view text) { match_text(text, hits); });
   }
   std::sort(hits.begin(), hits.end());
   hits.erase(std::unique(hits.begin(), hits.end()), hits.end());

@@ -11,13 +11,12 @@
 
 #include "engine/component.hpp"
 #include "engine/rule.hpp"
+#include "operators/text_transforms.hpp"
 
 namespace socstream {
 
 class RegexPrefilter final : public Operator {
  public:
-  enum class Transform { UrlDecode, Lowercase };
-
   explicit RegexPrefilter(const Settings& s);
   std::vector<std::string> output_ports() const override { return {"match", "nomatch", "dlq"}; }
   void process(Batch&& in, Outputs& out) override;
@@ -27,14 +26,11 @@ class RegexPrefilter final : public Operator {
   const std::vector<Rule>& rules() const { return *rules_; }
 
  private:
-  // Matches one text (after transforms) and appends the rules it hits.
+  // Matches one transformed text and appends the rules it hits.
   void match_text(std::string_view text, std::vector<int>& hits);
 
   std::vector<std::string> fields_;
-  // query_values: the field is a form-encoded query string; each parameter
-  // value is decoded and matched on its own, as a WAF matches ARGS.
-  bool query_values_ = false;
-  std::vector<Transform> transforms_;
+  TextTransforms transforms_;
   // Shared by the instances of a parallel operator: compiled once, read-only.
   std::shared_ptr<const std::vector<Rule>> rules_;
   std::shared_ptr<const RE2::Set> set_;

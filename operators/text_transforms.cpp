@@ -1,0 +1,53 @@
+#include "operators/text_transforms.hpp"
+
+namespace socstream {
+
+namespace {
+bool hexval(char c, int& v) {
+  if (c >= '0' && c <= '9') v = c - '0';
+  else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+  else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+  else return false;
+  return true;
+}
+}  // namespace
+
+TextTransforms::TextTransforms(const Settings& s) {
+  for (auto& t : s.list("transforms")) {
+    if (t == "query_values") query_values_ = true;
+    else if (t == "url_decode") steps_.push_back(Step::UrlDecode);
+    else if (t == "lowercase") steps_.push_back(Step::Lowercase);
+    else s.error("transforms", "unknown transform '" + t + "' (known: query_values, url_decode, lowercase)");
+  }
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte; a bad escape stays as written.
+void TextTransforms::url_decode(std::string& s) {
+  size_t w = 0;
+  for (size_t r = 0; r < s.size(); ++r) {
+    int hi, lo;
+    if (s[r] == '%' && r + 2 < s.size() && hexval(s[r + 1], hi) && hexval(s[r + 2], lo)) {
+      s[w++] = static_cast<char>(hi << 4 | lo);
+      r += 2;
+    } else {
+      s[w++] = s[r] == '+' ? ' ' : s[r];
+    }
+  }
+  s.resize(w);
+}
+
+std::string_view TextTransforms::apply(std::string_view text, std::string& scratch) const {
+  if (steps_.empty()) return text;
+  scratch.assign(text);
+  for (Step t : steps_) {
+    if (t == Step::UrlDecode) {
+      url_decode(scratch);
+    } else {
+      for (auto& c : scratch)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+  }
+  return scratch;
+}
+
+}  // namespace socstream
