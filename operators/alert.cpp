@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
 
 #include "engine/json_writer.hpp"
@@ -18,11 +19,38 @@ AlertOp::AlertOp(const Settings& s)
     : detector_(s.str("detector", s.component())),
       fields_(s.list("fields")),
       timestamp_field_(s.str("timestamp_field", "timestamp")) {
-  std::string sev = s.str("min_severity", "info");
-  if (auto v = parse_severity(sev))
-    min_severity_ = *v;
-  else
-    s.error("min_severity", "'" + sev + "' is not one of: info, low, medium, high, critical");
+  auto severity_setting = [&](const char* key, const char* dflt, Severity& into) {
+    std::string sev = s.str(key, dflt);
+    if (auto v = parse_severity(sev))
+      into = *v;
+    else
+      s.error(key, "'" + sev + "' is not one of: info, low, medium, high, critical");
+  };
+  severity_setting("min_severity", "info", min_severity_);
+  severity_setting("model_severity", "medium", model_severity_);
+  min_score_ = s.number("min_score", 0);
+  const std::string prefix = s.str("model_prefix", "");
+  label_field_ = prefix + "label";
+  score_field_ = prefix + "score";
+  model_field_ = prefix + "model";
+  version_field_ = prefix + "model_version";
+}
+
+AlertOp::ModelVerdict AlertOp::verdict(const Event& e) const {
+  ModelVerdict v;
+  v.label = e.field(label_field_);
+  if (!v.label) return v;
+  v.score = e.field(score_field_);
+  v.model = e.field(model_field_);
+  v.version = e.field(version_field_);
+  return v;
+}
+
+Severity AlertOp::severity(const Event& e) const {
+  Severity sev = Severity::Info;
+  for (const Rule* r : e.rules) sev = std::max(sev, r->severity);
+  if (e.field(label_field_)) sev = std::max(sev, model_severity_);
+  return sev;
 }
 
 std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
@@ -50,8 +78,8 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
 }
 
 void AlertOp::render(std::string& out, const Event& e, std::string_view detected_at, std::string_view id) const {
-  Severity sev = Severity::Info;
-  for (const Rule* r : e.rules) sev = std::max(sev, r->severity);
+  const Severity sev = severity(e);
+  const ModelVerdict mv = verdict(e);
   out += "{\"id\":\"";
   out += id;
   out += "\",\"@timestamp\":";
@@ -81,7 +109,22 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
     }
     out += "]}";
   }
-  out += "],\"fields\":{";
+  out += ']';
+  if (mv.label) {
+    out += ",\"model\":{\"name\":";
+    if (mv.model) json::append_value(out, *mv.model);
+    else out += "null";
+    out += ",\"version\":";
+    if (mv.version) json::append_value(out, *mv.version);
+    else out += "null";
+    out += ",\"label\":";
+    json::append_value(out, *mv.label);
+    out += ",\"score\":";
+    if (mv.score) json::append_value(out, *mv.score);
+    else out += "null";
+    out += '}';
+  }
+  out += ",\"fields\":{";
   bool first = true;
   auto put = [&](const Field& f) {
     if (!first) out += ',';
@@ -91,7 +134,10 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
     json::append_value(out, f);
   };
   if (fields_.empty()) {
-    for (const auto& f : e.fields) put(f);
+    for (const auto& f : e.fields)
+      if (!mv.label || (f.name != label_field_ && f.name != score_field_ && f.name != model_field_ &&
+                        f.name != version_field_))
+        put(f);
   } else {
     for (const auto& name : fields_)
       if (const Field* f = e.field(name)) put(*f);
@@ -110,10 +156,15 @@ void AlertOp::process(Batch&& in, Outputs& out) {
   alerts.raw_padded = false;  // alert documents are packed end to end in the arena
   std::string doc;
   for (auto& e : in.events) {
-    Severity sev = Severity::Info;
-    for (const Rule* r : e.rules) sev = std::max(sev, r->severity);
-    if (sev < min_severity_) {
-      e.ack.complete();  // below the threshold: dropped on purpose
+    bool below = severity(e) < min_severity_;
+    if (min_score_ > 0)
+      if (const Field* sc = e.field(score_field_)) {
+        double v = 0;
+        std::from_chars(sc->value.data(), sc->value.data() + sc->value.size(), v);
+        below |= v < min_score_;
+      }
+    if (below) {
+      e.ack.complete();  // below a threshold: dropped on purpose
       continue;
     }
     const std::string id = alert_id(detector_, e.pos);
@@ -136,7 +187,10 @@ ComponentSpec alert_spec() {
       {{"detector", SettingType::String, false, "the detector name in alerts and ids (default: the component's name)"},
        {"fields", SettingType::StringList, false, "event fields copied into the alert (default: all)"},
        {"timestamp_field", SettingType::String, false, "the field holding the event time (default: timestamp)"},
-       {"min_severity", SettingType::String, false, "drop detections below this severity (default: info)"}},
+       {"min_severity", SettingType::String, false, "drop detections below this severity (default: info)"},
+       {"min_score", SettingType::Double, false, "drop model verdicts scoring below this (default: 0)"},
+       {"model_severity", SettingType::String, false, "the severity a model verdict contributes (default: medium)"},
+       {"model_prefix", SettingType::String, false, "the transformer's field prefix, if it set one"}},
       true,
       [](const Settings& s) { return std::make_unique<AlertOp>(s); }};
 }

@@ -26,6 +26,19 @@ class AlertOp final : public Operator {
   std::vector<std::string> fields_;  // empty: every field the event carries
   std::string timestamp_field_;
   Severity min_severity_ = Severity::Info;
+  // A transformer's verdict (fields <model_prefix>label, score, model, model_version).
+  std::string label_field_, score_field_, model_field_, version_field_;
+  double min_score_ = 0;
+  Severity model_severity_ = Severity::Medium;
+
+  struct ModelVerdict {
+    const Field* label = nullptr;
+    const Field* score = nullptr;
+    const Field* model = nullptr;
+    const Field* version = nullptr;
+  };
+  ModelVerdict verdict(const Event& e) const;
+  Severity severity(const Event& e) const;
 };
 
 }  // namespace socstream

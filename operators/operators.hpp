@@ -6,6 +6,7 @@ namespace socstream {
 ComponentSpec json_parse_spec();
 ComponentSpec regex_prefilter_spec();
 ComponentSpec alert_spec();
+ComponentSpec transformer_spec();
 
 void register_operators(Registry& r);
 

@@ -6,6 +6,7 @@ void register_operators(Registry& r) {
   r.add(json_parse_spec());
   r.add(regex_prefilter_spec());
   r.add(alert_spec());
+  r.add(transformer_spec());
 }
 
 }  // namespace socstream

@@ -229,3 +229,26 @@ TEST(Topology, NoSourcesOrSinks) {
   EXPECT_NE(e.find("the topology has no sources"), std::string::npos) << e;
   EXPECT_NE(e.find("the topology has no sinks"), std::string::npos) << e;
 }
+
+TEST(Topology, WorkersBuildInstancesOfParallelComponentsOnly) {
+  TempDir dir;
+  Diagnostics diag;
+  auto topo = load_from_string(dir, R"(sources:
+  in: {type: stdin}
+operators:
+  parse: {type: json_parse, inputs: [in], fields: {q: /q}, workers: 3}
+  classify: {type: transformer, inputs: [parse], model: )" + (source_dir() / "models/web-attack-classifier").string() +
+                                          R"(, field: q, workers: 2}
+sinks:
+  out: {type: stdout, inputs: [classify, classify.negative]}
+)", diag);
+  ASSERT_NE(topo, nullptr) << diag.str();
+  EXPECT_EQ(topo->find("parse")->instances.size(), 3u);
+  EXPECT_EQ(topo->find("classify")->instances.size(), 2u);
+  auto e = errors_of(R"(sources:
+  in: {type: stdin, workers: 2}
+sinks:
+  out: {type: stdout, inputs: [in]}
+)", dir);
+  EXPECT_NE(e.find("topology.yaml:2:21: error: 'in': unknown key 'workers'"), std::string::npos) << e;
+}

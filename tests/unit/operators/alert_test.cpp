@@ -120,3 +120,39 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
   auto bad = make("{min_severity: urgent}", diag);
   EXPECT_NE(diag.str().find("'urgent' is not one of"), std::string::npos);
 }
+
+TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
+  Diagnostics diag;
+  auto op = make("{min_score: 0.8}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  Rule r{"sqli-union", "", Severity::Low, {}, ""};
+  std::string name = "alerts", src = "s";
+  Batch in;
+  for (const char* score : {"0.950000", "0.700000"}) {
+    Event e;
+    e.pos = SourcePos{&src, 0, static_cast<int64_t>(in.size()), {}};
+    e.rules.push_back(&r);
+    e.fields.push_back(Field{"q", "1 or 1=1"});
+    e.fields.push_back(Field{"label", "sqli"});
+    e.fields.push_back(Field{"score", score, ValueKind::Number});
+    e.fields.push_back(Field{"model", "web"});
+    e.fields.push_back(Field{"model_version", "2", ValueKind::Number});
+    in.events.push_back(std::move(e));
+  }
+  Outputs out(&name, op->output_ports());
+  Channel ch(10, 1 << 20);
+  out.connect(0, &ch);
+  op->process(std::move(in), out);
+  Batch got;
+  ASSERT_EQ(ch.pop(got, Clock::now()), Channel::Pop::Item);
+  ASSERT_EQ(got.size(), 1u) << "the 0.7 verdict is below min_score";
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(std::string(got.events[0].raw));
+  EXPECT_EQ(std::string_view(a["model"]["name"]), "web");
+  EXPECT_EQ(int64_t(a["model"]["version"]), 2);
+  EXPECT_EQ(std::string_view(a["model"]["label"]), "sqli");
+  EXPECT_DOUBLE_EQ(double(a["model"]["score"]), 0.95);
+  EXPECT_EQ(std::string_view(a["severity"]), "medium") << "the model's verdict raises a low rule to model_severity";
+  EXPECT_EQ(a["fields"]["label"].error(), simdjson::NO_SUCH_FIELD) << "the verdict is not repeated among the fields";
+  EXPECT_EQ(std::string_view(a["fields"]["q"]), "1 or 1=1");
+}

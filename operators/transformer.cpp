@@ -1,0 +1,307 @@
+#include "operators/transformer.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "operators/operators.hpp"
+
+namespace socstream {
+
+namespace {
+std::string_view number(Arena& arena, float v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
+  return arena.copy(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
+}
+}  // namespace
+
+TransformerOp::TransformerOp(const Settings& s)
+    : model_dir_(s.has("model") ? s.path("model").string() : std::string()),
+      transforms_(s),
+      max_batch_(static_cast<size_t>(s.integer("max_batch", 32, 1, 4096))),
+      max_delay_(s.integer("max_delay_ms", 10, 0, 60'000)),
+      max_values_(static_cast<size_t>(s.integer("max_values", 64, 1, 100'000))),
+      max_text_bytes_(static_cast<size_t>(s.bytes("max_text_bytes", 64 * 1024))),
+      bucketing_(s.flag("length_bucketing", true)),
+      cache_(0) {
+  if (s.has("field")) fields_.push_back(s.str("field"));
+  for (auto& f : s.list("fields")) fields_.push_back(f);
+  if (fields_.empty()) s.error("", "give the field to score: 'field: NAME' or 'fields: [A, B]'");
+  if (model_dir_.empty()) return;  // reported by the schema check
+  try {
+    info_ = read_model_info(model_dir_);
+  } catch (const ModelError& e) {
+    s.error("model", e.what());
+    return;
+  }
+  embed_ = info_.task == "embed";
+  const std::string prefix = s.str("prefix", "");
+  label_field_ = prefix + "label";
+  score_field_ = prefix + "score";
+  model_field_ = prefix + "model";
+  version_field_ = prefix + "model_version";
+  embedding_field_ = prefix + "embedding";
+  version_text_ = std::to_string(info_.version);
+  // An embedding depends on every character, so masking would conflate texts:
+  // embedding models cache only when asked to.
+  cache_ = ResultCache(static_cast<size_t>(s.integer("cache_size", embed_ ? 0 : 65536, 0, 1 << 26)));
+  if (embed_) {
+    if (s.has("thresholds")) s.error("thresholds", "an embedding model has no labels to threshold");
+    return;
+  }
+  for (const auto& [label, value] : s.map("thresholds")) {
+    if (!info_.thresholds.count(label)) {
+      auto hint = closest(label, info_.labels);
+      s.error("thresholds", "'" + label + "' is not a label of " + info_.name +
+                                (hint ? " (did you mean '" + *hint + "'?)" : ""));
+      continue;
+    }
+    double t = 0;
+    auto r = std::from_chars(value.data(), value.data() + value.size(), t);
+    if (r.ec != std::errc() || r.ptr != value.data() + value.size() || t < 0 || t > 1)
+      s.error("thresholds", "threshold for '" + label + "' must be a number from 0 to 1, not '" + value + "'");
+    info_.thresholds[label] = t;
+  }
+  for (size_t i = 0; i < info_.labels.size(); ++i) {
+    thresholds_.push_back(static_cast<float>(info_.thresholds[info_.labels[i]]));
+    if (info_.labels[i] == info_.negative_label) negative_ = static_cast<uint32_t>(i);
+  }
+}
+
+void TransformerOp::open() {
+  if (!model_) model_ = TextModel::load(model_dir_);
+  spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, model_dir_);
+}
+
+void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
+
+TransformerOp::Verdict TransformerOp::judge(const std::vector<float>& probs) const {
+  Verdict v;
+  v.set = true;
+  v.label = static_cast<uint32_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+  v.score = probs[v.label];
+  v.suspicion = 1.0f - probs[negative_];
+  v.positive = v.label != negative_ && v.score >= thresholds_[v.label];
+  return v;
+}
+
+void TransformerOp::combine(Verdict& into, const Verdict& v) {
+  bool better;
+  if (!into.set) better = true;
+  else if (v.positive != into.positive) better = v.positive;
+  else better = v.positive ? v.score > into.score : v.suspicion > into.suspicion;
+  if (better) into = v;
+}
+
+void TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded) {
+  size_t texts = 0;
+  for (const auto& name : fields_) {
+    const Field* f = e.field(name);
+    if (!f) continue;
+    transforms_.for_each(f->value, scratch_, [&](std::string_view text) {
+      if (text.empty() || texts >= max_values_ || (embed_ && texts > 0)) return;
+      ++texts;
+      text = text.substr(0, max_text_bytes_);
+      ++stats_.texts;
+      // Without a cache nothing may stand in for the text itself, so only
+      // identical texts in a batch share a forward pass.
+      if (cache_.capacity() > 0) normalizer_.normalize(text, key_);
+      else key_.assign(text);
+      if (const auto* hit = cache_.find(key_)) {
+        ++stats_.cache_hits;
+        if (embed_) {
+          embedding = *hit;
+          embedded = true;
+        } else {
+          combine(v, judge(*hit));
+        }
+        return;
+      }
+      auto [it, fresh] = job_index_.try_emplace(key_, static_cast<uint32_t>(jobs_.size()));
+      if (fresh) {
+        jobs_.emplace_back(text);
+        job_keys_.push_back(key_);
+      } else {
+        ++stats_.batch_duplicates;
+      }
+      job_refs_.push_back(it->second);
+    });
+  }
+}
+
+void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg,
+                          Arena& arena) {
+  if (embed_) {
+    if (embedding) {
+      std::string doc = "[";
+      char buf[32];
+      for (size_t i = 0; i < embedding->size(); ++i) {
+        if (i) doc += ',';
+        auto r = std::to_chars(buf, buf + sizeof buf, (*embedding)[i]);
+        doc.append(buf, r.ptr);
+      }
+      doc += ']';
+      e.set_field(embedding_field_, arena.copy(doc), ValueKind::Json);
+      e.set_field(model_field_, info_.name);
+      e.set_field(version_field_, version_text_, ValueKind::Number);
+    }
+    pos.events.push_back(std::move(e));
+    return;
+  }
+  if (!v.set) {  // nothing to score
+    neg.events.push_back(std::move(e));
+    return;
+  }
+  e.set_field(label_field_, info_.labels[v.label]);
+  e.set_field(score_field_, number(arena, v.score), ValueKind::Number);
+  e.set_field(model_field_, info_.name);
+  e.set_field(version_field_, version_text_, ValueKind::Number);
+  (v.positive ? pos : neg).events.push_back(std::move(e));
+}
+
+void TransformerOp::process(Batch&& in, Outputs& out) {
+  auto arena = std::make_shared<Arena>(4096);
+  Batch pos = in.derive(in.size());
+  Batch neg = in.derive();
+  std::vector<float> embedding;
+  for (auto& e : in.events) {
+    const size_t jobs_before = jobs_.size();
+    const auto refs_at = static_cast<uint32_t>(job_refs_.size());
+    Verdict v;
+    bool embedded = false;
+    collect(e, v, embedding, embedded);
+    const auto refs = static_cast<uint32_t>(job_refs_.size()) - refs_at;
+    if (refs == 0) {
+      route(std::move(e), v, embedded ? &embedding : nullptr, pos, neg, *arena);
+      continue;
+    }
+    if (jobs_before == 0) first_at_ = Clock::now();
+    pending_holds_.hold_all(in.holds);
+    pending_.push_back(Pending{std::move(e), refs_at, refs, v});
+    if (jobs_.size() >= max_batch_) flush(out);
+  }
+  pos.hold(arena);
+  neg.hold(std::move(arena));
+  out.emit(0, std::move(pos));
+  out.emit(1, std::move(neg));
+}
+
+std::optional<Clock::time_point> TransformerOp::next_deadline() const {
+  if (pending_.empty()) return std::nullopt;
+  return first_at_ + max_delay_;
+}
+
+void TransformerOp::flush(Outputs& out) {
+  if (pending_.empty()) return;
+  std::vector<std::vector<float>> results(jobs_.size());
+  std::vector<char> failed(jobs_.size(), 0);
+  std::string error;
+  // Length bucketing: a forward pass costs its longest text times its size, so
+  // texts are sorted by length and cut into runs of similar length (a run ends
+  // where padding would exceed 30% of its tokens). On the sample's mix of short
+  // values and long payloads this ran 2-4x faster than one padded batch
+  // (bench/RESULTS.md, "length bucketing").
+  std::vector<uint32_t> order(jobs_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  const size_t cap = 4 * info_.max_len;  // bytes: the tokenizer truncates beyond max_len tokens
+  auto len = [&](uint32_t j) { return std::min(jobs_[j].size(), cap) + 2; };
+  if (bucketing_) std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return len(a) < len(b); });
+  std::vector<std::string_view> views;
+  for (size_t at = 0; at < order.size();) {
+    size_t end = at + 1, sum = len(order[at]);
+    while (end < order.size() && end - at < max_batch_) {
+      const size_t l = len(order[end]);
+      if (bucketing_ && end - at >= kMinRun && 10 * (end - at + 1) * l > 13 * (sum + l)) break;
+      sum += l;
+      ++end;
+    }
+    views.clear();
+    for (size_t k = at; k < end; ++k) views.push_back(jobs_[order[k]]);
+    try {
+      auto r = model_->predict(views);
+      if (r.size() != views.size()) throw ModelError(fmt::format("{} results for {} texts", r.size(), views.size()));
+      ++stats_.forwards;
+      stats_.forward_texts += views.size();
+      for (size_t k = at; k < end; ++k) {
+        cache_.put(job_keys_[order[k]], r[k - at]);
+        results[order[k]] = std::move(r[k - at]);
+      }
+    } catch (const std::exception& ex) {
+      // A model error costs this pass's events (to dlq), never the engine.
+      for (size_t k = at; k < end; ++k) failed[order[k]] = 1;
+      error = ex.what();
+      spdlog::warn("transformer: {}: forward pass over {} texts failed: {}", info_.name, views.size(), error);
+    }
+    at = end;
+  }
+  auto arena = std::make_shared<Arena>(4096);
+  const std::string_view detail = error.empty() ? std::string_view() : arena->copy(error);
+  Batch pos = pending_holds_.derive(pending_.size());
+  Batch neg = pending_holds_.derive();
+  Batch dlq = pending_holds_.derive();
+  pos.raw_padded = neg.raw_padded = dlq.raw_padded = false;  // the events come from several input batches
+  for (auto& p : pending_) {
+    const uint32_t* jobs = job_refs_.data() + p.refs_at;
+    bool bad = false;
+    for (uint32_t k = 0; k < p.refs; ++k) bad |= failed[jobs[k]] != 0;
+    if (bad) {
+      ++stats_.model_errors;
+      out.reject(dlq, std::move(p.event), "model_error", detail);
+      continue;
+    }
+    if (embed_) {
+      route(std::move(p.event), p.verdict, &results[jobs[0]], pos, neg, *arena);
+      continue;
+    }
+    for (uint32_t k = 0; k < p.refs; ++k) combine(p.verdict, judge(results[jobs[k]]));
+    route(std::move(p.event), p.verdict, nullptr, pos, neg, *arena);
+  }
+  pending_.clear();
+  jobs_.clear();
+  job_keys_.clear();
+  job_index_.clear();
+  job_refs_.clear();
+  pending_holds_ = Batch{};
+  pos.hold(arena);
+  neg.hold(arena);
+  dlq.hold(std::move(arena));
+  out.emit(0, std::move(pos));
+  out.emit(1, std::move(neg));
+  if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
+}
+
+void TransformerOp::finish(Outputs& out) {
+  flush(out);
+  const double hit = stats_.texts ? 100.0 * static_cast<double>(stats_.cache_hits) / static_cast<double>(stats_.texts) : 0;
+  const double mean = stats_.forwards ? static_cast<double>(stats_.forward_texts) / static_cast<double>(stats_.forwards) : 0;
+  spdlog::info("transformer: {}: {} texts, cache hit rate {:.1f}% ({} entries), {} repeated within a batch, "
+               "{} forward passes of {:.1f} texts on average, {} model errors",
+               info_.name, stats_.texts, hit, cache_.size(), stats_.batch_duplicates, stats_.forwards, mean,
+               stats_.model_errors);
+}
+
+ComponentSpec transformer_spec() {
+  return ComponentSpec{
+      "transformer",
+      Kind::Operator,
+      "runs a TorchScript model directory over a field in dynamic batches; ports: default (positive), negative",
+      {{"model", SettingType::String, true, "the model directory (model.yaml, weights, vocabulary)"},
+       {"field", SettingType::String, false, "the field to score"},
+       {"fields", SettingType::StringList, false, "several fields to score (the event takes the most suspicious verdict)"},
+       {"transforms", SettingType::StringList, false, "applied before scoring: query_values, url_decode, lowercase"},
+       {"max_batch", SettingType::Int, false, "texts per forward pass (default 32)"},
+       {"max_delay_ms", SettingType::Int, false, "longest wait for a batch to fill, from its first text (default 10)"},
+       {"thresholds", SettingType::StringMap, false, "per-label score a positive verdict needs (default: model.yaml's, else 0.5)"},
+       {"cache_size", SettingType::Int, false, "results cached by normalised text (default 65536; 0 for embed models)"},
+       {"max_values", SettingType::Int, false, "texts scored per event at most (default 64)"},
+       {"max_text_bytes", SettingType::Bytes, false, "bytes of a text given to the tokenizer (default 64KiB)"},
+       {"length_bucketing", SettingType::Bool, false, "sort a batch by length into passes of similar length (default true)"},
+       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"}},
+      true,
+      [](const Settings& s) { return std::make_unique<TransformerOp>(s); }};
+}
+
+}  // namespace socstream

@@ -1,0 +1,105 @@
+#pragma once
+// type: transformer. Runs a model directory (models/model.hpp) over one field
+// of each event, in dynamic batches: a batch closes at `max_batch` texts or
+// `max_delay_ms` after its first one, whichever comes first.
+//
+// classify: writes label, score, model and model_version into the event.
+//   The event leaves on the default port when the top label is not the
+//   model's negative label and its score reaches that label's threshold, and
+//   on `negative` otherwise. With query_values each parameter value is scored
+//   and the event takes the verdict of its most suspicious value.
+// embed: writes the normalised sentence embedding (a JSON array) and leaves on
+//   the default port.
+// A failed forward pass sends its events to `dlq` (reason model_error).
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/component.hpp"
+#include "models/model.hpp"
+#include "operators/text_cache.hpp"
+#include "operators/text_transforms.hpp"
+
+namespace socstream {
+
+class TransformerOp final : public Operator {
+ public:
+  explicit TransformerOp(const Settings& s);
+  std::vector<std::string> output_ports() const override { return {"", "negative", "dlq"}; }
+  void open() override;
+  void process(Batch&& in, Outputs& out) override;
+  std::optional<Clock::time_point> next_deadline() const override;
+  void on_deadline(Outputs& out) override { flush(out); }
+  void finish(Outputs& out) override;
+
+  // For tests and benchmarks: a model other than the configured directory's.
+  void use_model(std::unique_ptr<TextModel> m);
+
+  struct Stats {
+    uint64_t texts = 0;       // texts looked up
+    uint64_t cache_hits = 0;        // answered by the cache
+    uint64_t batch_duplicates = 0;  // sharing a forward pass with the same text earlier in the batch
+    uint64_t forwards = 0;    // forward passes
+    uint64_t forward_texts = 0;
+    uint64_t model_errors = 0;  // events sent to dlq
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Verdict {
+    bool set = false;
+    bool positive = false;
+    uint32_t label = 0;
+    float score = 0;
+    float suspicion = 0;  // 1 - P(negative label): orders negative verdicts
+  };
+  struct Pending {
+    Event event;
+    uint32_t refs_at, refs;  // its texts' jobs: job_refs_[refs_at, refs_at + refs)
+    Verdict verdict;
+  };
+
+  Verdict judge(const std::vector<float>& probs) const;
+  static void combine(Verdict& into, const Verdict& v);
+  // Looks the event's texts up; the misses become jobs, referenced from job_refs_.
+  void collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded);
+  void route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg, Arena& arena);
+  void flush(Outputs& out);
+
+  std::string model_dir_;
+  ModelInfo info_;
+  std::unique_ptr<TextModel> model_;
+  std::vector<std::string> fields_;
+  TextTransforms transforms_;
+  size_t max_batch_;
+  std::chrono::milliseconds max_delay_;
+  size_t max_values_;
+  size_t max_text_bytes_;
+  bool bucketing_;
+  static constexpr size_t kMinRun = 4;  // below this, per-pass overhead outweighs padding
+  std::vector<float> thresholds_;  // per label index
+  uint32_t negative_ = 0;
+  bool embed_ = false;
+  std::string version_text_;
+  std::string label_field_, score_field_, model_field_, version_field_, embedding_field_;
+
+  TextNormalizer normalizer_;
+  ResultCache cache_;
+
+  // The batch being filled: unique texts to score, the events waiting on them.
+  std::vector<std::string> jobs_;
+  std::vector<std::string> job_keys_;
+  std::unordered_map<std::string, uint32_t> job_index_;
+  std::vector<uint32_t> job_refs_;
+  std::vector<Pending> pending_;
+  Batch pending_holds_;  // keeps the waiting events' buffers alive
+  Clock::time_point first_at_{};
+
+  std::string scratch_, key_;
+  Stats stats_;
+};
+
+}  // namespace socstream

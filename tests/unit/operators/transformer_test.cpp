@@ -1,0 +1,243 @@
+// The transformer operator's own logic (batching, verdicts, cache, errors) with
+// a stand-in model; the real model's numbers are checked in models/ and e2e tests.
+#include "operators/transformer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "operators/operators.hpp"
+
+#include "tests/support/test_support.hpp"
+
+using namespace socstream;
+using namespace socstream::testing;
+
+namespace {
+
+// Labels [norm, sqli, xss]. "attack" scores sqli 0.9, "maybe" sqli 0.6,
+// "script" xss 0.7; anything else is norm 0.9. "boom" fails the batch.
+class FakeModel : public TextModel {
+ public:
+  explicit FakeModel(ModelInfo info) : info_(std::move(info)) {}
+  const ModelInfo& info() const override { return info_; }
+  std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) override {
+    batches.push_back(texts.size());
+    std::vector<std::vector<float>> out;
+    for (auto t : texts) {
+      seen.emplace_back(t);
+      if (t.find("boom") != std::string_view::npos) throw ModelError("fake failure");
+      if (t.find("attack") != std::string_view::npos) out.push_back({0.05f, 0.9f, 0.05f});
+      else if (t.find("maybe") != std::string_view::npos) out.push_back({0.3f, 0.6f, 0.1f});
+      else if (t.find("script") != std::string_view::npos) out.push_back({0.2f, 0.1f, 0.7f});
+      else out.push_back({0.9f, 0.05f, 0.05f});
+    }
+    return out;
+  }
+  ModelInfo info_;
+  std::vector<size_t> batches;
+  std::vector<std::string> seen;
+};
+
+struct Harness {
+  TempDir dir;
+  Diagnostics diag;
+  std::unique_ptr<TransformerOp> op;
+  FakeModel* model = nullptr;
+  std::string name = "classify";
+  std::unique_ptr<Outputs> out;
+  Channel pos{1000, 1 << 20}, neg{1000, 1 << 20}, dlq{1000, 1 << 20};
+
+  explicit Harness(const std::string& settings, const std::string& model_yaml_extra = "") {
+    auto m = dir.path() / "m";
+    dir.write("m/model.yaml",
+                      "name: fake\nversion: 3\ntask: classify\nweights: model.pt\nsha256: x\nlabels: [norm, sqli, xss]\n"
+                      "tokenizer: {vocab: vocab.txt}\n" + model_yaml_extra);
+    dir.write("m/model.pt", "");
+    dir.write("m/vocab.txt", "");
+    YAML::Node n = YAML::Load("{model: m, field: q, " + settings + "}");
+    Settings s(n, name, (dir.path() / "t.yaml").string(), dir.path(), &diag);
+    s.check(transformer_spec().settings);
+    op = std::make_unique<TransformerOp>(s);
+    if (!diag.ok()) return;
+    auto info = read_model_info(m);
+    auto fake = std::make_unique<FakeModel>(info);
+    model = fake.get();
+    op->use_model(std::move(fake));
+    out = std::make_unique<Outputs>(&name, op->output_ports());
+    out->connect(0, &pos);
+    out->connect(1, &neg);
+    out->connect(2, &dlq);
+  }
+
+  void feed(const std::vector<std::string>& queries) {
+    Batch b;
+    auto texts = std::make_shared<std::vector<std::string>>(queries);
+    for (const auto& q : *texts) {
+      Event e;
+      e.fields.push_back(Field{"q", q});
+      b.events.push_back(std::move(e));
+    }
+    b.hold(texts);
+    op->process(std::move(b), *out);
+  }
+
+  // The events sent on a port; their batches' buffers stay alive with the harness.
+  std::vector<Event> drain(Channel& ch) {
+    std::vector<Event> all;
+    Batch b;
+    while (ch.pop(b, Clock::now()) == Channel::Pop::Item) {
+      for (auto& e : b.events) all.push_back(std::move(e));
+      kept.push_back(std::move(b));
+      b = Batch{};
+    }
+    return all;
+  }
+  std::vector<Batch> kept;
+  static std::string field(const Event& e, std::string_view name) {
+    const Field* f = e.field(name);
+    return f ? std::string(f->value) : "<none>";
+  }
+};
+
+}  // namespace
+
+TEST(Transformer, BatchClosesAtMaxBatchOrAfterMaxDelay) {
+  Harness h("max_batch: 4, max_delay_ms: 50, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  EXPECT_FALSE(h.op->next_deadline());
+  const auto before = Clock::now();
+  h.feed({"a1", "a2", "a3"});
+  EXPECT_TRUE(h.model->batches.empty()) << "three texts wait for a fourth";
+  auto deadline = h.op->next_deadline();
+  ASSERT_TRUE(deadline);
+  EXPECT_GE(*deadline, before + std::chrono::milliseconds(50));
+  EXPECT_LE(*deadline, Clock::now() + std::chrono::milliseconds(50));
+  h.feed({"a4", "a5", "a6", "a7", "a8", "a9"});
+  EXPECT_EQ(h.model->batches, (std::vector<size_t>{4, 4}));
+  EXPECT_EQ(h.drain(h.neg).size(), 8u);
+  h.op->on_deadline(*h.out);
+  EXPECT_EQ(h.model->batches, (std::vector<size_t>{4, 4, 1}));
+  EXPECT_EQ(h.drain(h.neg).size(), 1u);
+  EXPECT_FALSE(h.op->next_deadline());
+}
+
+TEST(Transformer, WritesTheVerdictAndRoutesOnThresholds) {
+  Harness h("max_batch: 8, cache_size: 0, thresholds: {sqli: 0.8}");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"attack", "maybe", "script", "plain"});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 2u);
+  ASSERT_EQ(neg.size(), 2u);
+  EXPECT_EQ(Harness::field(pos[0], "label"), "sqli");
+  EXPECT_EQ(Harness::field(pos[0], "score"), "0.900000");
+  EXPECT_EQ(Harness::field(pos[0], "model"), "fake");
+  EXPECT_EQ(Harness::field(pos[0], "model_version"), "3");
+  EXPECT_EQ(pos[0].field("score")->kind, ValueKind::Number);
+  EXPECT_EQ(Harness::field(pos[1], "label"), "xss") << "xss keeps the default threshold 0.5";
+  EXPECT_EQ(Harness::field(neg[0], "label"), "sqli") << "0.6 is below the overridden sqli threshold";
+  EXPECT_EQ(Harness::field(neg[1], "label"), "norm");
+}
+
+TEST(Transformer, ThresholdsAndNegativeLabelFromModelYaml) {
+  Harness h("cache_size: 0", "negative_label: xss\nthresholds: {sqli: 0.95}\n");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"attack", "script", "plain"});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u) << "sqli 0.9 < 0.95, xss is the negative label";
+  EXPECT_EQ(Harness::field(pos[0], "label"), "norm");
+}
+
+TEST(Transformer, EventTakesItsMostSuspiciousValue) {
+  Harness h("transforms: [query_values, url_decode], cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"a=plain&b=maybe&c=attack+x&d=", "a=plain&b=%73cript", "x=plain&y=plain", ""});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 2u);
+  EXPECT_EQ(Harness::field(pos[0], "score"), "0.900000");
+  EXPECT_EQ(Harness::field(pos[1], "label"), "xss") << "url-decoded before scoring";
+  ASSERT_EQ(neg.size(), 2u);
+  EXPECT_EQ(Harness::field(neg[0], "q"), "") << "nothing to score: it leaves at once";
+  EXPECT_EQ(Harness::field(neg[0], "label"), "<none>") << "nothing to score: no verdict";
+  EXPECT_EQ(Harness::field(neg[1], "label"), "norm");
+  EXPECT_EQ(h.op->stats().texts, 7u) << "empty values are not scored";
+  EXPECT_EQ(h.op->stats().batch_duplicates, 3u) << "'plain' four times in one batch: one forward";
+  EXPECT_EQ(h.model->seen.size(), 4u);
+}
+
+TEST(Transformer, CacheSkipsRepeatedTemplates) {
+  Harness h("max_batch: 2, cache_size: 2");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"attack id=17 from 10.0.0.1", "user 3f2504e0-4f89-11d3-9a0c-0305e82c3301 plain"});
+  h.feed({"attack id=99 from 192.168.7.200", "user 00000000-1111-2222-3333-444444444444 plain"});
+  EXPECT_EQ(h.model->seen.size(), 2u) << "numbers, addresses and UUIDs are masked in the key";
+  EXPECT_EQ(h.op->stats().cache_hits, 2u);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 2u);
+  EXPECT_EQ(Harness::field(pos[1], "label"), "sqli") << "a hit carries the cached verdict";
+  // Bounded: a third template evicts the least recently used one.
+  h.feed({"script 1", "maybe 2"});
+  EXPECT_EQ(h.model->seen.size(), 4u);
+  h.feed({"attack id=5 from 10.0.0.9", "plain"});
+  EXPECT_EQ(h.model->seen.size(), 6u) << "both evicted by the two newer templates";
+  h.feed({"script 77"});
+  EXPECT_EQ(h.op->stats().cache_hits, 2u) << "script 1 was evicted too";
+}
+
+TEST(Transformer, ModelErrorSendsTheBatchToDlqAndCarriesOn) {
+  Harness h("max_batch: 2, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"boom", "attack"});
+  auto dead = h.drain(h.dlq);
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].error, "model_error");
+  EXPECT_NE(dead[0].error_detail.find("fake failure"), std::string_view::npos);
+  EXPECT_EQ(*dead[0].error_component, "classify");
+  h.feed({"attack", "plain"});
+  EXPECT_EQ(h.drain(h.pos).size(), 1u);
+  EXPECT_EQ(h.op->stats().model_errors, 2u);
+}
+
+TEST(Transformer, ConfigErrorsSayWhere) {
+  Harness bad_label("thresholds: {sqlj: 0.7}");
+  EXPECT_NE(bad_label.diag.str().find("'sqlj' is not a label of fake (did you mean 'sqli'?)"), std::string::npos)
+      << bad_label.diag.str();
+  EXPECT_NE(bad_label.diag.str().find("t.yaml:1:"), std::string::npos) << bad_label.diag.str();
+  Harness bad_value("thresholds: {sqli: 1.5}");
+  EXPECT_NE(bad_value.diag.str().find("from 0 to 1"), std::string::npos) << bad_value.diag.str();
+  Harness bad_dir("model: nowhere");
+  EXPECT_FALSE(bad_dir.diag.ok());
+  Harness bad_yaml("", "negative_label: benign\n");
+  EXPECT_NE(bad_yaml.diag.str().find("negative_label 'benign' is not a label"), std::string::npos) << bad_yaml.diag.str();
+}
+
+TEST(TextNormalizer, MasksVariableParts) {
+  TextNormalizer n;
+  std::string out;
+  n.normalize("GET /u/3f2504e0-4f89-11d3-9a0c-0305e82c3301 from 10.1.2.3 and fe80::1:2 token deadbeef99 id=42", out);
+  EXPECT_EQ(out, "GET /u/<uuid> from <ip> and <ip> token <hex> id=0");
+  n.normalize("no digits here", out);
+  EXPECT_EQ(out, "no digits here");
+  n.normalize("1' or 1=1 --", out);
+  EXPECT_EQ(out, "0' or 0=0 --");
+}
+
+TEST(Transformer, LengthBucketingGroupsSimilarLengths) {
+  Harness h("max_batch: 16, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  std::vector<std::string> q;
+  for (char c = '0'; c < '8'; ++c) q.push_back(std::string{'s', c});
+  for (char c = '0'; c < '8'; ++c) q.push_back(std::string(200, 'x') + c);
+  std::swap(q[1], q[9]);  // interleaved on arrival
+  h.feed(q);
+  EXPECT_EQ(h.model->batches, (std::vector<size_t>{8, 8})) << "short texts in one pass, long ones in another";
+  for (size_t i = 0; i < 8; ++i) EXPECT_LT(h.model->seen[i].size(), 3u) << i;
+  auto neg = h.drain(h.neg);
+  ASSERT_EQ(neg.size(), 16u);
+  EXPECT_EQ(Harness::field(neg[1], "q").size(), 201u) << "events leave in arrival order";
+
+  Harness off("max_batch: 16, cache_size: 0, length_bucketing: false");
+  off.feed(q);
+  EXPECT_EQ(off.model->batches, (std::vector<size_t>{16}));
+}
