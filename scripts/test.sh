@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, starts a real Kafka broker and redis-server
+# Installs what is missing, builds, exports the MiniLM test model, starts a real Kafka broker and redis-server
 # on loopback, runs every test through ctest, and stops the servers again
 # (also when a test fails).
 set -euo pipefail
@@ -7,6 +7,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh
 scripts/build.sh build
+# The MiniLM embedding test needs the exported model (90 MB, never committed).
+if [ ! -f .cache/models/all-minilm-l6-v2/reference.jsonl ]; then
+  "$(scripts/python_env.sh)" models/train/export_minilm.py
+fi
 export KAFKA_PORT="${KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 export REDIS_PORT="${REDIS_PORT:-16379}"
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"

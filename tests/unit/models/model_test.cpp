@@ -70,3 +70,48 @@ TEST(Model, ClearErrors) {
     EXPECT_NE(std::string(e.what()).find("does not match model.yaml"), std::string::npos) << e.what();
   }
 }
+
+// all-MiniLM-L6-v2 exported by models/train/export_minilm.py (scripts/test.sh
+// runs it): the engine's tokenizer, forward pass, mean pooling and
+// normalisation against sentence-transformers' own embeddings.
+TEST(Model, MiniLMEmbeddingsMatchSentenceTransformers) {
+  const char* env = std::getenv("SOCSTREAM_MINILM_DIR");
+  const std::filesystem::path dir = env && *env ? std::filesystem::path(env) : source_dir() / ".cache/models/all-minilm-l6-v2";
+  ASSERT_TRUE(std::filesystem::exists(dir / "reference.jsonl"))
+      << dir << " is missing: run $(scripts/python_env.sh) models/train/export_minilm.py (scripts/test.sh does)";
+  auto model = TextModel::load(dir);
+  EXPECT_EQ(model->info().task, "embed");
+  EXPECT_EQ(model->info().max_len, 256u);
+  std::ifstream in(dir / "reference.jsonl");
+  std::vector<std::string> texts;
+  std::vector<std::vector<double>> want;
+  simdjson::dom::parser p;
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element r = p.parse(line);
+    texts.emplace_back(std::string_view(r["text"]));
+    want.emplace_back();
+    for (double x : r["embedding"].get_array()) want.back().push_back(x);
+  }
+  ASSERT_EQ(texts.size(), 100u);
+  double worst = 0;
+  for (size_t at = 0; at < texts.size(); at += 16) {
+    std::vector<std::string_view> batch(texts.begin() + static_cast<long>(at),
+                                        texts.begin() + static_cast<long>(std::min(texts.size(), at + 16)));
+    auto got = model->predict(batch);
+    ASSERT_EQ(got.size(), batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& w = want[at + i];
+      ASSERT_EQ(got[i].size(), w.size());
+      double dot = 0, ng = 0, nw = 0;
+      for (size_t k = 0; k < w.size(); ++k) {
+        dot += got[i][k] * w[k];
+        ng += double(got[i][k]) * got[i][k];
+        nw += w[k] * w[k];
+      }
+      EXPECT_NEAR(ng, 1.0, 1e-4) << "normalised";
+      worst = std::max(worst, 1.0 - dot / std::sqrt(ng * nw));
+    }
+  }
+  EXPECT_LT(worst, 1e-4) << "largest cosine distance from sentence-transformers over 100 strings";
+  std::printf("[ info     ] MiniLM: largest cosine distance %.3g over %zu strings\n", worst, texts.size());
+}

@@ -25,6 +25,10 @@ class FakeModel : public TextModel {
     for (auto t : texts) {
       seen.emplace_back(t);
       if (t.find("boom") != std::string_view::npos) throw ModelError("fake failure");
+      if (info_.task == "embed") {
+        out.push_back({0.6f, static_cast<float>(t.size()) / 10, -0.8f});
+        continue;
+      }
       if (t.find("attack") != std::string_view::npos) out.push_back({0.05f, 0.9f, 0.05f});
       else if (t.find("maybe") != std::string_view::npos) out.push_back({0.3f, 0.6f, 0.1f});
       else if (t.find("script") != std::string_view::npos) out.push_back({0.2f, 0.1f, 0.7f});
@@ -46,10 +50,11 @@ struct Harness {
   std::unique_ptr<Outputs> out;
   Channel pos{1000, 1 << 20}, neg{1000, 1 << 20}, dlq{1000, 1 << 20};
 
-  explicit Harness(const std::string& settings, const std::string& model_yaml_extra = "") {
+  explicit Harness(const std::string& settings, const std::string& model_yaml_extra = "",
+                   const std::string& task = "task: classify\nlabels: [norm, sqli, xss]\n") {
     auto m = dir.path() / "m";
     dir.write("m/model.yaml",
-                      "name: fake\nversion: 3\ntask: classify\nweights: model.pt\nsha256: x\nlabels: [norm, sqli, xss]\n"
+                      "name: fake\nversion: 3\nweights: model.pt\nsha256: x\n" + task +
                       "tokenizer: {vocab: vocab.txt}\n" + model_yaml_extra);
     dir.write("m/model.pt", "");
     dir.write("m/vocab.txt", "");
@@ -240,4 +245,22 @@ TEST(Transformer, LengthBucketingGroupsSimilarLengths) {
   Harness off("max_batch: 16, cache_size: 0, length_bucketing: false");
   off.feed(q);
   EXPECT_EQ(off.model->batches, (std::vector<size_t>{16}));
+}
+
+TEST(Transformer, EmbeddingModelsWriteTheEmbedding) {
+  Harness h("max_batch: 2", "", "task: embed\n");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"abc", "", "abcd"});
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 3u) << "every event leaves on the default port";
+  // The batch of two left when it filled; the empty text, with nothing to embed, after it.
+  EXPECT_EQ(Harness::field(pos[0], "embedding"), "[0.6,0.3,-0.8]");
+  EXPECT_EQ(pos[0].field("embedding")->kind, ValueKind::Json);
+  EXPECT_EQ(Harness::field(pos[1], "embedding"), "[0.6,0.4,-0.8]");
+  EXPECT_EQ(Harness::field(pos[1], "model"), "fake");
+  EXPECT_EQ(Harness::field(pos[2], "embedding"), "<none>") << "an empty text has no embedding";
+  EXPECT_EQ(h.op->stats().cache_hits, 0u) << "embedding models do not cache by default";
+
+  Harness bad("thresholds: {a: 0.5}", "", "task: embed\n");
+  EXPECT_NE(bad.diag.str().find("no labels to threshold"), std::string::npos) << bad.diag.str();
 }
