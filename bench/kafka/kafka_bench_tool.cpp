@@ -7,6 +7,10 @@
 //       per alert in the Redis stream: the stream entry's time (its id, ms) minus the
 //       CreateTime of the Kafka message it came from (found by partition and offset);
 //       prints p50, p99 and max
+//   kafka_bench_tool labels STREAM REDIS_PORT
+//       alerts per model label in the Redis stream, as "label count" lines
+//   kafka_bench_tool committed TOPIC GROUP         "COMMITTED END": the group's committed offsets and the end offsets, summed
+//   kafka_bench_tool parse FILE                    the parse ceiling: simdjson's DOM parse of each line, events/s
 // Brokers from $KAFKA_BROKERS.
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -162,10 +166,9 @@ std::map<std::pair<int32_t, int64_t>, int64_t> message_times(const char* topic) 
   return times;
 }
 
-int latency(const char* topic, const char* stream, int port) {
-  auto times = message_times(topic);
+template <class F>
+void each_alert(const char* stream, int port, F&& f) {
   redisContext* c = redisConnect("127.0.0.1", port);
-  std::vector<int64_t> lat;
   simdjson::dom::parser parser;
   std::string from = "-";
   for (;;) {
@@ -174,19 +177,75 @@ int latency(const char* topic, const char* stream, int port) {
     for (size_t i = 0; i < r->elements; ++i) {
       std::string id(r->element[i]->element[0]->str);
       redisReply* kv = r->element[i]->element[1];
-      simdjson::dom::element a = parser.parse(kv->element[1]->str, kv->element[1]->len);
-      auto t = times.find({static_cast<int32_t>(int64_t(a["source"]["partition"])), int64_t(a["source"]["offset"])});
-      if (t != times.end()) lat.push_back(std::stoll(id.substr(0, id.find('-'))) - t->second);
+      f(id, parser.parse(kv->element[1]->str, kv->element[1]->len).value());
       from = "(" + id;
     }
     freeReplyObject(r);
   }
   redisFree(c);
+}
+
+int latency(const char* topic, const char* stream, int port) {
+  auto times = message_times(topic);
+  std::vector<int64_t> lat;
+  each_alert(stream, port, [&](const std::string& id, simdjson::dom::element a) {
+    auto t = times.find({static_cast<int32_t>(int64_t(a["source"]["partition"])), int64_t(a["source"]["offset"])});
+    if (t != times.end()) lat.push_back(std::stoll(id.substr(0, id.find('-'))) - t->second);
+  });
   if (lat.empty()) return 1;
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<size_t>(q * lat.size()))]; };
   std::printf("latency over %zu alerts: p50 %lld ms, p99 %lld ms, max %lld ms\n", lat.size(),
               static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)), static_cast<long long>(lat.back()));
+  return 0;
+}
+
+int labels(const char* stream, int port) {
+  std::map<std::string, long> n;
+  each_alert(stream, port, [&](const std::string&, simdjson::dom::element a) {
+    std::string_view l;
+    if (a["model"]["label"].get(l) != simdjson::SUCCESS) l = "(none)";
+    ++n[std::string(l)];
+  });
+  for (auto& [l, c] : n) std::printf("%s %ld\n", l.c_str(), c);
+  return 0;
+}
+
+int committed(const char* topic, const char* group) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf_for({{"group.id", group}}), err, sizeof err);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic, nullptr);
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return 1;
+  const int parts = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(parts);
+  int64_t end = 0, done = 0;
+  for (int p = 0; p < parts; ++p) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+    end += hi;
+    rd_kafka_topic_partition_list_add(list, topic, p);
+  }
+  rd_kafka_committed(rk, list, 10000);
+  for (int i = 0; i < list->cnt; ++i) done += std::max<int64_t>(0, list->elems[i].offset);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  std::printf("%lld %lld\n", static_cast<long long>(done), static_cast<long long>(end));
+  return 0;
+}
+
+int parse(const char* file) {
+  std::ifstream in(file, std::ios::binary);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+  simdjson::dom::parser p;
+  size_t ok = 0;
+  auto t0 = Clock::now();
+  for (const auto& l : lines) ok += p.parse(l).error() == simdjson::SUCCESS;
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("parsed %zu of %zu events in %.3f s: %.0f events/s\n", ok, lines.size(), s, lines.size() / s);
   return 0;
 }
 
@@ -198,6 +257,9 @@ int main(int argc, char** argv) {
   if (cmd == "produce" && argc >= 4) return produce(argv[2], argv[3], argc > 4 ? std::atof(argv[4]) : 0);
   if (cmd == "consume" && argc == 4) return consume(argv[2], std::strtoull(argv[3], nullptr, 10));
   if (cmd == "latency" && argc == 5) return latency(argv[2], argv[3], std::atoi(argv[4]));
-  std::fprintf(stderr, "usage: kafka_bench_tool create-topic TOPIC PARTITIONS | produce TOPIC FILE [RATE] | consume TOPIC COUNT | latency TOPIC STREAM REDIS_PORT\n");
+  if (cmd == "labels" && argc == 4) return labels(argv[2], std::atoi(argv[3]));
+  if (cmd == "parse" && argc == 3) return parse(argv[2]);
+  if (cmd == "committed" && argc == 4) return committed(argv[2], argv[3]);
+  std::fprintf(stderr, "usage: kafka_bench_tool create-topic TOPIC PARTITIONS | produce TOPIC FILE [RATE] | consume TOPIC COUNT | latency TOPIC STREAM REDIS_PORT | labels STREAM REDIS_PORT | committed TOPIC GROUP | parse FILE\n");
   return 64;
 }
