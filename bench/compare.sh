@@ -89,36 +89,36 @@ run_baseline() {  # topic n stream [--no-prefilter]
   "$PY" -c 'import json, sys; d = json.loads(sys.argv[1]); print(int(d["events"] / d["seconds"]), d["cpu_seconds"], d["peak_rss_mb"])' "$out"
 }
 
-# Latency from produce (CreateTime) to the alert's Redis entry, at `rate`
-# events/s for about 20 s. Prints "p50 p99" in ms.
-latency_socstream() {  # config rate tag
-  local n=$(( $2 * 20 )); [ "$n" -gt "$N" ] && n=$N
-  head -n "$n" "$data" > bench/out/latency-input.jsonl
-  local topic="cmp-lat-$3-$id" stream="cmp-lat-alerts-$3-$id" group="socstream-lat-$3-$id"
-  $tool create-topic "$topic" 4 >/dev/null
-  KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$topic" SOCSTREAM_GROUP="$group" \
-    SOCSTREAM_STREAM="$stream" SOCSTREAM_ALERTS_TOPIC="$stream" SOCSTREAM_DLQ_TOPIC="$stream-dlq" \
-    build/socstream run "$1" --log-level warn >/dev/null 2>"bench/out/$stream.log" &
+# Latency from produce (CreateTime) to the alert's Redis entry, in steady
+# state: the system first reads a warm-up of W events (the end of the data
+# file, unpaced: JIT, caches and connections warm), then the measured events
+# (the start of the file) arrive at `rate` events/s for about 20 s. Only
+# messages produced after the warm-up count. Prints "p50 p99" in ms.
+latency_run() {  # tag rate warmup command...   (the command reads $L_TOPIC as group $L_GROUP, writes $L_STREAM)
+  local tag=$1 rate=$2 warm=$3; shift 3
+  local n=$(( rate * 20 )); [ "$n" -gt "$N" ] && n=$N
+  head -n "$n" "$data" > "bench/out/latency-$tag.jsonl"
+  tail -n "$warm" "$data" > "bench/out/warmup-$tag.jsonl"
+  L_TOPIC="cmp-lat-$tag-$id" L_STREAM="cmp-lat-alerts-$tag-$id" L_GROUP="lat-$tag-$id"
+  $tool create-topic "$L_TOPIC" 4 >/dev/null
+  "$@" >/dev/null 2>"bench/out/$L_STREAM.log" &
   bg_pid=$!
-  sleep 5  # joined and assigned, the model loaded
-  $tool produce "$topic" bench/out/latency-input.jsonl "$2" | sed 's/^/  paced producer: /' >&2
-  while [ "$(committed "$topic" "$group")" -lt "$n" ]; do alive; sleep 0.2; done
-  kill -TERM "$bg_pid"; wait "$bg_pid" || true; bg_pid=""
-  $tool latency "$topic" "$stream" "$REDIS_PORT" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
+  $tool produce "$L_TOPIC" "bench/out/warmup-$tag.jsonl" | sed 's/^/  warm-up: /' >&2
+  while [ "$(committed "$L_TOPIC" "$L_GROUP")" -lt "$warm" ]; do alive; sleep 0.2; done
+  local since; since=$(now_ms)
+  $tool produce "$L_TOPIC" "bench/out/latency-$tag.jsonl" "$rate" | sed 's/^/  paced producer: /' >&2
+  while [ "$(committed "$L_TOPIC" "$L_GROUP")" -lt $(( warm + n )) ]; do alive; sleep 0.2; done
+  kill -TERM "$bg_pid" 2>/dev/null; wait "$bg_pid" || true; bg_pid=""
+  $tool latency "$L_TOPIC" "$L_STREAM" "$REDIS_PORT" "$since" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
 }
-latency_baseline() {  # rate tag
-  local n=$(( $1 * 20 )); [ "$n" -gt "$N" ] && n=$N
-  head -n "$n" "$data" > bench/out/latency-input-baseline.jsonl
-  local topic="cmp-lat-$2-$id" stream="cmp-lat-alerts-$2-$id"
-  $tool create-topic "$topic" 4 >/dev/null
-  "$PY" bench/baselines/python/consumer.py --topic "$topic" --group "baseline-lat-$id" --events "$n" --stream "$stream" \
-    --alerts-topic "$stream" --rules config/rules/web.yaml --model models/web-attack-classifier \
-    >/dev/null 2>"bench/out/$stream.log" &
-  bg_pid=$!
-  sleep 8  # python, torch and the tokenizer imported, the group joined
-  $tool produce "$topic" bench/out/latency-input-baseline.jsonl "$1" | sed 's/^/  paced producer: /' >&2
-  wait "$bg_pid" || true; bg_pid=""
-  $tool latency "$topic" "$stream" "$REDIS_PORT" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
+engine_cmd() {  # config: socstream on $L_TOPIC
+  KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$L_TOPIC" SOCSTREAM_GROUP="$L_GROUP" \
+    SOCSTREAM_STREAM="$L_STREAM" SOCSTREAM_ALERTS_TOPIC="$L_STREAM" SOCSTREAM_DLQ_TOPIC="$L_STREAM-dlq" \
+    build/socstream run "$1" --log-level warn
+}
+baseline_cmd() {  # events: the baseline on $L_TOPIC
+  "$PY" bench/baselines/python/consumer.py --topic "$L_TOPIC" --group "$L_GROUP" --events "$1" --stream "$L_STREAM" \
+    --alerts-topic "$L_STREAM" --rules config/rules/web.yaml --model models/web-attack-classifier
 }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); commit $(git rev-parse --short HEAD)"
@@ -144,9 +144,12 @@ if [ "$s_labels" != "$b_labels" ]; then
   exit 1
 fi
 
-echo "latency at half of each system's rate"
-read -r s_p50 s_p99 <<<"$(latency_socstream config/kafka-redis.yaml $(( s_rate / 2 )) s)"
-read -r b_p50 b_p99 <<<"$(latency_baseline $(( b_rate / 2 )) b)"
+echo "latency at half of each system's rate, after a warm-up"
+s_warm=$(( N / 5 )); b_warm=$(( b_rate * 10 )); [ "$b_warm" -gt "$N" ] && b_warm=$N
+s_n=$(( s_rate / 2 * 20 )); [ "$s_n" -gt "$N" ] && s_n=$N
+b_n=$(( b_rate / 2 * 20 )); [ "$b_n" -gt "$N" ] && b_n=$N
+read -r s_p50 s_p99 <<<"$(latency_run s $(( s_rate / 2 )) "$s_warm" engine_cmd config/kafka-redis.yaml)"
+read -r b_p50 b_p99 <<<"$(latency_run b $(( b_rate / 2 )) "$b_warm" baseline_cmd $(( b_warm + b_n )))"
 
 echo "== $M events, the model on every event (no prefilter)"
 head -n "$M" "$data" > bench/out/everything-input.jsonl
@@ -177,7 +180,8 @@ $N events, rules → model → alerts (\`config/kafka-redis.yaml\`; the baseline
 | Python baseline | $b_rate | 1.0× | $b_p50 | $b_p99 | $(per_million "$b_cpu" "$N") | $b_mb | $b_labels |
 
 Latency: produce time to the alert's Redis entry, with a paced producer at half
-of each system's own rate ($(( s_rate / 2 )) and $(( b_rate / 2 )) events/s) for about 20 s.
+of each system's own rate ($(( s_rate / 2 )) and $(( b_rate / 2 )) events/s) for about 20 s, after a
+warm-up of $s_warm and $b_warm events (the end of the file; not measured).
 
 $M events, the model on every event (no prefilter; \`bench/compare/kafka-model-everything.yaml\`, baseline \`--no-prefilter\`):
 

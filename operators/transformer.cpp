@@ -26,6 +26,7 @@ TransformerOp::TransformerOp(const Settings& s)
       max_values_(static_cast<size_t>(s.integer("max_values", 64, 1, 100'000))),
       max_text_bytes_(static_cast<size_t>(s.bytes("max_text_bytes", 64 * 1024))),
       bucketing_(s.flag("length_bucketing", true)),
+      async_(s.flag("inference_thread", true)),
       cache_(0) {
   if (s.has("field")) fields_.push_back(s.str("field"));
   for (auto& f : s.list("fields")) fields_.push_back(f);
@@ -110,24 +111,32 @@ void TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding,
       // identical texts in a batch share a forward pass.
       if (cache_.capacity() > 0) normalizer_.normalize(text, key_);
       else key_.assign(text);
-      if (const auto* hit = cache_.find(key_)) {
+      bool hit = false;
+      if (cache_.capacity() > 0) {
+        std::lock_guard lk(cache_mu_);
+        if (const auto* r = cache_.find(key_)) {
+          hit_ = *r;  // copied: the inference thread may evict the entry
+          hit = true;
+        }
+      }
+      if (hit) {
         ++stats_.cache_hits;
         if (embed_) {
-          embedding = *hit;
+          embedding = hit_;
           embedded = true;
         } else {
-          combine(v, judge(*hit));
+          combine(v, judge(hit_));
         }
         return;
       }
-      auto [it, fresh] = job_index_.try_emplace(key_, static_cast<uint32_t>(jobs_.size()));
+      auto [it, fresh] = open_.index.try_emplace(key_, static_cast<uint32_t>(open_.jobs.size()));
       if (fresh) {
-        jobs_.emplace_back(text);
-        job_keys_.push_back(key_);
+        open_.jobs.emplace_back(text);
+        open_.keys.push_back(key_);
       } else {
         ++stats_.batch_duplicates;
       }
-      job_refs_.push_back(it->second);
+      open_.refs.push_back(it->second);
     });
   }
 }
@@ -168,20 +177,20 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
   Batch neg = in.derive();
   std::vector<float> embedding;
   for (auto& e : in.events) {
-    const size_t jobs_before = jobs_.size();
-    const auto refs_at = static_cast<uint32_t>(job_refs_.size());
+    const size_t jobs_before = open_.jobs.size();
+    const auto refs_at = static_cast<uint32_t>(open_.refs.size());
     Verdict v;
     bool embedded = false;
     collect(e, v, embedding, embedded);
-    const auto refs = static_cast<uint32_t>(job_refs_.size()) - refs_at;
+    const auto refs = static_cast<uint32_t>(open_.refs.size()) - refs_at;
     if (refs == 0) {
       route(std::move(e), v, embedded ? &embedding : nullptr, pos, neg, *arena);
       continue;
     }
     if (jobs_before == 0) first_at_ = Clock::now();
-    pending_holds_.hold_all(in.holds);
-    pending_.push_back(Pending{std::move(e), refs_at, refs, v});
-    if (jobs_.size() >= max_batch_) flush(out);
+    open_.holds.hold_all(in.holds);
+    open_.pending.push_back(Pending{std::move(e), refs_at, refs, v});
+    if (open_.jobs.size() >= max_batch_) close_batch(out);
   }
   pos.hold(arena);
   neg.hold(std::move(arena));
@@ -190,24 +199,69 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
 }
 
 std::optional<Clock::time_point> TransformerOp::next_deadline() const {
-  if (pending_.empty()) return std::nullopt;
+  if (open_.pending.empty()) return std::nullopt;
   return first_at_ + max_delay_;
 }
 
-void TransformerOp::flush(Outputs& out) {
-  if (pending_.empty()) return;
-  std::vector<std::vector<float>> results(jobs_.size());
-  std::vector<char> failed(jobs_.size(), 0);
+void TransformerOp::close_batch(Outputs& out) {
+  if (open_.pending.empty()) return;
+  if (!async_) {
+    run(open_, out);
+    open_ = Open{};
+    return;
+  }
+  if (!inference_.joinable()) {
+    out_ = &out;
+    inference_ = std::thread([this] { inference_loop(); });
+  }
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !inbox_; });  // one batch waits at most: then the operator blocks
+  inbox_ = std::move(open_);
+  open_ = Open{};
+  cv_.notify_all();
+}
+
+void TransformerOp::inference_loop() {
+  for (;;) {
+    Open b;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return inbox_ || stopping_; });
+      if (!inbox_) return;
+      b = std::move(*inbox_);
+      inbox_.reset();
+      cv_.notify_all();
+    }
+    run(b, *out_);
+  }
+}
+
+void TransformerOp::stop_inference() {
+  if (!inference_.joinable()) return;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  inference_.join();  // after the batch in its inbox
+}
+
+TransformerOp::~TransformerOp() { stop_inference(); }
+
+void TransformerOp::run(Open& b, Outputs& out) {
+  const auto& jobs = b.jobs;
+  std::vector<std::vector<float>> results(jobs.size());
+  std::vector<char> failed(jobs.size(), 0);
   std::string error;
   // Length bucketing: a forward pass costs its longest text times its size, so
   // texts are sorted by length and cut into runs of similar length (a run ends
   // where padding would exceed 30% of its tokens). On the sample's mix of short
   // values and long payloads this ran 2-4x faster than one padded batch
   // (bench/RESULTS.md, "length bucketing").
-  std::vector<uint32_t> order(jobs_.size());
+  std::vector<uint32_t> order(jobs.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   const size_t cap = 4 * info_.max_len;  // bytes: the tokenizer truncates beyond max_len tokens
-  auto len = [&](uint32_t j) { return std::min(jobs_[j].size(), cap) + 2; };
+  auto len = [&](uint32_t j) { return std::min(jobs[j].size(), cap) + 2; };
   if (bucketing_) std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return len(a) < len(b); });
   std::vector<std::string_view> views;
   for (size_t at = 0; at < order.size();) {
@@ -219,16 +273,17 @@ void TransformerOp::flush(Outputs& out) {
       ++end;
     }
     views.clear();
-    for (size_t k = at; k < end; ++k) views.push_back(jobs_[order[k]]);
+    for (size_t k = at; k < end; ++k) views.push_back(jobs[order[k]]);
     try {
       auto r = model_->predict(views);
       if (r.size() != views.size()) throw ModelError(fmt::format("{} results for {} texts", r.size(), views.size()));
       ++stats_.forwards;
       stats_.forward_texts += views.size();
-      for (size_t k = at; k < end; ++k) {
-        cache_.put(job_keys_[order[k]], r[k - at]);
-        results[order[k]] = std::move(r[k - at]);
+      {
+        std::lock_guard lk(cache_mu_);
+        for (size_t k = at; k < end; ++k) cache_.put(b.keys[order[k]], r[k - at]);
       }
+      for (size_t k = at; k < end; ++k) results[order[k]] = std::move(r[k - at]);
     } catch (const std::exception& ex) {
       // A model error costs this pass's events (to dlq), never the engine.
       for (size_t k = at; k < end; ++k) failed[order[k]] = 1;
@@ -239,32 +294,27 @@ void TransformerOp::flush(Outputs& out) {
   }
   auto arena = std::make_shared<Arena>(4096);
   const std::string_view detail = error.empty() ? std::string_view() : arena->copy(error);
-  Batch pos = pending_holds_.derive(pending_.size());
-  Batch neg = pending_holds_.derive();
-  Batch dlq = pending_holds_.derive();
+  Batch pos = b.holds.derive(b.pending.size());
+  Batch neg = b.holds.derive();
+  Batch dlq = b.holds.derive();
   pos.raw_padded = neg.raw_padded = dlq.raw_padded = false;  // the events come from several input batches
-  for (auto& p : pending_) {
-    const uint32_t* jobs = job_refs_.data() + p.refs_at;
+  for (auto& p : b.pending) {
+    const uint32_t* refs = b.refs.data() + p.refs_at;
     bool bad = false;
-    for (uint32_t k = 0; k < p.refs; ++k) bad |= failed[jobs[k]] != 0;
+    for (uint32_t k = 0; k < p.refs; ++k) bad |= failed[refs[k]] != 0;
     if (bad) {
       ++stats_.model_errors;
       out.reject(dlq, std::move(p.event), "model_error", detail);
       continue;
     }
     if (embed_) {
-      route(std::move(p.event), p.verdict, &results[jobs[0]], pos, neg, *arena);
+      route(std::move(p.event), p.verdict, &results[refs[0]], pos, neg, *arena);
       continue;
     }
-    for (uint32_t k = 0; k < p.refs; ++k) combine(p.verdict, judge(results[jobs[k]]));
+    for (uint32_t k = 0; k < p.refs; ++k) combine(p.verdict, judge(results[refs[k]]));
     route(std::move(p.event), p.verdict, nullptr, pos, neg, *arena);
   }
-  pending_.clear();
-  jobs_.clear();
-  job_keys_.clear();
-  job_index_.clear();
-  job_refs_.clear();
-  pending_holds_ = Batch{};
+  b.holds = Batch{};
   pos.hold(arena);
   neg.hold(arena);
   dlq.hold(std::move(arena));
@@ -274,7 +324,8 @@ void TransformerOp::flush(Outputs& out) {
 }
 
 void TransformerOp::finish(Outputs& out) {
-  flush(out);
+  close_batch(out);
+  stop_inference();
   const double hit = stats_.texts ? 100.0 * static_cast<double>(stats_.cache_hits) / static_cast<double>(stats_.texts) : 0;
   const double mean = stats_.forwards ? static_cast<double>(stats_.forward_texts) / static_cast<double>(stats_.forwards) : 0;
   spdlog::info("transformer: {}: {} texts, cache hit rate {:.1f}% ({} entries), {} repeated within a batch, "
@@ -298,6 +349,7 @@ ComponentSpec transformer_spec() {
        {"cache_size", SettingType::Int, false, "results cached by normalised text (default 65536; 0 for embed models)"},
        {"max_values", SettingType::Int, false, "texts scored per event at most (default 64)"},
        {"max_text_bytes", SettingType::Bytes, false, "bytes of a text given to the tokenizer (default 64KiB)"},
+       {"inference_thread", SettingType::Bool, false, "run forward passes on a thread of their own, so cache hits never wait for them (default true)"},
        {"length_bucketing", SettingType::Bool, false, "sort a batch by length into passes of similar length (default true)"},
        {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"}},
       true,

@@ -11,8 +11,16 @@
 // embed: writes the normalised sentence embedding (a JSON array) and leaves on
 //   the default port.
 // A failed forward pass sends its events to `dlq` (reason model_error).
+//
+// Forward passes run on the operator's own inference thread: while it works
+// on one closed batch, the operator thread keeps answering cache hits at once
+// and fills the next batch (at most one more waits; then it blocks, which is
+// the backpressure). A hit never queues behind a miss's forward pass.
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -28,11 +36,12 @@ namespace socstream {
 class TransformerOp final : public Operator {
  public:
   explicit TransformerOp(const Settings& s);
+  ~TransformerOp() override;
   std::vector<std::string> output_ports() const override { return {"", "negative", "dlq"}; }
   void open() override;
   void process(Batch&& in, Outputs& out) override;
   std::optional<Clock::time_point> next_deadline() const override;
-  void on_deadline(Outputs& out) override { flush(out); }
+  void on_deadline(Outputs& out) override { close_batch(out); }
   void finish(Outputs& out) override;
 
   // For tests and benchmarks: a model other than the configured directory's.
@@ -58,16 +67,30 @@ class TransformerOp final : public Operator {
   };
   struct Pending {
     Event event;
-    uint32_t refs_at, refs;  // its texts' jobs: job_refs_[refs_at, refs_at + refs)
+    uint32_t refs_at, refs;  // its texts' jobs: refs[refs_at, refs_at + refs)
     Verdict verdict;
+  };
+  // A batch of texts to score and the events waiting on them.
+  struct Open {
+    std::vector<std::string> jobs;  // unique texts
+    std::vector<std::string> keys;  // their cache keys
+    std::unordered_map<std::string, uint32_t> index;
+    std::vector<uint32_t> refs;
+    std::vector<Pending> pending;
+    Batch holds;  // keeps the waiting events' buffers alive
   };
 
   Verdict judge(const std::vector<float>& probs) const;
   static void combine(Verdict& into, const Verdict& v);
-  // Looks the event's texts up; the misses become jobs, referenced from job_refs_.
+  // Looks the event's texts up; the misses become jobs of open_, referenced from open_.refs.
   void collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded);
   void route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg, Arena& arena);
-  void flush(Outputs& out);
+  // Hands the open batch to the inference thread (or runs it here without one).
+  void close_batch(Outputs& out);
+  // Scores a closed batch and emits its events: on the inference thread.
+  void run(Open& b, Outputs& out);
+  void inference_loop();
+  void stop_inference();
 
   std::string model_dir_;
   ModelInfo info_;
@@ -79,6 +102,7 @@ class TransformerOp final : public Operator {
   size_t max_values_;
   size_t max_text_bytes_;
   bool bucketing_;
+  bool async_;
   static constexpr size_t kMinRun = 4;  // below this, per-pass overhead outweighs padding
   std::vector<float> thresholds_;  // per label index
   uint32_t negative_ = 0;
@@ -87,16 +111,19 @@ class TransformerOp final : public Operator {
   std::string label_field_, score_field_, model_field_, version_field_, embedding_field_;
 
   TextNormalizer normalizer_;
+  std::mutex cache_mu_;  // the operator thread reads, the inference thread writes
   ResultCache cache_;
+  std::vector<float> hit_;
 
-  // The batch being filled: unique texts to score, the events waiting on them.
-  std::vector<std::string> jobs_;
-  std::vector<std::string> job_keys_;
-  std::unordered_map<std::string, uint32_t> job_index_;
-  std::vector<uint32_t> job_refs_;
-  std::vector<Pending> pending_;
-  Batch pending_holds_;  // keeps the waiting events' buffers alive
+  Open open_;  // the batch being filled
   Clock::time_point first_at_{};
+
+  std::thread inference_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Open> inbox_;  // the closed batch waiting for the inference thread
+  bool stopping_ = false;
+  Outputs* out_ = nullptr;
 
   std::string scratch_, key_;
   Stats stats_;

@@ -3,7 +3,7 @@
 //   kafka_bench_tool produce TOPIC FILE [RATE]     lines as messages; RATE per second (0: as fast as possible)
 //   kafka_bench_tool consume TOPIC COUNT           the raw consume ceiling: a fresh group reads COUNT
 //                                                  messages; prints events/s from the first to the last
-//   kafka_bench_tool latency TOPIC STREAM REDIS_PORT
+//   kafka_bench_tool latency TOPIC STREAM REDIS_PORT [SINCE_MS]
 //       per alert in the Redis stream: the stream entry's time (its id, ms) minus the
 //       CreateTime of the Kafka message it came from (found by partition and offset);
 //       prints p50, p99 and max
@@ -185,8 +185,10 @@ void each_alert(const char* stream, int port, F&& f) {
   redisFree(c);
 }
 
-int latency(const char* topic, const char* stream, int port) {
+// Only messages produced at or after since_ms count (0: all): a warm-up before it is not measured.
+int latency(const char* topic, const char* stream, int port, int64_t since_ms) {
   auto times = message_times(topic);
+  std::erase_if(times, [&](const auto& kv) { return kv.second < since_ms; });
   std::vector<int64_t> lat;
   each_alert(stream, port, [&](const std::string& id, simdjson::dom::element a) {
     auto t = times.find({static_cast<int32_t>(int64_t(a["source"]["partition"])), int64_t(a["source"]["offset"])});
@@ -256,10 +258,11 @@ int main(int argc, char** argv) {
   if (cmd == "create-topic" && argc == 4) return create_topic(argv[2], std::atoi(argv[3]));
   if (cmd == "produce" && argc >= 4) return produce(argv[2], argv[3], argc > 4 ? std::atof(argv[4]) : 0);
   if (cmd == "consume" && argc == 4) return consume(argv[2], std::strtoull(argv[3], nullptr, 10));
-  if (cmd == "latency" && argc == 5) return latency(argv[2], argv[3], std::atoi(argv[4]));
+  if (cmd == "latency" && (argc == 5 || argc == 6))
+    return latency(argv[2], argv[3], std::atoi(argv[4]), argc == 6 ? std::atoll(argv[5]) : 0);
   if (cmd == "labels" && argc == 4) return labels(argv[2], std::atoi(argv[3]));
   if (cmd == "parse" && argc == 3) return parse(argv[2]);
   if (cmd == "committed" && argc == 4) return committed(argv[2], argv[3]);
-  std::fprintf(stderr, "usage: kafka_bench_tool create-topic TOPIC PARTITIONS | produce TOPIC FILE [RATE] | consume TOPIC COUNT | latency TOPIC STREAM REDIS_PORT | labels STREAM REDIS_PORT | committed TOPIC GROUP | parse FILE\n");
+  std::fprintf(stderr, "usage: kafka_bench_tool create-topic TOPIC PARTITIONS | produce TOPIC FILE [RATE] | consume TOPIC COUNT | latency TOPIC STREAM REDIS_PORT [SINCE_MS] | labels STREAM REDIS_PORT | committed TOPIC GROUP | parse FILE\n");
   return 64;
 }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "operators/operators.hpp"
 
 #include "tests/support/test_support.hpp"
@@ -17,9 +20,14 @@ namespace {
 // "script" xss 0.7; anything else is norm 0.9. "boom" fails the batch.
 class FakeModel : public TextModel {
  public:
+  // While set, a forward pass waits (to hold the inference thread busy).
+  std::atomic<bool> hold{false};
+  std::atomic<int> entered{0};
   explicit FakeModel(ModelInfo info) : info_(std::move(info)) {}
   const ModelInfo& info() const override { return info_; }
   std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) override {
+    ++entered;
+    while (hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     batches.push_back(texts.size());
     std::vector<std::vector<float>> out;
     for (auto t : texts) {
@@ -50,15 +58,18 @@ struct Harness {
   std::unique_ptr<Outputs> out;
   Channel pos{1000, 1 << 20}, neg{1000, 1 << 20}, dlq{1000, 1 << 20};
 
+  // Forward passes run inline unless `threaded`: most tests check the batching
+  // logic step by step; Transformer.HitsDoNotWaitForForwardPasses checks the thread.
   explicit Harness(const std::string& settings, const std::string& model_yaml_extra = "",
-                   const std::string& task = "task: classify\nlabels: [norm, sqli, xss]\n") {
+                   const std::string& task = "task: classify\nlabels: [norm, sqli, xss]\n", bool threaded = false) {
     auto m = dir.path() / "m";
     dir.write("m/model.yaml",
                       "name: fake\nversion: 3\nweights: model.pt\nsha256: x\n" + task +
                       "tokenizer: {vocab: vocab.txt}\n" + model_yaml_extra);
     dir.write("m/model.pt", "");
     dir.write("m/vocab.txt", "");
-    YAML::Node n = YAML::Load("{model: m, field: q, " + settings + "}");
+    YAML::Node n = YAML::Load(std::string("{model: m, field: q, inference_thread: ") + (threaded ? "true" : "false") +
+                              (settings.empty() ? "" : ", ") + settings + "}");
     Settings s(n, name, (dir.path() / "t.yaml").string(), dir.path(), &diag);
     s.check(transformer_spec().settings);
     op = std::make_unique<TransformerOp>(s);
@@ -263,4 +274,25 @@ TEST(Transformer, EmbeddingModelsWriteTheEmbedding) {
 
   Harness bad("thresholds: {a: 0.5}", "", "task: embed\n");
   EXPECT_NE(bad.diag.str().find("no labels to threshold"), std::string::npos) << bad.diag.str();
+}
+
+TEST(Transformer, HitsDoNotWaitForForwardPasses) {
+  Harness h("max_batch: 1, cache_size: 100", "", "task: classify\nlabels: [norm, sqli, xss]\n", true);
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"plain"});  // scored on the inference thread, then cached
+  for (int i = 0; i < 2000 && h.op->stats().forwards < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(h.drain(h.neg).size(), 1u);
+  h.model->hold = true;
+  h.feed({"attack"});  // a miss: its forward pass is held
+  for (int i = 0; i < 2000 && h.model->entered < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(h.model->entered.load(), 2);
+  h.feed({"plain"});  // a hit
+  auto early = h.drain(h.neg);
+  EXPECT_EQ(early.size(), 1u) << "the hit left while the miss's forward pass was still running";
+  EXPECT_TRUE(h.drain(h.pos).empty());
+  h.model->hold = false;
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u) << "finish waits for the inference thread";
+  EXPECT_EQ(Harness::field(pos[0], "label"), "sqli");
 }
