@@ -111,13 +111,14 @@ latency_run() {  # tag rate warmup command...   (the command reads $L_TOPIC as g
   kill -TERM "$bg_pid" 2>/dev/null; wait "$bg_pid" || true; bg_pid=""
   $tool latency "$L_TOPIC" "$L_STREAM" "$REDIS_PORT" "$since" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
 }
+# Both exec, so that bg_pid is the process itself and the kill reaches it.
 engine_cmd() {  # config: socstream on $L_TOPIC
   KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$L_TOPIC" SOCSTREAM_GROUP="$L_GROUP" \
     SOCSTREAM_STREAM="$L_STREAM" SOCSTREAM_ALERTS_TOPIC="$L_STREAM" SOCSTREAM_DLQ_TOPIC="$L_STREAM-dlq" \
-    build/socstream run "$1" --log-level warn
+    exec build/socstream run "$1" --log-level warn
 }
 baseline_cmd() {  # events: the baseline on $L_TOPIC
-  "$PY" bench/baselines/python/consumer.py --topic "$L_TOPIC" --group "$L_GROUP" --events "$1" --stream "$L_STREAM" \
+  exec "$PY" bench/baselines/python/consumer.py --topic "$L_TOPIC" --group "$L_GROUP" --events "$1" --stream "$L_STREAM" \
     --alerts-topic "$L_STREAM" --rules config/rules/web.yaml --model models/web-attack-classifier
 }
 
