@@ -31,6 +31,7 @@ PY="$(scripts/python_env.sh)"
 "$PY" -m pip install -q --disable-pip-version-check -r bench/baselines/python/requirements.txt >&2
 export KAFKA_PORT="${KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 export REDIS_PORT="${REDIS_PORT:-16379}"
+export REDIS_APPENDONLY=no  # no AOF rewrites stealing a core mid-measurement (scripts/redis.sh)
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 tool=build/bench/kafka_bench_tool
 bg_pid=""

@@ -13,6 +13,7 @@ N="${1:-1000000}"
 scripts/bootstrap.sh
 scripts/build.sh build >/dev/null
 export KAFKA_PORT="${KAFKA_PORT:-19092}" REDIS_PORT="${REDIS_PORT:-16379}"
+export REDIS_APPENDONLY=no  # no AOF rewrites stealing a core mid-measurement (scripts/redis.sh)
 export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 tool=build/bench/kafka_bench_tool
 engine_pid=""

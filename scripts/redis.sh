@@ -15,7 +15,10 @@ fi
 launch() {
   mkdir -p "$run"
   # An append-only file, so a stop and start (an outage in tests) keeps the data.
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly yes --appendfsync everysec \
+  # Benchmarks turn it off (REDIS_APPENDONLY=no): its rewrites fork and take a
+  # core for seconds every ~20 s at their write rates, on a 2-core machine.
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" \
+    --appendonly "${REDIS_APPENDONLY:-yes}" --appendfsync everysec \
     --dir "$run" --pidfile "$run/redis.pid" --logfile "$run/redis.log"
   for _ in $(seq 1 100); do
     if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then echo "redis.sh: up on 127.0.0.1:$port" >&2; exit 0; fi
