@@ -25,25 +25,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$M" -le "$N" ] || M=$N
 
-scripts/bootstrap.sh
-scripts/build.sh build >/dev/null
+source bench/cluster.sh
 PY="$(scripts/python_env.sh)"
 "$PY" -m pip install -q --disable-pip-version-check -r bench/baselines/python/requirements.txt >&2
-export KAFKA_PORT="${KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
-export REDIS_PORT="${REDIS_PORT:-16379}"
-export REDIS_APPENDONLY=no  # no AOF rewrites stealing a core mid-measurement (scripts/redis.sh)
-export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
-tool=build/bench/kafka_bench_tool
-bg_pid=""
-cleanup() {
-  [ -n "$bg_pid" ] && kill -9 "$bg_pid" 2>/dev/null || true
-  "$root/scripts/kafka.sh" stop || true
-  "$root/scripts/redis.sh" stop || true
-}
-trap cleanup EXIT
-scripts/kafka.sh start
-scripts/redis.sh start
-mkdir -p bench/data bench/out
 started=$(date +%s)
 
 data="bench/data/web-access-$N.jsonl"

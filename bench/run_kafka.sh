@@ -10,23 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 N="${1:-1000000}"
-scripts/bootstrap.sh
-scripts/build.sh build >/dev/null
-export KAFKA_PORT="${KAFKA_PORT:-19092}" REDIS_PORT="${REDIS_PORT:-16379}"
-export REDIS_APPENDONLY=no  # no AOF rewrites stealing a core mid-measurement (scripts/redis.sh)
-export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
-tool=build/bench/kafka_bench_tool
-engine_pid=""
-cleanup() {
-  [ -n "$engine_pid" ] && kill -9 "$engine_pid" 2>/dev/null || true
-  "$root/scripts/kafka.sh" stop || true
-  "$root/scripts/redis.sh" stop || true
-}
-trap cleanup EXIT
-scripts/kafka.sh start
-scripts/redis.sh start
-
-mkdir -p bench/data bench/out
+source bench/cluster.sh
 data="bench/data/web-access-$N.jsonl"
 [ -s "$data" ] || python3 scripts/gen_web_access.py --count "$N" --out "$data" --truth "bench/data/web-access-$N.truth.csv"
 expected_alerts() {  # alerts the file pipeline raises on a file
@@ -38,9 +22,9 @@ run_engine() {  # topic group stream -> starts socstream in the background
   KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$1" SOCSTREAM_GROUP="$2" \
     SOCSTREAM_STREAM="$3" SOCSTREAM_ALERTS_TOPIC="$3" SOCSTREAM_DLQ_TOPIC="$3-dlq" \
     build/socstream run config/kafka-redis.yaml --log-level warn >/dev/null 2>"bench/out/$2.log" &
-  engine_pid=$!
+  bg_pid=$!
 }
-stop_engine() { kill -TERM "$engine_pid"; wait "$engine_pid" || true; engine_pid=""; }
+stop_engine() { kill -TERM "$bg_pid"; wait "$bg_pid" || true; bg_pid=""; }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); $N events, $(($(stat -c %s "$data") / N)) bytes each on average"
 id=$(date +%s)
