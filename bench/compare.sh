@@ -33,10 +33,6 @@ started=$(date +%s)
 data="bench/data/web-access-$N.jsonl"
 [ -s "$data" ] || python3 scripts/gen_web_access.py --count "$N" --out "$data" --truth "bench/data/web-access-$N.truth.csv"
 id=$(date +%s)
-now_ms() { date +%s%3N; }
-xlen() { redis-cli -p "$REDIS_PORT" XLEN "$1"; }
-committed() { $tool committed "$1" "$2" | cut -d' ' -f1; }
-alive() { kill -0 "$bg_pid" 2>/dev/null || { echo "FAIL: the engine exited early; its log: bench/out/" >&2; exit 1; }; }
 proc_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }   # user+system seconds (USER_HZ = 100)
 proc_hwm_mb() { awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
 per_million() { awk -v c="$1" -v n="$2" 'BEGIN {printf "%.1f", c * 1000000 / n}'; }
@@ -51,9 +47,7 @@ new_topic() {  # name file [rate]
 # Prints "events/s cpu_s peak_mb"; the alerts are in Redis stream $4.
 run_socstream() {  # config topic n stream
   local group="socstream-$4"
-  KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$2" SOCSTREAM_GROUP="$group" \
-    SOCSTREAM_STREAM="$4" SOCSTREAM_ALERTS_TOPIC="$4" SOCSTREAM_DLQ_TOPIC="$4-dlq" \
-    build/socstream run "$1" --log-level warn >/dev/null 2>"bench/out/$4.log" &
+  engine_cmd "$1" "$2" "$group" "$4" >/dev/null 2>"bench/out/$4.log" &
   bg_pid=$!
   while [ "$(xlen "$4")" -eq 0 ]; do alive; sleep 0.02; done
   local t0 t1 cpu hwm
@@ -68,9 +62,7 @@ run_socstream() {  # config topic n stream
 # The baseline on a topic: prints "events/s cpu_s peak_mb".
 run_baseline() {  # topic n stream [--no-prefilter]
   local out
-  out=$("$PY" bench/baselines/python/consumer.py --topic "$1" --group "baseline-$3" --events "$2" --stream "$3" \
-        --alerts-topic "$3" --rules config/rules/web.yaml --model models/web-attack-classifier ${4:-} \
-        2>"bench/out/$3.log")
+  out=$(baseline_cmd "$2" "${4:-}" "$1" "baseline-$3" "$3" 2>"bench/out/$3.log")
   "$PY" -c 'import json, sys; d = json.loads(sys.argv[1]); print(int(d["events"] / d["seconds"]), d["cpu_seconds"], d["peak_rss_mb"])' "$out"
 }
 
@@ -79,32 +71,28 @@ run_baseline() {  # topic n stream [--no-prefilter]
 # file, unpaced: JIT, caches and connections warm), then the measured events
 # (the start of the file) arrive at `rate` events/s for about 20 s. Only
 # messages produced after the warm-up count. Prints "p50 p99" in ms.
-latency_run() {  # tag rate warmup command...   (the command reads $L_TOPIC as group $L_GROUP, writes $L_STREAM)
+# The command runs with the latency topic, group and stream appended.
+latency_run() {  # tag rate warmup command...
   local tag=$1 rate=$2 warm=$3; shift 3
   local n=$(( rate * 20 )); [ "$n" -gt "$N" ] && n=$N
   head -n "$n" "$data" > "bench/out/latency-$tag.jsonl"
   tail -n "$warm" "$data" > "bench/out/warmup-$tag.jsonl"
-  L_TOPIC="cmp-lat-$tag-$id" L_STREAM="cmp-lat-alerts-$tag-$id" L_GROUP="lat-$tag-$id"
-  $tool create-topic "$L_TOPIC" 4 >/dev/null
-  "$@" >/dev/null 2>"bench/out/$L_STREAM.log" &
+  local topic="cmp-lat-$tag-$id" stream="cmp-lat-alerts-$tag-$id" group="lat-$tag-$id"
+  $tool create-topic "$topic" 4 >/dev/null
+  "$@" "$topic" "$group" "$stream" >/dev/null 2>"bench/out/$stream.log" &
   bg_pid=$!
-  $tool produce "$L_TOPIC" "bench/out/warmup-$tag.jsonl" | sed 's/^/  warm-up: /' >&2
-  while [ "$(committed "$L_TOPIC" "$L_GROUP")" -lt "$warm" ]; do alive; sleep 0.2; done
+  $tool produce "$topic" "bench/out/warmup-$tag.jsonl" | sed 's/^/  warm-up: /' >&2
+  while [ "$(committed "$topic" "$group")" -lt "$warm" ]; do alive; sleep 0.2; done
   local since; since=$(now_ms)
-  $tool produce "$L_TOPIC" "bench/out/latency-$tag.jsonl" "$rate" | sed 's/^/  paced producer: /' >&2
-  while [ "$(committed "$L_TOPIC" "$L_GROUP")" -lt $(( warm + n )) ]; do alive; sleep 0.2; done
+  $tool produce "$topic" "bench/out/latency-$tag.jsonl" "$rate" | sed 's/^/  paced producer: /' >&2
+  while [ "$(committed "$topic" "$group")" -lt $(( warm + n )) ]; do alive; sleep 0.2; done
   kill -TERM "$bg_pid" 2>/dev/null; wait "$bg_pid" || true; bg_pid=""
-  $tool latency "$L_TOPIC" "$L_STREAM" "$REDIS_PORT" "$since" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
+  $tool latency "$topic" "$stream" "$REDIS_PORT" "$since" | sed -n 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \2/p'
 }
-# Both exec, so that bg_pid is the process itself and the kill reaches it.
-engine_cmd() {  # config: socstream on $L_TOPIC
-  KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$L_TOPIC" SOCSTREAM_GROUP="$L_GROUP" \
-    SOCSTREAM_STREAM="$L_STREAM" SOCSTREAM_ALERTS_TOPIC="$L_STREAM" SOCSTREAM_DLQ_TOPIC="$L_STREAM-dlq" \
-    exec build/socstream run "$1" --log-level warn
-}
-baseline_cmd() {  # events: the baseline on $L_TOPIC
-  exec "$PY" bench/baselines/python/consumer.py --topic "$L_TOPIC" --group "$L_GROUP" --events "$1" --stream "$L_STREAM" \
-    --alerts-topic "$L_STREAM" --rules config/rules/web.yaml --model models/web-attack-classifier
+# The baseline; execs, as engine_cmd (bench/cluster.sh).
+baseline_cmd() {  # events flags topic group stream
+  exec "$PY" bench/baselines/python/consumer.py --events "$1" $2 --topic "$3" --group "$4" --stream "$5" \
+    --alerts-topic "$5" --rules config/rules/web.yaml --model models/web-attack-classifier
 }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); commit $(git rev-parse --short HEAD)"
@@ -132,10 +120,9 @@ fi
 
 echo "latency at half of each system's rate, after a warm-up"
 s_warm=$(( N / 5 )); b_warm=$(( b_rate * 10 )); [ "$b_warm" -gt "$N" ] && b_warm=$N
-s_n=$(( s_rate / 2 * 20 )); [ "$s_n" -gt "$N" ] && s_n=$N
 b_n=$(( b_rate / 2 * 20 )); [ "$b_n" -gt "$N" ] && b_n=$N
 read -r s_p50 s_p99 <<<"$(latency_run s $(( s_rate / 2 )) "$s_warm" engine_cmd config/kafka-redis.yaml)"
-read -r b_p50 b_p99 <<<"$(latency_run b $(( b_rate / 2 )) "$b_warm" baseline_cmd $(( b_warm + b_n )))"
+read -r b_p50 b_p99 <<<"$(latency_run b $(( b_rate / 2 )) "$b_warm" baseline_cmd $(( b_warm + b_n )) "")"
 
 echo "== $M events, the model on every event (no prefilter)"
 head -n "$M" "$data" > bench/out/everything-input.jsonl

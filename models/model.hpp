@@ -54,6 +54,8 @@ class TextModel {
   // Loads and checks a model directory; a missing file, a bad model.yaml, a
   // sha256 mismatch or a missing plugin is a ModelError that says which.
   static std::unique_ptr<TextModel> load(const std::filesystem::path& dir);
+  // The same, for a model.yaml already read (and checked) by read_model_info.
+  static std::unique_ptr<TextModel> load(const ModelInfo& info);
   virtual ~TextModel() = default;
 
   virtual const ModelInfo& info() const = 0;

@@ -59,8 +59,9 @@ TorchPluginLoad* open_plugin() {
 
 }  // namespace
 
-std::unique_ptr<TextModel> TextModel::load(const std::filesystem::path& dir) {
-  ModelInfo info = read_model_info(dir);
+std::unique_ptr<TextModel> TextModel::load(const std::filesystem::path& dir) { return load(read_model_info(dir)); }
+
+std::unique_ptr<TextModel> TextModel::load(const ModelInfo& info) {
   verify_weights(info);
   TorchPluginLoad* load = open_plugin();
   std::string error;

@@ -18,7 +18,8 @@ const std::string kIdField = "alert_id";
 AlertOp::AlertOp(const Settings& s)
     : detector_(s.str("detector", s.component())),
       fields_(s.list("fields")),
-      timestamp_field_(s.str("timestamp_field", "timestamp")) {
+      timestamp_field_(s.str("timestamp_field", "timestamp")),
+      names_(s.str("model_prefix", "")) {
   auto severity_setting = [&](const char* key, const char* dflt, Severity& into) {
     std::string sev = s.str(key, dflt);
     if (auto v = parse_severity(sev))
@@ -29,28 +30,18 @@ AlertOp::AlertOp(const Settings& s)
   severity_setting("min_severity", "info", min_severity_);
   severity_setting("model_severity", "medium", model_severity_);
   min_score_ = s.number("min_score", 0);
-  const std::string prefix = s.str("model_prefix", "");
-  label_field_ = prefix + "label";
-  score_field_ = prefix + "score";
-  model_field_ = prefix + "model";
-  version_field_ = prefix + "model_version";
 }
 
-AlertOp::ModelVerdict AlertOp::verdict(const Event& e) const {
-  ModelVerdict v;
-  v.label = e.field(label_field_);
-  if (!v.label) return v;
-  v.score = e.field(score_field_);
-  v.model = e.field(model_field_);
-  v.version = e.field(version_field_);
-  return v;
-}
-
-Severity AlertOp::severity(const Event& e) const {
-  Severity sev = Severity::Info;
-  for (const Rule* r : e.rules) sev = std::max(sev, r->severity);
-  if (e.field(label_field_)) sev = std::max(sev, model_severity_);
-  return sev;
+AlertOp::Detection AlertOp::detection(const Event& e) const {
+  Detection d;
+  for (const Rule* r : e.rules) d.severity = std::max(d.severity, r->severity);
+  d.label = e.field(names_.label);
+  if (!d.label) return d;
+  d.severity = std::max(d.severity, model_severity_);
+  d.score = e.field(names_.score);
+  d.model = e.field(names_.model);
+  d.version = e.field(names_.version);
+  return d;
 }
 
 std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
@@ -78,8 +69,11 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
 }
 
 void AlertOp::render(std::string& out, const Event& e, std::string_view detected_at, std::string_view id) const {
-  const Severity sev = severity(e);
-  const ModelVerdict mv = verdict(e);
+  render(out, e, detection(e), detected_at, id);
+}
+
+void AlertOp::render(std::string& out, const Event& e, const Detection& d, std::string_view detected_at,
+                     std::string_view id) const {
   out += "{\"id\":\"";
   out += id;
   out += "\",\"@timestamp\":";
@@ -93,7 +87,7 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
   out += ",\"detector\":";
   json::append_string(out, detector_);
   out += ",\"severity\":\"";
-  out += severity_name(sev);
+  out += severity_name(d.severity);
   out += "\",\"rules\":[";
   for (size_t i = 0; i < e.rules.size(); ++i) {
     const Rule* r = e.rules[i];
@@ -110,18 +104,19 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
     out += "]}";
   }
   out += ']';
-  if (mv.label) {
+  if (d.label) {
+    auto value_or_null = [&](const Field* f) {
+      if (f) json::append_value(out, *f);
+      else out += "null";
+    };
     out += ",\"model\":{\"name\":";
-    if (mv.model) json::append_value(out, *mv.model);
-    else out += "null";
+    value_or_null(d.model);
     out += ",\"version\":";
-    if (mv.version) json::append_value(out, *mv.version);
-    else out += "null";
+    value_or_null(d.version);
     out += ",\"label\":";
-    json::append_value(out, *mv.label);
+    value_or_null(d.label);
     out += ",\"score\":";
-    if (mv.score) json::append_value(out, *mv.score);
-    else out += "null";
+    value_or_null(d.score);
     out += '}';
   }
   out += ",\"fields\":{";
@@ -135,9 +130,7 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
   };
   if (fields_.empty()) {
     for (const auto& f : e.fields)
-      if (!mv.label || (f.name != label_field_ && f.name != score_field_ && f.name != model_field_ &&
-                        f.name != version_field_))
-        put(f);
+      if (!d.label || !names_.is_verdict(f.name)) put(f);
   } else {
     for (const auto& name : fields_)
       if (const Field* f = e.field(name)) put(*f);
@@ -156,20 +149,20 @@ void AlertOp::process(Batch&& in, Outputs& out) {
   alerts.raw_padded = false;  // alert documents are packed end to end in the arena
   std::string doc;
   for (auto& e : in.events) {
-    bool below = severity(e) < min_severity_;
-    if (min_score_ > 0)
-      if (const Field* sc = e.field(score_field_)) {
-        double v = 0;
-        std::from_chars(sc->value.data(), sc->value.data() + sc->value.size(), v);
-        below |= v < min_score_;
-      }
+    const Detection d = detection(e);
+    bool below = d.severity < min_severity_;
+    if (min_score_ > 0 && d.score) {
+      double v = 0;
+      std::from_chars(d.score->value.data(), d.score->value.data() + d.score->value.size(), v);
+      below |= v < min_score_;
+    }
     if (below) {
       e.ack.complete();  // below a threshold: dropped on purpose
       continue;
     }
     const std::string id = alert_id(detector_, e.pos);
     doc.clear();
-    render(doc, e, detected_at, id);
+    render(doc, e, d, detected_at, id);
     e.raw = arena->copy(doc);
     // The id as a field too, for sinks that key or deduplicate on it (redis idempotent, kafka key_field).
     e.set_field(kIdField, arena->copy(id));

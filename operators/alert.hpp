@@ -7,6 +7,7 @@
 
 #include "engine/component.hpp"
 #include "engine/rule.hpp"
+#include "operators/verdict_fields.hpp"
 
 namespace socstream {
 
@@ -26,19 +27,22 @@ class AlertOp final : public Operator {
   std::vector<std::string> fields_;  // empty: every field the event carries
   std::string timestamp_field_;
   Severity min_severity_ = Severity::Info;
-  // A transformer's verdict (fields <model_prefix>label, score, model, model_version).
-  std::string label_field_, score_field_, model_field_, version_field_;
+  VerdictFields names_;  // where a transformer's verdict is (model_prefix)
   double min_score_ = 0;
   Severity model_severity_ = Severity::Medium;
 
-  struct ModelVerdict {
+  // What an event was flagged by: its rules' highest severity (raised to
+  // model_severity by a model's verdict) and the verdict's fields.
+  struct Detection {
+    Severity severity = Severity::Info;
     const Field* label = nullptr;
     const Field* score = nullptr;
     const Field* model = nullptr;
     const Field* version = nullptr;
   };
-  ModelVerdict verdict(const Event& e) const;
-  Severity severity(const Event& e) const;
+  Detection detection(const Event& e) const;
+  void render(std::string& out, const Event& e, const Detection& d, std::string_view detected_at,
+              std::string_view id) const;
 };
 
 }  // namespace socstream

@@ -65,10 +65,7 @@ Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t m
 
 }  // namespace
 
-RegexPrefilter::RegexPrefilter(const Settings& s) : transforms_(s) {
-  if (s.has("field")) fields_.push_back(s.str("field"));
-  for (auto& f : s.list("fields")) fields_.push_back(f);
-  if (fields_.empty()) s.error("", "give the field to match: 'field: NAME' or 'fields: [A, B]'");
+RegexPrefilter::RegexPrefilter(const Settings& s) : texts_(s, "match") {
   const int64_t max_mem = static_cast<int64_t>(s.bytes("max_mem", 64u << 20));
   if (!s.has("rules")) return;  // reported by the schema check
   Compiled c = compile(s, s.path("rules"), max_mem);
@@ -100,11 +97,7 @@ void RegexPrefilter::match_text(std::string_view text, std::vector<int>& hits) {
 
 void RegexPrefilter::match(const Event& e, std::vector<int>& hits) {
   hits.clear();
-  for (const auto& name : fields_) {
-    const Field* f = e.field(name);
-    if (!f) continue;
-    transforms_.for_each(f->value, scratch_, [&](std::string_view text) { match_text(text, hits); });
-  }
+  texts_.for_each(e, scratch_, [&](std::string_view text) { match_text(text, hits); });
   std::sort(hits.begin(), hits.end());
   hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
 }

@@ -29,8 +29,7 @@ class RegexPrefilter final : public Operator {
   // Matches one transformed text and appends the rules it hits.
   void match_text(std::string_view text, std::vector<int>& hits);
 
-  std::vector<std::string> fields_;
-  TextTransforms transforms_;
+  TextTransforms texts_;
   // Shared by the instances of a parallel operator: compiled once, read-only.
   std::shared_ptr<const std::vector<Rule>> rules_;
   std::shared_ptr<const RE2::Set> set_;

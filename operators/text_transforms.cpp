@@ -12,7 +12,11 @@ bool hexval(char c, int& v) {
 }
 }  // namespace
 
-TextTransforms::TextTransforms(const Settings& s) {
+TextTransforms::TextTransforms(const Settings& s, std::string_view verb) {
+  if (s.has("field")) fields_.push_back(s.str("field"));
+  for (auto& f : s.list("fields")) fields_.push_back(f);
+  if (fields_.empty())
+    s.error("", "give the field to " + std::string(verb) + ": 'field: NAME' or 'fields: [A, B]'");
   for (auto& t : s.list("transforms")) {
     if (t == "query_values") query_values_ = true;
     else if (t == "url_decode") steps_.push_back(Step::UrlDecode);

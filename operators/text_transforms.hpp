@@ -1,19 +1,28 @@
 #pragma once
-// The text transforms that operators apply to a field before matching or
-// classifying it, shared so that rules and models see the same text.
+// The texts an operator reads from an event: the fields it names and the
+// transforms applied to them, shared so that rules and models see the same text.
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/config.hpp"
+#include "engine/event.hpp"
 
 namespace socstream {
 
 class TextTransforms {
  public:
-  // Reads `transforms: [query_values, url_decode, lowercase]` from settings.
-  explicit TextTransforms(const Settings& s);
+  // Reads `field: NAME` or `fields: [A, B]`, and `transforms: [query_values,
+  // url_decode, lowercase]`; `verb` names what the operator does with the texts.
+  TextTransforms(const Settings& s, std::string_view verb);
   TextTransforms() = default;
+
+  // Calls f(text) for each text of each named field the event carries.
+  template <class F>
+  void for_each(const Event& e, std::string& scratch, F&& f) const {
+    for (const auto& name : fields_)
+      if (const Field* field = e.field(name)) for_each(field->value, scratch, f);
+  }
 
   // Calls f(text) for each text the field yields: the whole value, or with
   // query_values each parameter value of a form-encoded query string (as a WAF
@@ -41,6 +50,7 @@ class TextTransforms {
 
  private:
   enum class Step { UrlDecode, Lowercase };
+  std::vector<std::string> fields_;
   bool query_values_ = false;
   std::vector<Step> steps_;
 };

@@ -19,32 +19,23 @@ std::string_view number(Arena& arena, float v) {
 }  // namespace
 
 TransformerOp::TransformerOp(const Settings& s)
-    : model_dir_(s.has("model") ? s.path("model").string() : std::string()),
-      transforms_(s),
+    : texts_(s, "score"),
       max_batch_(static_cast<size_t>(s.integer("max_batch", 32, 1, 4096))),
       max_delay_(s.integer("max_delay_ms", 10, 0, 60'000)),
       max_values_(static_cast<size_t>(s.integer("max_values", 64, 1, 100'000))),
       max_text_bytes_(static_cast<size_t>(s.bytes("max_text_bytes", 64 * 1024))),
       bucketing_(s.flag("length_bucketing", true)),
       async_(s.flag("inference_thread", true)),
+      names_(s.str("prefix", "")),
       cache_(0) {
-  if (s.has("field")) fields_.push_back(s.str("field"));
-  for (auto& f : s.list("fields")) fields_.push_back(f);
-  if (fields_.empty()) s.error("", "give the field to score: 'field: NAME' or 'fields: [A, B]'");
-  if (model_dir_.empty()) return;  // reported by the schema check
+  if (!s.has("model")) return;  // reported by the schema check
   try {
-    info_ = read_model_info(model_dir_);
+    info_ = read_model_info(s.path("model"));
   } catch (const ModelError& e) {
     s.error("model", e.what());
     return;
   }
   embed_ = info_.task == "embed";
-  const std::string prefix = s.str("prefix", "");
-  label_field_ = prefix + "label";
-  score_field_ = prefix + "score";
-  model_field_ = prefix + "model";
-  version_field_ = prefix + "model_version";
-  embedding_field_ = prefix + "embedding";
   version_text_ = std::to_string(info_.version);
   // An embedding depends on every character, so masking would conflate texts:
   // embedding models cache only when asked to.
@@ -73,8 +64,8 @@ TransformerOp::TransformerOp(const Settings& s)
 }
 
 void TransformerOp::open() {
-  if (!model_) model_ = TextModel::load(model_dir_);
-  spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, model_dir_);
+  if (!model_) model_ = TextModel::load(info_);
+  spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, info_.dir.string());
 }
 
 void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
@@ -99,46 +90,37 @@ void TransformerOp::combine(Verdict& into, const Verdict& v) {
 
 void TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded) {
   size_t texts = 0;
-  for (const auto& name : fields_) {
-    const Field* f = e.field(name);
-    if (!f) continue;
-    transforms_.for_each(f->value, scratch_, [&](std::string_view text) {
-      if (text.empty() || texts >= max_values_ || (embed_ && texts > 0)) return;
-      ++texts;
-      text = text.substr(0, max_text_bytes_);
-      ++stats_.texts;
-      // Without a cache nothing may stand in for the text itself, so only
-      // identical texts in a batch share a forward pass.
-      if (cache_.capacity() > 0) normalizer_.normalize(text, key_);
-      else key_.assign(text);
-      bool hit = false;
-      if (cache_.capacity() > 0) {
-        std::lock_guard lk(cache_mu_);
-        if (const auto* r = cache_.find(key_)) {
-          hit_ = *r;  // copied: the inference thread may evict the entry
-          hit = true;
-        }
-      }
-      if (hit) {
+  texts_.for_each(e, scratch_, [&](std::string_view text) {
+    if (text.empty() || texts >= max_values_ || (embed_ && texts > 0)) return;
+    ++texts;
+    text = text.substr(0, max_text_bytes_);
+    ++stats_.texts;
+    if (cache_.capacity() > 0) {
+      normalizer_.normalize(text, key_);
+      // Used under the lock: the inference thread may evict the entry.
+      std::lock_guard lk(cache_mu_);
+      if (const auto* hit = cache_.find(key_)) {
         ++stats_.cache_hits;
         if (embed_) {
-          embedding = hit_;
+          embedding = *hit;
           embedded = true;
         } else {
-          combine(v, judge(hit_));
+          combine(v, judge(*hit));
         }
         return;
       }
-      auto [it, fresh] = open_.index.try_emplace(key_, static_cast<uint32_t>(open_.jobs.size()));
-      if (fresh) {
-        open_.jobs.emplace_back(text);
-        open_.keys.push_back(key_);
-      } else {
-        ++stats_.batch_duplicates;
-      }
-      open_.refs.push_back(it->second);
-    });
-  }
+    } else {
+      key_.assign(text);  // nothing may stand in for the text: only identical texts share a pass
+    }
+    auto [it, fresh] = open_.index.try_emplace(key_, static_cast<uint32_t>(open_.jobs.size()));
+    if (fresh) {
+      open_.jobs.emplace_back(text);
+      open_.keys.push_back(key_);
+    } else {
+      ++stats_.batch_duplicates;
+    }
+    open_.refs.push_back(it->second);
+  });
 }
 
 void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg,
@@ -153,9 +135,9 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
         doc.append(buf, r.ptr);
       }
       doc += ']';
-      e.set_field(embedding_field_, arena.copy(doc), ValueKind::Json);
-      e.set_field(model_field_, info_.name);
-      e.set_field(version_field_, version_text_, ValueKind::Number);
+      e.set_field(names_.embedding, arena.copy(doc), ValueKind::Json);
+      e.set_field(names_.model, info_.name);
+      e.set_field(names_.version, version_text_, ValueKind::Number);
     }
     pos.events.push_back(std::move(e));
     return;
@@ -164,10 +146,10 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
     neg.events.push_back(std::move(e));
     return;
   }
-  e.set_field(label_field_, info_.labels[v.label]);
-  e.set_field(score_field_, number(arena, v.score), ValueKind::Number);
-  e.set_field(model_field_, info_.name);
-  e.set_field(version_field_, version_text_, ValueKind::Number);
+  e.set_field(names_.label, info_.labels[v.label]);
+  e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
+  e.set_field(names_.model, info_.name);
+  e.set_field(names_.version, version_text_, ValueKind::Number);
   (v.positive ? pos : neg).events.push_back(std::move(e));
 }
 
@@ -256,8 +238,8 @@ void TransformerOp::run(Open& b, Outputs& out) {
   // Length bucketing: a forward pass costs its longest text times its size, so
   // texts are sorted by length and cut into runs of similar length (a run ends
   // where padding would exceed 30% of its tokens). On the sample's mix of short
-  // values and long payloads this ran 2-4x faster than one padded batch
-  // (bench/RESULTS.md, "length bucketing").
+  // values and long payloads the operator ran 1.7-2.1x faster at batch 32-64
+  // than with one padded pass (bench/RESULTS.md, "length bucketing").
   std::vector<uint32_t> order(jobs.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   const size_t cap = 4 * info_.max_len;  // bytes: the tokenizer truncates beyond max_len tokens

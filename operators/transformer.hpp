@@ -30,6 +30,7 @@
 #include "models/model.hpp"
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
+#include "operators/verdict_fields.hpp"
 
 namespace socstream {
 
@@ -48,12 +49,12 @@ class TransformerOp final : public Operator {
   void use_model(std::unique_ptr<TextModel> m);
 
   struct Stats {
-    uint64_t texts = 0;       // texts looked up
+    uint64_t texts = 0;             // texts looked up
     uint64_t cache_hits = 0;        // answered by the cache
     uint64_t batch_duplicates = 0;  // sharing a forward pass with the same text earlier in the batch
-    uint64_t forwards = 0;    // forward passes
+    uint64_t forwards = 0;          // forward passes
     uint64_t forward_texts = 0;
-    uint64_t model_errors = 0;  // events sent to dlq
+    uint64_t model_errors = 0;      // events sent to dlq
   };
   const Stats& stats() const { return stats_; }
 
@@ -92,11 +93,9 @@ class TransformerOp final : public Operator {
   void inference_loop();
   void stop_inference();
 
-  std::string model_dir_;
   ModelInfo info_;
   std::unique_ptr<TextModel> model_;
-  std::vector<std::string> fields_;
-  TextTransforms transforms_;
+  TextTransforms texts_;
   size_t max_batch_;
   std::chrono::milliseconds max_delay_;
   size_t max_values_;
@@ -108,12 +107,11 @@ class TransformerOp final : public Operator {
   uint32_t negative_ = 0;
   bool embed_ = false;
   std::string version_text_;
-  std::string label_field_, score_field_, model_field_, version_field_, embedding_field_;
+  VerdictFields names_;
 
   TextNormalizer normalizer_;
   std::mutex cache_mu_;  // the operator thread reads, the inference thread writes
   ResultCache cache_;
-  std::vector<float> hit_;
 
   Open open_;  // the batch being filled
   Clock::time_point first_at_{};

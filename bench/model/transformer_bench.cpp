@@ -34,25 +34,24 @@ struct Sample {
   std::vector<std::string> values;   // decoded query values, in arrival order
 };
 
+// The texts the default pipeline gives the model, split and decoded by the
+// operators' own transforms.
 Sample load_sample(const std::filesystem::path& file) {
+  Diagnostics diag;
+  Settings settings(YAML::Load("{field: q, transforms: [query_values, url_decode]}"), "bench", "bench.yaml", ".", &diag);
+  const TextTransforms transforms(settings, "score");
   Sample s;
   std::ifstream in(file);
   simdjson::dom::parser p;
+  std::string scratch;
   for (std::string line; std::getline(in, line);) {
     simdjson::dom::element d = p.parse(line);
     std::string_view q;
     if (d["url"]["query"].get(q) != simdjson::SUCCESS) q = "";
     s.queries.emplace_back(q);
-    std::string_view rest = q;
-    while (!rest.empty()) {
-      auto amp = rest.find('&');
-      auto pair = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      auto eq = pair.find('=');
-      std::string v(eq == std::string_view::npos ? pair : pair.substr(eq + 1));
-      TextTransforms::url_decode(v);
-      if (!v.empty()) s.values.push_back(std::move(v));
-    }
+    transforms.for_each(q, scratch, [&](std::string_view v) {
+      if (!v.empty()) s.values.emplace_back(v);
+    });
   }
   return s;
 }

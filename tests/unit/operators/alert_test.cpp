@@ -14,6 +14,18 @@ std::unique_ptr<AlertOp> make(const std::string& settings, Diagnostics& diag) {
   Settings s(n, "alerts", "inline.yaml", ".", &diag);
   return std::make_unique<AlertOp>(s);
 }
+
+// What the operator emits on its default port for one input batch.
+Batch process(AlertOp& op, Batch&& in) {
+  static const std::string name = "alerts";
+  Outputs out(&name, op.output_ports());
+  Channel ch(10, 1 << 20);
+  out.connect(0, &ch);
+  op.process(std::move(in), out);
+  Batch got;
+  EXPECT_EQ(ch.pop(got, Clock::now()), Channel::Pop::Item);
+  return got;
+}
 }  // namespace
 
 TEST(Alert, IdIsDeterministicAndDependsOnPositionAndDetector) {
@@ -95,7 +107,7 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
   auto* t = new Token(&calls, &ok);
   t->set_pending(2);
   Rule low{"low", "", Severity::Low, {}, ""}, high{"high", "", Severity::High, {}, ""};
-  std::string name = "alerts", src = "s";
+  std::string src = "s";
   Batch in;
   for (const Rule* r : {&low, &high}) {
     Event e;
@@ -104,12 +116,7 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
     e.ack = Ack(t);
     in.events.push_back(std::move(e));
   }
-  Outputs out(&name, op->output_ports());
-  Channel ch(10, 1 << 20);
-  out.connect(0, &ch);
-  op->process(std::move(in), out);
-  Batch got;
-  ASSERT_EQ(ch.pop(got, Clock::now()), Channel::Pop::Item);
+  Batch got = process(*op, std::move(in));
   ASSERT_EQ(got.size(), 1u) << "the low-severity detection is dropped";
   EXPECT_NE(got.events[0].raw.find("\"severity\":\"high\""), std::string_view::npos);
   EXPECT_EQ(calls, 0) << "the alert still in flight keeps the batch open";
@@ -126,7 +133,7 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
   auto op = make("{min_score: 0.8}", diag);
   ASSERT_TRUE(diag.ok()) << diag.str();
   Rule r{"sqli-union", "", Severity::Low, {}, ""};
-  std::string name = "alerts", src = "s";
+  std::string src = "s";
   Batch in;
   for (const char* score : {"0.950000", "0.700000"}) {
     Event e;
@@ -139,12 +146,7 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
     e.fields.push_back(Field{"model_version", "2", ValueKind::Number});
     in.events.push_back(std::move(e));
   }
-  Outputs out(&name, op->output_ports());
-  Channel ch(10, 1 << 20);
-  out.connect(0, &ch);
-  op->process(std::move(in), out);
-  Batch got;
-  ASSERT_EQ(ch.pop(got, Clock::now()), Channel::Pop::Item);
+  Batch got = process(*op, std::move(in));
   ASSERT_EQ(got.size(), 1u) << "the 0.7 verdict is below min_score";
   simdjson::dom::parser p;
   simdjson::dom::element a = p.parse(std::string(got.events[0].raw));

@@ -1,0 +1,26 @@
+#pragma once
+// The fields a transformer writes into an event and an alert reads back,
+// defined once so the two cannot drift apart. A prefix keeps the verdicts of
+// several models on one event apart.
+#include <string>
+#include <string_view>
+
+namespace socstream {
+
+struct VerdictFields {
+  explicit VerdictFields(const std::string& prefix = "")
+      : label(prefix + "label"),
+        score(prefix + "score"),
+        model(prefix + "model"),
+        version(prefix + "model_version"),
+        embedding(prefix + "embedding") {}
+
+  // One of the four fields of a classifier's verdict.
+  bool is_verdict(std::string_view name) const {
+    return name == label || name == score || name == model || name == version;
+  }
+
+  std::string label, score, model, version, embedding;
+};
+
+}  // namespace socstream
