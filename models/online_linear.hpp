@@ -1,0 +1,101 @@
+#pragma once
+// An online linear classifier over hashed text features, in the style of
+// Vowpal Wabbit: word tokens and character n-grams hashed into 2^bits slots,
+// multinomial (softmax) logistic regression trained by per-coordinate
+// FTRL-Proximal (McMahan et al., "Ad Click Prediction: a View from the
+// Trenches", 2013). It scores a text in about a microsecond, so it can sit in
+// front of a transformer as a cheap first stage, and learns from each
+// labelled event as it arrives. No libtorch here: it runs in the engine.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace socstream::online {
+
+struct FeatureOptions {
+  uint32_t bits = 18;     // 2^bits hashed slots
+  uint32_t ngram_min = 3;  // character n-grams of these lengths (0 = none); at most 8
+  uint32_t ngram_max = 5;
+  bool words = true;       // word tokens (runs of letters and digits)
+  size_t max_bytes = 1024;  // a longer text is featurised from its first max_bytes
+};
+
+// Hashes texts into slot indices. Texts are ASCII-lowercased; n-grams see the
+// text between a start and an end marker, so "^se" and "ct$" are features.
+class Featurizer {
+ public:
+  explicit Featurizer(FeatureOptions o = {});
+  const FeatureOptions& options() const { return o_; }
+  // Appends the slots of text's features to out (one per occurrence: a
+  // repeated n-gram counts twice, as in VW). Does not add the bias.
+  void add(std::string_view text, std::vector<uint32_t>& out) const;
+  // The bias slot every example carries.
+  uint32_t bias() const { return mask_; }  // the last slot
+  // For explanations: each feature of text with its slot and a readable name
+  // ("w:select", "c:' or"). Slow; for the few events that become alerts.
+  void describe(std::string_view text, std::vector<std::pair<uint32_t, std::string>>& out) const;
+
+ private:
+  template <class F>
+  void each(std::string_view text, F&& f) const;
+  FeatureOptions o_;
+  uint32_t mask_;
+};
+
+struct FtrlParams {
+  float alpha = 0.1f;  // learning rate scale
+  float beta = 1.0f;   // learning rate smoothing
+  float l1 = 0.0f;     // L1: drives rare features to exactly zero
+  float l2 = 0.0f;
+};
+
+// Progressive validation: every labelled example is scored before the model
+// learns from it, so these are honest out-of-sample figures.
+struct Progress {
+  uint64_t examples = 0;
+  uint64_t correct = 0;
+  double log_loss = 0;  // sum
+  double accuracy() const { return examples ? double(correct) / examples : 0; }
+  double mean_log_loss() const { return examples ? log_loss / examples : 0; }
+};
+
+class OnlineLinear {
+ public:
+  OnlineLinear(std::vector<std::string> labels, FeatureOptions f = {}, FtrlParams p = {});
+
+  const std::vector<std::string>& labels() const { return labels_; }
+  const Featurizer& featurizer() const { return feat_; }
+  const FtrlParams& params() const { return p_; }
+  uint64_t updates() const { return updates_; }
+  const Progress& progress() const { return progress_; }
+
+  // Class probabilities (labels().size() of them) for an example's slots.
+  void predict(const uint32_t* slots, size_t n, float* probs) const;
+  // Progressive validation step: scores the example into probs, counts it in
+  // progress(), then learns from it. Returns whether the prediction was right.
+  bool learn(const uint32_t* slots, size_t n, uint32_t label, float* probs);
+
+  // The slots' contributions to class k's logit, largest first (for explanations).
+  float weight(uint32_t slot, uint32_t k) const { return w_[size_t(slot) * stride_ + k]; }
+
+  // The model as bytes: options, labels, counters and every touched slot's
+  // FTRL state, with a CRC-32 at the end. from_bytes throws std::runtime_error
+  // on a damaged or foreign snapshot.
+  std::string to_bytes() const;
+  static OnlineLinear from_bytes(std::string_view bytes);
+
+ private:
+  void refresh(size_t at);  // w from z and n, for one slot's classes
+
+  std::vector<std::string> labels_;
+  Featurizer feat_;
+  FtrlParams p_;
+  uint32_t k_;       // classes
+  uint32_t stride_;  // classes rounded up to 8: one slot's classes are one AVX vector
+  std::vector<float> w_, z_, n_;
+  uint64_t updates_ = 0;
+  Progress progress_;
+};
+
+}  // namespace socstream::online
