@@ -41,6 +41,7 @@ AlertOp::Detection AlertOp::detection(const Event& e) const {
   d.score = e.field(names_.score);
   d.model = e.field(names_.model);
   d.version = e.field(names_.version);
+  d.explanation = e.field(names_.explanation);
   return d;
 }
 
@@ -117,6 +118,10 @@ void AlertOp::render(std::string& out, const Event& e, const Detection& d, std::
     value_or_null(d.label);
     out += ",\"score\":";
     value_or_null(d.score);
+    if (d.explanation) {
+      out += ",\"explanation\":";
+      json::append_value(out, *d.explanation);
+    }
     out += '}';
   }
   out += ",\"fields\":{";

@@ -39,6 +39,7 @@ class AlertOp final : public Operator {
     const Field* score = nullptr;
     const Field* model = nullptr;
     const Field* version = nullptr;
+    const Field* explanation = nullptr;
   };
   Detection detection(const Event& e) const;
   void render(std::string& out, const Event& e, const Detection& d, std::string_view detected_at,

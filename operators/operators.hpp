@@ -7,6 +7,7 @@ ComponentSpec json_parse_spec();
 ComponentSpec regex_prefilter_spec();
 ComponentSpec alert_spec();
 ComponentSpec transformer_spec();
+ComponentSpec online_classifier_spec();
 
 void register_operators(Registry& r);
 

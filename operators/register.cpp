@@ -7,6 +7,7 @@ void register_operators(Registry& r) {
   r.add(regex_prefilter_spec());
   r.add(alert_spec());
   r.add(transformer_spec());
+  r.add(online_classifier_spec());
 }
 
 }  // namespace socstream

@@ -13,14 +13,16 @@ struct VerdictFields {
         score(prefix + "score"),
         model(prefix + "model"),
         version(prefix + "model_version"),
-        embedding(prefix + "embedding") {}
+        embedding(prefix + "embedding"),
+        explanation(prefix + "explanation") {}
 
-  // One of the four fields of a classifier's verdict.
+  // One of the fields of a classifier's verdict.
   bool is_verdict(std::string_view name) const {
-    return name == label || name == score || name == model || name == version;
+    return name == label || name == score || name == model || name == version || name == explanation;
   }
 
-  std::string label, score, model, version, embedding;
+  // explanation: the features behind an online model's score (a JSON array).
+  std::string label, score, model, version, embedding, explanation;
 };
 
 }  // namespace socstream

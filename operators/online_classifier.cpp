@@ -1,0 +1,494 @@
+#include "operators/online_classifier.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "engine/json_writer.hpp"
+#include "operators/alert.hpp"
+#include "operators/operators.hpp"
+
+namespace socstream {
+
+namespace {
+
+std::string_view number(Arena& arena, double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
+  return arena.copy(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
+}
+
+std::string now_text() {
+  auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return fmt::format("{:%FT%T}Z", now);
+}
+
+// A new event (drift, metrics) carrying a document of its own: it has no
+// source batch to acknowledge, so its Ack is empty.
+Event document(Arena& arena, const std::string& doc, const SourcePos& pos) {
+  Event e;
+  e.raw = arena.copy(doc);
+  e.pos = pos;
+  return e;
+}
+
+}  // namespace
+
+OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
+    : name_(s.str("name", s.component())),
+      labels_(s.list("labels")),
+      threshold_(static_cast<float>(s.number("threshold", 0.5))),
+      texts_(s, "score"),
+      names_(s.str("prefix", "")),
+      explanation_field_(s.str("prefix", "") + "explanation"),
+      explain_(static_cast<size_t>(s.integer("explain", 3, 0, 32))),
+      feedback_sources_(s.list("feedback_sources")),
+      label_field_(s.str("label_field", "label")),
+      text_field_(s.str("text_field", "text")),
+      alert_id_field_(s.str("alert_id_field", "alert_id")),
+      alert_detector_(s.str("alert_detector", "")),
+      remember_(static_cast<size_t>(s.integer("remember", 100000, 0, 100'000'000))),
+      drift_warmup_(static_cast<uint64_t>(s.integer("drift_warmup", 2000, 0))),
+      snapshot_every_(static_cast<uint64_t>(s.integer("snapshot_every", 100000, 1))),
+      snapshot_interval_(1000 * s.integer("snapshot_interval_s", 60, 1)),
+      metrics_interval_(1000 * s.integer("metrics_interval_s", 10, 1)) {
+  features_.bits = static_cast<uint32_t>(s.integer("bits", 18, 1, 30));
+  auto ngrams = s.list("ngrams");
+  if (!ngrams.empty()) {
+    auto parse = [&](const std::string& v, uint32_t& into) {
+      auto r = std::from_chars(v.data(), v.data() + v.size(), into);
+      if (r.ec != std::errc() || r.ptr != v.data() + v.size() || into > 7)
+        s.error("ngrams", "'" + v + "' is not an n-gram length from 0 to 7");
+    };
+    if (ngrams.size() != 2) s.error("ngrams", "give [shortest, longest] character n-gram lengths, as [3, 5]");
+    else {
+      parse(ngrams[0], features_.ngram_min);
+      parse(ngrams[1], features_.ngram_max);
+      if (features_.ngram_min > features_.ngram_max) s.error("ngrams", "the shortest length exceeds the longest");
+    }
+  }
+  features_.words = s.flag("words", true);
+  features_.max_bytes = static_cast<size_t>(s.bytes("max_text_bytes", 1024));
+  ftrl_.alpha = static_cast<float>(s.number("alpha", 0.1));
+  ftrl_.beta = static_cast<float>(s.number("beta", 1.0));
+  ftrl_.l1 = static_cast<float>(s.number("l1", 0.0));
+  ftrl_.l2 = static_cast<float>(s.number("l2", 0.0));
+  if (!(ftrl_.alpha > 0)) s.error("alpha", "alpha must be above 0");
+  if (ftrl_.beta < 0 || ftrl_.l1 < 0 || ftrl_.l2 < 0) s.error("l1", "beta, l1 and l2 must not be negative");
+  if (threshold_ < 0 || threshold_ > 1) s.error("threshold", "threshold must be a number from 0 to 1");
+
+  if (s.has("labels") && labels_.size() < 2) s.error("labels", "an online classifier needs at least two labels");
+  for (size_t i = 0; i < labels_.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (labels_[i] == labels_[j]) s.error("labels", "label '" + labels_[i] + "' appears twice");
+  std::string negative = s.str("negative_label", labels_.empty() ? "" : labels_[0]);
+  auto it = std::find(labels_.begin(), labels_.end(), negative);
+  if (it == labels_.end() && !labels_.empty()) {
+    auto hint = closest(negative, labels_);
+    s.error("negative_label", "'" + negative + "' is not one of the labels" + (hint ? " (did you mean '" + *hint + "'?)" : ""));
+  } else {
+    negative_ = static_cast<uint32_t>(it - labels_.begin());
+  }
+  if (s.has("alert_detector") && alert_detector_.empty()) s.error("alert_detector", "must name the alert operator's detector");
+
+  const double error_lambda = s.number("drift_error_threshold", 20);
+  const double score_lambda = s.number("drift_score_threshold", 200);
+  error_drift_ = online::DriftOptions{0.005, error_lambda, 30};
+  score_drift_ = online::DriftOptions{0.02, score_lambda, 30};
+  errors_ = online::PageHinkley(error_drift_, online::PageHinkley::Direction::Up);
+  scores_ = online::PageHinkley(score_drift_, online::PageHinkley::Direction::Both);
+
+  if (s.has("snapshot_dir"))
+    snapshots_.emplace(s.path("snapshot_dir"), "online", static_cast<size_t>(s.integer("snapshot_keep", 3, 1, 1000)));
+  if (labels_.size() >= 2) {
+    try {
+      online::Featurizer check(features_);
+      (void)check;
+    } catch (const std::invalid_argument& e) {
+      s.error("ngrams", e.what());
+    }
+  }
+}
+
+OnlineClassifierOp::~OnlineClassifierOp() {
+  {
+    std::lock_guard lk(mu_);
+    stop_writer_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void OnlineClassifierOp::open() {
+  probs_.resize(labels_.size());
+  if (snapshots_) {
+    std::vector<std::string> errors;
+    auto gen = snapshots_->restore([&](std::string_view b) { model_.emplace(online::OnlineLinear::from_bytes(b)); },
+                                   errors);
+    for (const auto& e : errors) spdlog::error("online_classifier {}: snapshot refused: {}", name_, e);
+    if (gen) {
+      const auto& f = model_->featurizer().options();
+      if (model_->labels() != labels_ || f.bits != features_.bits || f.ngram_min != features_.ngram_min ||
+          f.ngram_max != features_.ngram_max || f.words != features_.words || f.max_bytes != features_.max_bytes)
+        throw std::runtime_error(fmt::format(
+            "snapshot {} was made with other labels or features than this topology's; restore the settings "
+            "or move {} away to start a new model",
+            snapshots_->path_of(*gen).string(), snapshots_->dir().string()));
+      version_text_ = std::to_string(*gen);
+      spdlog::info("online_classifier {}: restored snapshot {} ({} updates, progressive accuracy {:.4f})", name_,
+                   *gen, model_->updates(), model_->progress().accuracy());
+    }
+    // New snapshots are numbered after every file on disk: a refused one is
+    // kept for inspection, never overwritten.
+    auto on_disk = snapshots_->generations();
+    if (!on_disk.empty()) generation_ = on_disk.front();
+    if (!gen && !on_disk.empty())
+      spdlog::error("online_classifier {}: no usable snapshot in {}; starting an empty model", name_,
+                    snapshots_->dir().string());
+  }
+  if (!model_) model_.emplace(labels_, features_, ftrl_);
+  updates_at_snapshot_ = model_->updates();
+  next_snapshot_ = Clock::now() + snapshot_interval_;
+  next_metrics_ = Clock::now() + metrics_interval_;
+}
+
+size_t OnlineClassifierOp::featurize(const Event& e, std::string* joined) {
+  slots_.clear();
+  size_t n = 0;
+  texts_.for_each(e, scratch_, [&](std::string_view t) {
+    if (t.empty()) return;
+    ++n;
+    model_->featurizer().add(t, slots_);
+    if (joined) {
+      if (!joined->empty()) joined->push_back('\0');
+      joined->append(t);
+    }
+  });
+  return n;
+}
+
+void OnlineClassifierOp::featurize(std::string_view joined) {
+  slots_.clear();
+  while (true) {
+    size_t cut = joined.find('\0');
+    model_->featurizer().add(joined.substr(0, cut), slots_);
+    if (cut == std::string_view::npos) break;
+    joined.remove_prefix(cut + 1);
+  }
+}
+
+void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
+  auto arena = std::make_shared<Arena>(4096);
+  Batch pos = in.derive(in.size());
+  Batch neg = in.derive();
+  Batch dlq = in.derive();
+  Batch drift = in.derive();
+  drift.raw_padded = false;
+  for (auto& e : in.events) {
+    bool feedback = e.pos.source &&
+                    std::find(feedback_sources_.begin(), feedback_sources_.end(), *e.pos.source) != feedback_sources_.end();
+    if (feedback) learn(e, dlq, out, *arena, drift);
+    else score(e, pos, neg, *arena, drift);
+  }
+  pos.hold(arena);
+  neg.hold(arena);
+  dlq.hold(arena);
+  drift.hold(std::move(arena));
+  out.emit(0, std::move(pos));
+  out.emit(1, std::move(neg));
+  if (!drift.empty()) out.emit(2, std::move(drift));
+  if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
+  if (snapshots_ && model_->updates() - updates_at_snapshot_ >= snapshot_every_) snapshot(false);
+}
+
+void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift) {
+  auto reject = [&](std::string_view reason, const std::string& detail) {
+    ++stats_.rejected;
+    out.reject(dlq, std::move(e), reason, arena.copy(detail));
+  };
+  const Field* label = e.field(label_field_);
+  if (!label || label->kind != ValueKind::String || label->value.empty())
+    return reject("malformed_feedback", "no string field '" + label_field_ + "' with the verdict");
+  std::optional<uint32_t> predicted;
+  if (const Field* id = e.field(alert_id_field_)) {
+    auto it = store_.find(std::string(id->value));
+    if (it == store_.end())
+      return reject("unknown_alert",
+                    alert_detector_.empty()
+                        ? "alert_id given but no alert_detector is configured to remember alerts by"
+                        : fmt::format("alert {} is not among the {} most recent alerts of detector '{}'", id->value,
+                                      store_.size(), alert_detector_));
+    featurize(it->second.texts);
+    predicted = it->second.predicted;
+  } else if (const Field* text = e.field(text_field_); text && text->kind == ValueKind::String) {
+    slots_.clear();
+    model_->featurizer().add(text->value, slots_);
+  } else if (featurize(e, nullptr) == 0) {
+    return reject("malformed_feedback",
+                  "a verdict needs '" + alert_id_field_ + "', '" + text_field_ + "' or the scored fields");
+  }
+  uint32_t y;
+  auto it = std::find(labels_.begin(), labels_.end(), label->value);
+  if (it != labels_.end()) {
+    y = static_cast<uint32_t>(it - labels_.begin());
+  } else if (label->value == "false_positive") {
+    y = negative_;
+  } else if (label->value == "true_positive" && predicted) {
+    y = *predicted;
+  } else {
+    return reject("unknown_label", fmt::format("'{}' is not one of {}, false_positive or true_positive (with an "
+                                               "alert_id)",
+                                               label->value, fmt::join(labels_, ", ")));
+  }
+  bool right = model_->learn(slots_.data(), slots_.size(), y, probs_.data());
+  ++stats_.learnt;
+  ++window_examples_;
+  window_correct_ += right;
+  if (errors_.add(right ? 0 : 1)) drifted("error_rate", errors_, e, arena, drift);
+  watch_scores(1 - probs_[negative_], e, arena, drift);
+  if (snapshots_) unsaved_.push_back(std::move(e.ack));
+  else e.ack.complete();
+}
+
+void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift) {
+  if (featurize(e, nullptr) == 0) {
+    neg.events.push_back(std::move(e));
+    return;
+  }
+  ++stats_.scored;
+  model_->predict(slots_.data(), slots_.size(), probs_.data());
+  const float suspicion = 1 - probs_[negative_];
+  const bool positive = suspicion >= threshold_;
+  uint32_t label = negative_;
+  if (positive) {
+    label = negative_ == 0 ? 1 : 0;
+    for (uint32_t k = 0; k < labels_.size(); ++k)
+      if (k != negative_ && probs_[k] > probs_[label]) label = k;
+  }
+  e.set_field(names_.label, labels_[label]);
+  e.set_field(names_.score, number(arena, probs_[label]), ValueKind::Number);
+  e.set_field(names_.model, name_);
+  e.set_field(names_.version, version_text_, ValueKind::Number);
+  watch_scores(suspicion, e, arena, drift);
+  if (!positive) {
+    neg.events.push_back(std::move(e));
+    return;
+  }
+  ++stats_.positive;
+  if (explain_ > 0 || (remember_ > 0 && !alert_detector_.empty())) {
+    joined_.clear();
+    featurize(e, &joined_);
+    if (explain_ > 0) e.set_field(explanation_field_, arena.copy(explain(label)), ValueKind::Json);
+    remember(e, label);
+  }
+  pos.events.push_back(std::move(e));
+}
+
+void OnlineClassifierOp::remember(const Event& e, uint32_t predicted) {
+  if (remember_ == 0 || alert_detector_.empty()) return;
+  std::string id = AlertOp::alert_id(alert_detector_, e.pos);
+  auto [it, fresh] = store_.try_emplace(id, Remembered{joined_, predicted});
+  if (!fresh) {
+    it->second = Remembered{joined_, predicted};
+    return;
+  }
+  store_order_.push_back(std::move(id));
+  if (store_order_.size() > remember_) {
+    store_.erase(store_order_.front());
+    store_order_.pop_front();
+  }
+}
+
+std::string OnlineClassifierOp::explain(uint32_t label) {
+  // A feature's push towards `label` and away from the negative label; a
+  // repeated feature counts as often as it occurs.
+  std::map<std::string, float> push;
+  std::vector<std::pair<uint32_t, std::string>> named;
+  std::string_view rest = joined_;
+  while (true) {
+    size_t cut = rest.find('\0');
+    named.clear();
+    model_->featurizer().describe(rest.substr(0, cut), named);
+    for (auto& [slot, name] : named) push[name] += model_->weight(slot, label) - model_->weight(slot, negative_);
+    if (cut == std::string_view::npos) break;
+    rest.remove_prefix(cut + 1);
+  }
+  std::vector<std::pair<float, const std::string*>> top;
+  for (const auto& [name, w] : push)
+    if (w > 0) top.emplace_back(w, &name);
+  size_t n = std::min(explain_, top.size());
+  std::partial_sort(top.begin(), top.begin() + static_cast<long>(n), top.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string doc = "[";
+  for (size_t i = 0; i < n; ++i) {
+    if (i) doc += ',';
+    doc += "{\"feature\":";
+    std::string name = *top[i].second;
+    // An n-gram may cut a multi-byte character: show such bytes as \xNN.
+    if (!json::valid_utf8(name)) {
+      std::string safe;
+      for (unsigned char c : name)
+        safe += c < 0x80 ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+      name = std::move(safe);
+    }
+    json::append_string(doc, name);
+    doc += fmt::format(",\"weight\":{:.4f}}}", top[i].first);
+  }
+  doc += ']';
+  return doc;
+}
+
+void OnlineClassifierOp::watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift) {
+  // A model that starts empty moves its scores while it learns: watched once warm.
+  if (model_->updates() < drift_warmup_) return;
+  if (scores_.add(suspicion)) drifted("score", scores_, e, arena, drift);
+}
+
+void OnlineClassifierOp::drifted(const char* detector, const online::PageHinkley& d, const Event& e, Arena& arena,
+                                 Batch& drift) {
+  ++stats_.drifts;
+  spdlog::warn("online_classifier {}: drift in its {} (mean {:.4f} before), after {} updates", name_, detector,
+               d.mean_before(), model_->updates());
+  std::string doc = "{\"type\":\"drift\",\"model\":";
+  json::append_string(doc, name_);
+  doc += ",\"model_version\":" + version_text_ + ",\"detector\":\"" + detector + "\",\"mean_before\":";
+  doc += fmt::format("{:.6f}", d.mean_before());
+  doc += fmt::format(",\"updates\":{},\"detections\":{},\"@timestamp\":\"{}\",\"source\":", model_->updates(),
+                     d.detections(), now_text());
+  json::append_source(doc, e.pos);
+  doc += '}';
+  drift.events.push_back(document(arena, doc, e.pos));
+}
+
+std::optional<Clock::time_point> OnlineClassifierOp::next_deadline() const {
+  auto next = next_metrics_;
+  if (snapshots_ && model_ && model_->updates() != updates_at_snapshot_) next = std::min(next, next_snapshot_);
+  return next;
+}
+
+void OnlineClassifierOp::on_deadline(Outputs& out) {
+  auto now = Clock::now();
+  if (now >= next_metrics_) {
+    emit_metrics(out);
+    next_metrics_ = now + metrics_interval_;
+  }
+  if (snapshots_ && now >= next_snapshot_ && model_->updates() != updates_at_snapshot_) snapshot(false);
+}
+
+void OnlineClassifierOp::emit_metrics(Outputs& out) {
+  const auto& p = model_->progress();
+  std::string doc = "{\"type\":\"metrics\",\"model\":";
+  json::append_string(doc, name_);
+  doc += fmt::format(
+      ",\"model_version\":{},\"updates\":{},\"progressive\":{{\"examples\":{},\"accuracy\":{:.6f},\"log_loss\":{:.6f}}},"
+      "\"window\":{{\"examples\":{},\"accuracy\":{:.6f}}},\"scored\":{},\"positive\":{},\"rejected\":{},\"drifts\":{},"
+      "\"snapshots\":{},\"@timestamp\":\"{}\"}}",
+      version_text_, model_->updates(), p.examples, p.accuracy(), p.mean_log_loss(), window_examples_,
+      window_examples_ ? double(window_correct_) / double(window_examples_) : 0.0, stats_.scored, stats_.positive,
+      stats_.rejected, stats_.drifts, stats_.snapshots, now_text());
+  window_examples_ = window_correct_ = 0;
+  auto arena = std::make_shared<Arena>(1024);
+  Batch b;
+  b.events.push_back(document(*arena, doc, SourcePos{}));
+  b.hold(std::move(arena));
+  out.emit(3, std::move(b));
+}
+
+void OnlineClassifierOp::snapshot(bool wait) {
+  Pending next{model_->to_bytes(), ++generation_, std::move(unsaved_)};
+  unsaved_.clear();
+  version_text_ = std::to_string(generation_);
+  updates_at_snapshot_ = model_->updates();
+  next_snapshot_ = Clock::now() + snapshot_interval_;
+  ++stats_.snapshots;
+  std::unique_lock lk(mu_);
+  if (pending_) {
+    // The writer is still busy with an older one: this newer snapshot covers
+    // the waiting one's verdicts too, so it takes their acks and its place.
+    for (auto& a : pending_->acks) next.acks.push_back(std::move(a));
+  }
+  pending_ = std::move(next);
+  if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+  cv_.notify_all();
+  if (wait) cv_.wait(lk, [&] { return !pending_ && !writing_; });
+}
+
+void OnlineClassifierOp::writer_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return pending_ || stop_writer_; });
+    if (!pending_) return;
+    Pending p = std::move(*pending_);
+    pending_.reset();
+    writing_ = true;
+    lk.unlock();
+    try {
+      snapshots_->save(p.bytes, p.generation);
+      for (auto& a : p.acks) a.complete();
+    } catch (const std::exception& e) {
+      // The verdicts stay unacknowledged (abandoned), so Kafka redelivers them.
+      spdlog::error("online_classifier {}: snapshot {} not written: {}", name_, p.generation, e.what());
+    }
+    p.acks.clear();
+    lk.lock();
+    writing_ = false;
+    cv_.notify_all();
+  }
+}
+
+void OnlineClassifierOp::finish(Outputs& out) {
+  if (snapshots_ && (model_->updates() != updates_at_snapshot_ || !unsaved_.empty())) snapshot(true);
+  emit_metrics(out);
+  const auto& p = model_->progress();
+  spdlog::info("online_classifier {}: {} scored ({} positive), {} verdicts learnt ({} rejected), progressive "
+               "accuracy {:.4f} and log-loss {:.4f} over {} examples, {} drift events, {} snapshots (last {})",
+               name_, stats_.scored, stats_.positive, stats_.learnt, stats_.rejected, p.accuracy(), p.mean_log_loss(),
+               p.examples, stats_.drifts, stats_.snapshots, generation_);
+}
+
+ComponentSpec online_classifier_spec() {
+  return ComponentSpec{
+      "online_classifier",
+      Kind::Operator,
+      "scores events with an online linear model and learns from analysts' verdicts; ports: default (positive), "
+      "negative, drift, metrics",
+      {{"labels", SettingType::StringList, true, "the classes, as analysts name them"},
+       {"negative_label", SettingType::String, false, "the benign class (default: the first label)"},
+       {"threshold", SettingType::Double, false, "1 - P(negative label) an event needs to be positive (default 0.5)"},
+       {"field", SettingType::String, false, "the field to score"},
+       {"fields", SettingType::StringList, false, "several fields, scored as one bag of features"},
+       {"transforms", SettingType::StringList, false, "applied before scoring: query_values, url_decode, lowercase"},
+       {"name", SettingType::String, false, "the model's name in verdicts and events (default: the component's)"},
+       {"bits", SettingType::Int, false, "2^bits hashed feature slots (default 18)"},
+       {"ngrams", SettingType::StringList, false, "[shortest, longest] character n-grams (default [3, 5])"},
+       {"words", SettingType::Bool, false, "word tokens as features too (default true)"},
+       {"max_text_bytes", SettingType::Bytes, false, "bytes of a text featurised (default 1KiB)"},
+       {"alpha", SettingType::Double, false, "FTRL learning rate (default 0.1)"},
+       {"beta", SettingType::Double, false, "FTRL learning-rate smoothing (default 1)"},
+       {"l1", SettingType::Double, false, "FTRL L1 regularisation (default 0)"},
+       {"l2", SettingType::Double, false, "FTRL L2 regularisation (default 0)"},
+       {"feedback_sources", SettingType::StringList, false, "sources whose events are analysts' verdicts"},
+       {"label_field", SettingType::String, false, "a verdict's label field (default label)"},
+       {"text_field", SettingType::String, false, "a verdict's text field (default text)"},
+       {"alert_id_field", SettingType::String, false, "a verdict's alert id field (default alert_id)"},
+       {"alert_detector", SettingType::String, false, "the alert operator's detector, whose ids verdicts name"},
+       {"remember", SettingType::Int, false, "recent positives kept for verdicts by alert id (default 100000)"},
+       {"explain", SettingType::Int, false, "top features written to `explanation` (default 3; 0 for none)"},
+       {"snapshot_dir", SettingType::String, false, "where snapshots are written and restored from"},
+       {"snapshot_every", SettingType::Int, false, "updates between snapshots (default 100000)"},
+       {"snapshot_interval_s", SettingType::Int, false, "seconds between snapshots of a changed model (default 60)"},
+       {"snapshot_keep", SettingType::Int, false, "snapshots kept (default 3)"},
+       {"metrics_interval_s", SettingType::Int, false, "seconds between metrics events (default 10)"},
+       {"drift_warmup", SettingType::Int, false, "updates before the score detector watches (default 2000)"},
+       {"drift_error_threshold", SettingType::Double, false, "Page-Hinkley lambda for the error rate (default 20)"},
+       {"drift_score_threshold", SettingType::Double, false, "Page-Hinkley lambda for the share flagged (default 200)"},
+       {"prefix", SettingType::String, false, "prefix for the fields written"}},
+      false,
+      [](const Settings& s) { return std::make_unique<OnlineClassifierOp>(s); }};
+}
+
+}  // namespace socstream

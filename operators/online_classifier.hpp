@@ -1,0 +1,140 @@
+#pragma once
+// type: online_classifier. Scores each event with an online linear model
+// (models/online_linear.hpp) in about a microsecond, and learns from analysts'
+// verdicts as they arrive.
+//
+// Events from the sources named in `feedback_sources` are verdicts:
+//   {alert_id, label}  joined with the texts of that alert, which this operator
+//                      remembered when it flagged the event (a bounded store of
+//                      the most recent `remember` positives, keyed by the id the
+//                      `alert_detector` gives them);
+//   {text, label}      learnt as is;
+//   an event with the scored fields and a label (a labelled stream) likewise.
+// The label is one of `labels`, or false_positive / true_positive. Each verdict
+// is scored first and then learnt (progressive validation). Unknown ids,
+// unknown labels and verdicts without a text go to `dlq` with the reason.
+//
+// Other events get label, score, model, model_version and an `explanation` (the
+// features that pushed the score up most) and leave on the default port when
+// 1 - P(negative_label) reaches `threshold`, on `negative` otherwise.
+//
+// Snapshots: every `snapshot_every` updates or `snapshot_interval_s` seconds,
+// and at shutdown, written atomically by a writer thread. A verdict's
+// acknowledgement waits until a snapshot that learnt from it is on disk, so a
+// crash loses no feedback: Kafka redelivers what no snapshot holds yet.
+//
+// Drift: Page-Hinkley detectors on the error rate over verdicts and on the
+// share flagged (mean suspicion) send an event to the `drift` port; progress
+// figures go to `metrics` every `metrics_interval_s` and to the log.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/component.hpp"
+#include "models/drift.hpp"
+#include "models/online_linear.hpp"
+#include "models/snapshots.hpp"
+#include "operators/text_transforms.hpp"
+#include "operators/verdict_fields.hpp"
+
+namespace socstream {
+
+class OnlineClassifierOp final : public Operator {
+ public:
+  explicit OnlineClassifierOp(const Settings& s);
+  ~OnlineClassifierOp() override;
+  std::vector<std::string> output_ports() const override { return {"", "negative", "drift", "metrics", "dlq"}; }
+  void open() override;
+  void process(Batch&& in, Outputs& out) override;
+  std::optional<Clock::time_point> next_deadline() const override;
+  void on_deadline(Outputs& out) override;
+  void finish(Outputs& out) override;
+
+  const online::OnlineLinear& model() const { return *model_; }
+  // The newest snapshot's number (written or on disk), and the version verdicts carry.
+  uint64_t generation() const { return generation_; }
+  const std::string& version() const { return version_text_; }
+  struct Stats {
+    uint64_t scored = 0, positive = 0, learnt = 0, rejected = 0, drifts = 0, snapshots = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Remembered {
+    std::string texts;  // '\0'-separated
+    uint32_t predicted;
+  };
+  // The event's texts' feature slots into slots_ (and the texts into joined_ when asked).
+  size_t featurize(const Event& e, std::string* joined);
+  void featurize(std::string_view joined);
+  void learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift);
+  void score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift);
+  void remember(const Event& e, uint32_t predicted);
+  std::string explain(uint32_t label);
+  void watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift);
+  void drifted(const char* detector, const online::PageHinkley& d, const Event& e, Arena& arena, Batch& drift);
+  void emit_metrics(Outputs& out);
+  void snapshot(bool wait);
+  void writer_loop();
+
+  std::string name_;
+  std::vector<std::string> labels_;
+  uint32_t negative_ = 0;
+  float threshold_;
+  online::FeatureOptions features_;
+  online::FtrlParams ftrl_;
+  std::optional<online::OnlineLinear> model_;
+  TextTransforms texts_;
+  VerdictFields names_;
+  std::string explanation_field_;
+  size_t explain_;
+  bool learning_;
+
+  std::vector<std::string> feedback_sources_;
+  std::string label_field_, text_field_, alert_id_field_, alert_detector_;
+  size_t remember_;
+  std::unordered_map<std::string, Remembered> store_;
+  std::deque<std::string> store_order_;
+
+  online::DriftOptions error_drift_, score_drift_;
+  uint64_t drift_warmup_;
+  online::PageHinkley errors_, scores_;
+
+  std::optional<online::SnapshotStore> snapshots_;
+  uint64_t snapshot_every_;
+  std::chrono::milliseconds snapshot_interval_;
+  uint64_t generation_ = 0;
+  std::string version_text_ = "0";
+  uint64_t updates_at_snapshot_ = 0;
+  Clock::time_point next_snapshot_{};
+  std::vector<Ack> unsaved_;  // verdicts learnt since the last snapshot was queued
+
+  // The writer thread: at most one snapshot waits; its acks complete once it is on disk.
+  std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  struct Pending {
+    std::string bytes;
+    uint64_t generation;
+    std::vector<Ack> acks;
+  };
+  std::optional<Pending> pending_;
+  bool writing_ = false, stop_writer_ = false;
+
+  std::chrono::milliseconds metrics_interval_;
+  Clock::time_point next_metrics_{};
+  uint64_t window_examples_ = 0, window_correct_ = 0;  // since the last metrics event
+
+  std::vector<uint32_t> slots_;
+  std::vector<float> probs_;
+  std::string scratch_, joined_;
+  Stats stats_;
+};
+
+}  // namespace socstream
