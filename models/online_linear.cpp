@@ -5,6 +5,7 @@
 #include <boost/crc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -13,18 +14,19 @@ namespace socstream::online {
 
 namespace {
 
-// murmur3's 64-bit finaliser: every input bit reaches every slot bit, which
-// the low bits of a plain multiply do not give.
-inline uint64_t fmix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
+// Multiply-shift (Fibonacci) hashing: the top bits of the product depend on
+// every input bit; one multiply per n-gram.
+inline uint32_t slot_of(uint64_t key, uint32_t bits) {
+  return static_cast<uint32_t>((key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
 }
 
-inline bool word_char(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80; }
+// Word characters after lowercasing: letters, digits and any byte of a
+// multi-byte UTF-8 character.
+constexpr std::array<bool, 256> kWordChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+  return t;
+}();
 
 constexpr char kStart = '\x02', kEnd = '\x03';
 constexpr uint64_t kWordSalt = 0x6a09e667f3bcc909ull;
@@ -38,52 +40,78 @@ Featurizer::Featurizer(FeatureOptions o) : o_(o) {
   mask_ = (1u << o_.bits) - 1;
 }
 
-// Calls f(slot, kind, offset, length) for each feature, offsets into the
-// marked, lowercased copy passed as the fifth argument.
+// Calls f(slot, kind, offset, length, text) for each feature, offsets into
+// the marked, lowercased copy passed as the last argument; position by
+// position, each n-gram length at that position, then the words.
 template <class F>
 void Featurizer::each(std::string_view text, F&& f) const {
-  // Marked and lowercased, with 8 readable zero bytes past the end so an
-  // n-gram is one unaligned 8-byte load and a mask.
+  // Marked and lowercased, with 8 readable zero bytes past the end: the
+  // n-grams at a position are one unaligned 8-byte load, masked per length.
   thread_local std::string buf;
-  size_t len = std::min(text.size(), o_.max_bytes);
-  buf.assign(len + 2 + 8, '\0');
-  buf[0] = kStart;
+  const size_t len = std::min(text.size(), o_.max_bytes);
+  buf.resize(len + 2 + 8);
+  char* p = buf.data();
+  p[0] = kStart;
   for (size_t i = 0; i < len; ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    buf[i + 1] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    p[i + 1] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
-  buf[len + 1] = kEnd;
+  p[len + 1] = kEnd;
+  std::memset(p + len + 2, 0, 8);
   const size_t marked = len + 2;
-  const char* p = buf.data();
   if (o_.ngram_min > 0) {
+    uint64_t keep[8], salt[8];
     for (uint32_t n = o_.ngram_min; n <= o_.ngram_max; ++n) {
-      if (n > marked) break;
-      const uint64_t keep = n == 8 ? ~0ull : (1ull << (8 * n)) - 1;
-      const uint64_t salt = uint64_t(n) << 56;  // n <= 7 leaves the top byte free
-      for (size_t i = 0; i + n <= marked; ++i) {
-        uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        f(static_cast<uint32_t>(fmix((v & keep) | salt)) & mask_, 'c', i, n, p);
-      }
+      keep[n] = (1ull << (8 * n)) - 1;
+      salt[n] = uint64_t(n) << 56;  // n <= 7 leaves the top byte free
+    }
+    const uint32_t lo = o_.ngram_min, hi = o_.ngram_max, bits = o_.bits;
+    size_t i = 0;
+    // Every length fits up to marked - hi; the tail takes the shorter ones only.
+    for (; i + hi <= marked; ++i) {
+      uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      for (uint32_t n = lo; n <= hi; ++n) f(slot_of((v & keep[n]) | salt[n], bits), 'c', i, n, p);
+    }
+    for (; i + lo <= marked; ++i) {
+      uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      for (uint32_t n = lo; i + n <= marked; ++n) f(slot_of((v & keep[n]) | salt[n], bits), 'c', i, n, p);
     }
   }
   if (o_.words) {
+    // A word is hashed 8 bytes at a time (one multiply per chunk, not per
+    // byte); reading past its end stays within the zero padding.
+    const size_t end = marked - 1;
     size_t i = 1;
-    while (i < marked - 1) {
-      while (i < marked - 1 && !word_char(static_cast<unsigned char>(p[i]))) ++i;
-      size_t start = i;
-      uint64_t h = 14695981039346656037ull;
-      while (i < marked - 1 && word_char(static_cast<unsigned char>(p[i]))) {
-        h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
-        ++i;
+    while (i < end) {
+      while (i < end && !kWordChar[static_cast<unsigned char>(p[i])]) ++i;
+      if (i >= end) break;
+      const size_t start = i;
+      while (i < end && kWordChar[static_cast<unsigned char>(p[i])]) ++i;
+      uint64_t h = kWordSalt ^ (i - start);
+      for (size_t k = start; k < i; k += 8) {
+        uint64_t v;
+        std::memcpy(&v, p + k, 8);
+        if (i - k < 8) v &= (1ull << (8 * (i - k))) - 1;
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
       }
-      if (i > start) f(static_cast<uint32_t>(fmix(h ^ kWordSalt)) & mask_, 'w', start, i - start, p);
+      f(slot_of(h, o_.bits), 'w', start, i - start, p);
     }
   }
 }
 
 void Featurizer::add(std::string_view text, std::vector<uint32_t>& out) const {
-  each(text, [&](uint32_t slot, char, size_t, size_t, const char*) { out.push_back(slot); });
+  // Sized for the most features the text can give, then trimmed: no
+  // capacity check per feature.
+  const size_t marked = std::min(text.size(), o_.max_bytes) + 2;
+  const size_t base = out.size();
+  out.resize(base + (o_.ngram_max - o_.ngram_min + 1) * marked + (o_.words ? marked / 2 + 1 : 0));
+  uint32_t* const first = out.data() + base;
+  uint32_t* o = first;
+  each(text, [&o](uint32_t slot, char, size_t, size_t, const char*) { *o++ = slot; });
+  out.resize(base + static_cast<size_t>(o - first));
 }
 
 void Featurizer::describe(std::string_view text, std::vector<std::pair<uint32_t, std::string>>& out) const {
@@ -103,10 +131,16 @@ OnlineLinear::OnlineLinear(std::vector<std::string> labels, FeatureOptions f, Ft
     throw std::invalid_argument("FTRL needs alpha > 0 and beta, l1, l2 >= 0");
   k_ = static_cast<uint32_t>(labels_.size());
   stride_ = (k_ + 7) / 8 * 8;
-  size_t cells = (size_t(1) << f.bits) * stride_;
-  w_.assign(cells, 0.f);
-  z_.assign(cells, 0.f);
-  n_.assign(cells, 0.f);
+  block_ = 4 * size_t(stride_);
+  auto zeroed = [](size_t bytes) {
+    auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return p;
+  };
+  const size_t slots = size_t(1) << f.bits;
+  w_.reset(zeroed(slots * stride_ * sizeof(float)));
+  state_.reset(zeroed(slots * block_ * sizeof(float)));
 }
 
 void OnlineLinear::predict(const uint32_t* slots, size_t n, float* probs) const {
@@ -117,11 +151,15 @@ void OnlineLinear::predict(const uint32_t* slots, size_t n, float* probs) const 
     big.assign(stride_, 0.f);
     acc = big.data();
   }
-  const float* w = w_.data();
+  const float* w = w_.get();
   const uint32_t bias = feat_.bias();
   for (uint32_t b = 0; b < stride_; b += 8) {
-    __m256 sum = _mm256_loadu_ps(w + size_t(bias) * stride_ + b);
-    for (size_t i = 0; i < n; ++i) sum = _mm256_add_ps(sum, _mm256_loadu_ps(w + size_t(slots[i]) * stride_ + b));
+    __m256 sum = _mm256_load_ps(w + size_t(bias) * stride_ + b);
+    for (size_t i = 0; i < n; ++i) {
+      // Slots are random: fetch ahead so the misses overlap.
+      if (i + 16 < n) _mm_prefetch(reinterpret_cast<const char*>(w + size_t(slots[i + 16]) * stride_ + b), _MM_HINT_T0);
+      sum = _mm256_add_ps(sum, _mm256_load_ps(w + size_t(slots[i]) * stride_ + b));
+    }
     _mm256_storeu_ps(acc + b, sum);
   }
   float top = acc[0];
@@ -132,6 +170,14 @@ void OnlineLinear::predict(const uint32_t* slots, size_t n, float* probs) const 
 }
 
 bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float* probs) {
+  // The update will need every feature's state: ask for all of it now, so its
+  // misses overlap with each other and with scoring (an example's state fits
+  // in L1: ~90 features of 128 bytes).
+  const size_t lines = std::min<size_t>(block_ * sizeof(float) / 64, 4);
+  for (size_t i = 0; i < n; ++i) {
+    const char* at = reinterpret_cast<const char*>(state_.get() + size_t(slots[i]) * block_);
+    for (size_t l = 0; l < lines; ++l) _mm_prefetch(at + 64 * l, _MM_HINT_T0);
+  }
   predict(slots, n, probs);
   uint32_t best = 0;
   for (uint32_t k = 1; k < k_; ++k)
@@ -156,17 +202,19 @@ bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float*
   const __m256 l1 = _mm256_set1_ps(p_.l1);
   const __m256 l2 = _mm256_set1_ps(p_.l2);
   const __m256 sign = _mm256_set1_ps(-0.f);
+  const size_t st = stride_;
   auto step = [&](uint32_t slot) {
+    float* blk = state_.get() + size_t(slot) * block_;
+    float* wp = w_.get() + size_t(slot) * stride_;
     for (uint32_t b = 0; b < stride_; b += 8) {
-      size_t at = size_t(slot) * stride_ + b;
+      float* c = blk + b;
       __m256 gv = _mm256_loadu_ps(grad + b);
-      __m256 w = _mm256_loadu_ps(&w_[at]);
-      __m256 z = _mm256_loadu_ps(&z_[at]);
-      __m256 nv = _mm256_loadu_ps(&n_[at]);
-      __m256 n2 = _mm256_add_ps(nv, _mm256_mul_ps(gv, gv));
+      __m256 w = _mm256_load_ps(wp + b);
+      __m256 z = _mm256_load_ps(c);
+      __m256 n2 = _mm256_add_ps(_mm256_load_ps(c + st), _mm256_mul_ps(gv, gv));
       __m256 root2 = _mm256_sqrt_ps(n2);
       // sigma = (sqrt(n + g^2) - sqrt(n)) / alpha; z += g - sigma * w
-      __m256 sigma = _mm256_mul_ps(_mm256_sub_ps(root2, _mm256_sqrt_ps(nv)), inv_alpha);
+      __m256 sigma = _mm256_mul_ps(_mm256_sub_ps(root2, _mm256_load_ps(c + 2 * st)), inv_alpha);
       z = _mm256_sub_ps(_mm256_add_ps(z, gv), _mm256_mul_ps(sigma, w));
       // w = -(z - sign(z) l1) / ((beta + sqrt(n)) / alpha + l2), or 0 where |z| <= l1
       __m256 zsign = _mm256_and_ps(z, sign);
@@ -174,9 +222,10 @@ bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float*
       __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(beta, root2), inv_alpha), l2);
       __m256 nw = _mm256_xor_ps(_mm256_div_ps(shrunk, denom), sign);
       __m256 live = _mm256_cmp_ps(_mm256_andnot_ps(sign, z), l1, _CMP_GT_OQ);
-      _mm256_storeu_ps(&w_[at], _mm256_and_ps(nw, live));
-      _mm256_storeu_ps(&z_[at], z);
-      _mm256_storeu_ps(&n_[at], n2);
+      _mm256_store_ps(wp + b, _mm256_and_ps(nw, live));
+      _mm256_store_ps(c, z);
+      _mm256_store_ps(c + st, n2);
+      _mm256_store_ps(c + 2 * st, root2);
     }
   };
   step(feat_.bias());
@@ -185,21 +234,26 @@ bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float*
   return best == label;
 }
 
-void OnlineLinear::refresh(size_t at) {
+void OnlineLinear::refresh(uint32_t slot) {
   // The same arithmetic as learn's, so a restored model predicts bit for bit
   // what the saved one did.
   const __m256 inv_alpha = _mm256_set1_ps(1.f / p_.alpha);
   const __m256 sign = _mm256_set1_ps(-0.f);
   const __m256 l1 = _mm256_set1_ps(p_.l1);
+  const size_t st = stride_;
+  float* blk = state_.get() + size_t(slot) * block_;
+  float* wp = w_.get() + size_t(slot) * stride_;
   for (uint32_t b = 0; b < stride_; b += 8) {
-    __m256 z = _mm256_loadu_ps(&z_[at + b]);
-    __m256 root = _mm256_sqrt_ps(_mm256_loadu_ps(&n_[at + b]));
+    float* c = blk + b;
+    __m256 z = _mm256_load_ps(c);
+    __m256 root = _mm256_sqrt_ps(_mm256_load_ps(c + st));
+    _mm256_store_ps(c + 2 * st, root);
     __m256 shrunk = _mm256_sub_ps(z, _mm256_or_ps(l1, _mm256_and_ps(z, sign)));
     __m256 denom =
         _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_set1_ps(p_.beta), root), inv_alpha), _mm256_set1_ps(p_.l2));
     __m256 nw = _mm256_xor_ps(_mm256_div_ps(shrunk, denom), sign);
     __m256 live = _mm256_cmp_ps(_mm256_andnot_ps(sign, z), l1, _CMP_GT_OQ);
-    _mm256_storeu_ps(&w_[at + b], _mm256_and_ps(nw, live));
+    _mm256_store_ps(wp + b, _mm256_and_ps(nw, live));
   }
 }
 
@@ -271,11 +325,12 @@ std::string OnlineLinear::to_bytes() const {
   size_t count_at = w.out.size();
   w.put(touched);
   for (size_t s = 0; s < slots; ++s) {
-    const float* n = &n_[s * stride_];
+    const float* blk = state_.get() + s * block_;
+    const float* n = blk + stride_;
     if (std::none_of(n, n + k_, [](float v) { return v != 0.f; })) continue;
     ++touched;
     w.put(static_cast<uint32_t>(s));
-    w.out.append(reinterpret_cast<const char*>(&z_[s * stride_]), k_ * sizeof(float));
+    w.out.append(reinterpret_cast<const char*>(blk), k_ * sizeof(float));
     w.out.append(reinterpret_cast<const char*>(n), k_ * sizeof(float));
   }
   std::memcpy(&w.out[count_at], &touched, sizeof touched);
@@ -320,11 +375,12 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes) {
     uint32_t s = r.get<uint32_t>();
     if (s >= slots) throw std::runtime_error("slot " + std::to_string(s) + " out of range");
     r.need(2 * k * sizeof(float));
-    std::memcpy(&m.z_[size_t(s) * m.stride_], r.in.data() + r.at, k * sizeof(float));
+    float* blk = m.state_.get() + size_t(s) * m.block_;
+    std::memcpy(blk, r.in.data() + r.at, k * sizeof(float));
     r.at += k * sizeof(float);
-    std::memcpy(&m.n_[size_t(s) * m.stride_], r.in.data() + r.at, k * sizeof(float));
+    std::memcpy(blk + m.stride_, r.in.data() + r.at, k * sizeof(float));
     r.at += k * sizeof(float);
-    m.refresh(size_t(s) * m.stride_);
+    m.refresh(s);
   }
   if (r.at != r.in.size()) throw std::runtime_error("trailing bytes after the last slot");
   return m;

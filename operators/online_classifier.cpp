@@ -56,7 +56,7 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
       snapshot_every_(static_cast<uint64_t>(s.integer("snapshot_every", 100000, 1))),
       snapshot_interval_(1000 * s.integer("snapshot_interval_s", 60, 1)),
       metrics_interval_(1000 * s.integer("metrics_interval_s", 10, 1)) {
-  features_.bits = static_cast<uint32_t>(s.integer("bits", 18, 1, 30));
+  features_.bits = static_cast<uint32_t>(s.integer("bits", 16, 1, 30));
   auto ngrams = s.list("ngrams");
   if (!ngrams.empty()) {
     auto parse = [&](const std::string& v, uint32_t& into) {
@@ -463,8 +463,8 @@ ComponentSpec online_classifier_spec() {
        {"fields", SettingType::StringList, false, "several fields, scored as one bag of features"},
        {"transforms", SettingType::StringList, false, "applied before scoring: query_values, url_decode, lowercase"},
        {"name", SettingType::String, false, "the model's name in verdicts and events (default: the component's)"},
-       {"bits", SettingType::Int, false, "2^bits hashed feature slots (default 18)"},
-       {"ngrams", SettingType::StringList, false, "[shortest, longest] character n-grams (default [3, 5])"},
+       {"bits", SettingType::Int, false, "2^bits hashed feature slots (default 16)"},
+       {"ngrams", SettingType::StringList, false, "[shortest, longest] character n-grams (default [3, 4])"},
        {"words", SettingType::Bool, false, "word tokens as features too (default true)"},
        {"max_text_bytes", SettingType::Bytes, false, "bytes of a text featurised (default 1KiB)"},
        {"alpha", SettingType::Double, false, "FTRL learning rate (default 0.1)"},
