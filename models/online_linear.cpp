@@ -114,14 +114,30 @@ void Featurizer::add(std::string_view text, std::vector<uint32_t>& out) const {
   out.resize(base + static_cast<size_t>(o - first));
 }
 
-void Featurizer::describe(std::string_view text, std::vector<std::pair<uint32_t, std::string>>& out) const {
+void Featurizer::features(std::string_view text, std::vector<Feature>& out, std::string& marked) const {
+  const char* base = nullptr;
   each(text, [&](uint32_t slot, char kind, size_t at, size_t n, const char* p) {
-    std::string name(1, kind);
-    name += ':';
-    for (size_t i = at; i < at + n; ++i)
-      name += p[i] == kStart ? '^' : p[i] == kEnd ? '$' : p[i];
-    out.emplace_back(slot, std::move(name));
+    base = p;
+    out.push_back(Feature{slot, kind, static_cast<uint32_t>(at), static_cast<uint32_t>(n)});
   });
+  const size_t len = std::min(text.size(), o_.max_bytes) + 2;
+  if (base) marked.assign(base, len);
+  else marked.clear();
+}
+
+std::string Featurizer::name(const Feature& f, std::string_view marked) {
+  std::string name(1, f.kind);
+  name += ':';
+  for (size_t i = f.at; i < f.at + f.len && i < marked.size(); ++i)
+    name += marked[i] == kStart ? '^' : marked[i] == kEnd ? '$' : marked[i];
+  return name;
+}
+
+void Featurizer::describe(std::string_view text, std::vector<std::pair<uint32_t, std::string>>& out) const {
+  std::vector<Feature> fs;
+  std::string marked;
+  features(text, fs, marked);
+  for (const auto& f : fs) out.emplace_back(f.slot, name(f, marked));
 }
 
 OnlineLinear::OnlineLinear(std::vector<std::string> labels, FeatureOptions f, FtrlParams p)

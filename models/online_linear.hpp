@@ -34,8 +34,17 @@ class Featurizer {
   void add(std::string_view text, std::vector<uint32_t>& out) const;
   // The bias slot every example carries.
   uint32_t bias() const { return mask_; }  // the last slot
-  // For explanations: each feature of text with its slot and a readable name
-  // ("w:select", "c:' or"). Slow; for the few events that become alerts.
+  // For explanations: each feature of text with its slot, and where its
+  // characters are in `marked` (the text as featurised: lowercased, between
+  // the markers ^ and $). name() makes it readable: "w:select", "c:' or".
+  struct Feature {
+    uint32_t slot;
+    char kind;  // 'c' n-gram, 'w' word
+    uint32_t at, len;
+  };
+  void features(std::string_view text, std::vector<Feature>& out, std::string& marked) const;
+  static std::string name(const Feature& f, std::string_view marked);
+  // features() and name() together, for tests.
   void describe(std::string_view text, std::vector<std::pair<uint32_t, std::string>>& out) const;
 
  private:

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <map>
 
 #include "engine/json_writer.hpp"
 #include "operators/alert.hpp"
@@ -304,30 +303,49 @@ void OnlineClassifierOp::remember(const Event& e, uint32_t predicted) {
 }
 
 std::string OnlineClassifierOp::explain(uint32_t label) {
-  // A feature's push towards `label` and away from the negative label; a
-  // repeated feature counts as often as it occurs.
-  std::map<std::string, float> push;
-  std::vector<std::pair<uint32_t, std::string>> named;
+  // A feature's push towards `label` and away from the negative label, summed
+  // over its occurrences (in any of the event's texts); names are built for
+  // the winners only.
+  struct Push {
+    uint32_t slot;
+    float weight;
+    size_t text;
+    online::Featurizer::Feature feature;
+  };
+  std::vector<Push> pushes;
+  std::vector<std::string> marked;
+  std::vector<online::Featurizer::Feature> fs;
   std::string_view rest = joined_;
   while (true) {
     size_t cut = rest.find('\0');
-    named.clear();
-    model_->featurizer().describe(rest.substr(0, cut), named);
-    for (auto& [slot, name] : named) push[name] += model_->weight(slot, label) - model_->weight(slot, negative_);
+    fs.clear();
+    marked.emplace_back();
+    model_->featurizer().features(rest.substr(0, cut), fs, marked.back());
+    for (const auto& f : fs)
+      pushes.push_back(Push{f.slot, model_->weight(f.slot, label) - model_->weight(f.slot, negative_),
+                            marked.size() - 1, f});
     if (cut == std::string_view::npos) break;
     rest.remove_prefix(cut + 1);
   }
-  std::vector<std::pair<float, const std::string*>> top;
-  for (const auto& [name, w] : push)
-    if (w > 0) top.emplace_back(w, &name);
-  size_t n = std::min(explain_, top.size());
-  std::partial_sort(top.begin(), top.begin() + static_cast<long>(n), top.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Occurrences of one slot are one feature (or hash-colliding ones: the
+  // model cannot tell them apart either).
+  std::sort(pushes.begin(), pushes.end(), [](const Push& a, const Push& b) { return a.slot < b.slot; });
+  size_t kept = 0;
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    if (kept > 0 && pushes[kept - 1].slot == pushes[i].slot) pushes[kept - 1].weight += pushes[i].weight;
+    else pushes[kept++] = pushes[i];
+  }
+  pushes.resize(kept);
+  auto positive_end = std::partition(pushes.begin(), pushes.end(), [](const Push& p) { return p.weight > 0; });
+  const auto n = std::min<ptrdiff_t>(static_cast<ptrdiff_t>(explain_), positive_end - pushes.begin());
+  std::partial_sort(pushes.begin(), pushes.begin() + n, positive_end,
+                    [](const Push& a, const Push& b) { return a.weight > b.weight; });
   std::string doc = "[";
-  for (size_t i = 0; i < n; ++i) {
+  for (ptrdiff_t i = 0; i < n; ++i) {
+    const Push& p = pushes[static_cast<size_t>(i)];
     if (i) doc += ',';
     doc += "{\"feature\":";
-    std::string name = *top[i].second;
+    std::string name = online::Featurizer::name(p.feature, marked[p.text]);
     // An n-gram may cut a multi-byte character: show such bytes as \xNN.
     if (!json::valid_utf8(name)) {
       std::string safe;
@@ -336,7 +354,7 @@ std::string OnlineClassifierOp::explain(uint32_t label) {
       name = std::move(safe);
     }
     json::append_string(doc, name);
-    doc += fmt::format(",\"weight\":{:.4f}}}", top[i].first);
+    doc += fmt::format(",\"weight\":{:.4f}}}", p.weight);
   }
   doc += ']';
   return doc;
