@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The online model (issue 6) against River on one core, same stream, same run:
+# the HTTP parameter values (tests/data/http_params) in the tests' fixed
+# shuffled order. socstream's figures come from bench/model/online_bench
+# (at the default 2^16 feature slots and at 2^18), River's from
+# bench/baselines/python/river_online.py with the same features, with FTRL
+# (socstream's algorithm) and with SGD (River's default, its fastest).
+# Prints the table and writes it into bench/RESULTS.md.
+#   bench/online.sh [--river-events N]   (default: the whole stream, 20,712)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+RIVER_N=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --river-events) RIVER_N="$2"; shift 2 ;;
+    *) echo "usage: bench/online.sh [--river-events N]" >&2; exit 64 ;;
+  esac
+done
+
+scripts/build.sh >/dev/null
+"$(dirname "$0")/../scripts/python_env.sh" >/dev/null  # installs python3-venv if missing
+venv=.cache/venv-river
+[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r bench/baselines/python/river-requirements.txt >&2
+mkdir -p bench/data bench/out
+stream=bench/data/http-params-stream.jsonl
+
+val() { sed -n "s/^$2=//p" "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a / b}'; }
+fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
+
+echo "socstream, 2^16 slots..." >&2
+build/bench/online_bench --write-stream "$stream" >bench/out/online-16.txt
+echo "socstream, 2^18 slots..." >&2
+build/bench/online_bench --bits 18 >bench/out/online-18.txt
+echo "River, FTRL..." >&2
+"$venv/bin/python" bench/baselines/python/river_online.py "$stream" --limit "$RIVER_N" --optimizer ftrl >bench/out/river-ftrl.txt
+echo "River, SGD..." >&2
+"$venv/bin/python" bench/baselines/python/river_online.py "$stream" --limit "$RIVER_N" --optimizer sgd >bench/out/river-sgd.txt
+
+rf_u=$(val bench/out/river-ftrl.txt updates_per_s); rf_p=$(val bench/out/river-ftrl.txt predictions_per_s)
+rs_u=$(val bench/out/river-sgd.txt updates_per_s); rs_p=$(val bench/out/river-sgd.txt predictions_per_s)
+row() {  # label file
+  local u p
+  u=$(val "$2" updates_per_s); p=$(val "$2" predictions_per_s)
+  echo "| $1 | $(fmt "$u") | $(fmt "$p") | $(ratio "$u" "$rf_u")× / $(ratio "$u" "$rs_u")× | $(ratio "$p" "$rf_p")× / $(ratio "$p" "$rs_p")× | $(val "$2" progressive_accuracy_last_half) |"
+}
+table="$(cat <<TABLE
+Command: \`bench/online.sh\` at $(git rev-parse --short HEAD) on $(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'). One thread each; the stream is the $(wc -l <"$stream") HTTP parameter values in the tests' fixed order (socstream: 10 passes; River: $( [ "$RIVER_N" -gt 0 ] && echo "the first $RIVER_N" || echo "one pass")).
+
+| system | updates/s | predictions/s | updates vs River FTRL / SGD | predictions vs River FTRL / SGD | progressive accuracy, last half |
+|---|---:|---:|---:|---:|---:|
+$(row "socstream online_classifier model, 2^16 slots (default)" bench/out/online-16.txt)
+$(row "socstream, 2^18 slots" bench/out/online-18.txt)
+| River 0.26.1 LogisticRegression, FTRL, one-vs-rest | $(fmt "$rf_u") | $(fmt "$rf_p") | 1× | 1× | $(val bench/out/river-ftrl.txt progressive_accuracy_last_half) |
+| River 0.26.1 LogisticRegression, SGD, one-vs-rest | $(fmt "$rs_u") | $(fmt "$rs_p") | | | $(val bench/out/river-sgd.txt progressive_accuracy_last_half) |
+
+Updates include featurising and the progressive step (score, then learn); predictions include featurising. socstream's other figures (2^16): the model alone on pre-hashed features $(fmt "$(val bench/out/online-16.txt predict_only_per_s)") predictions/s; the \`online_classifier\` operator on batches of 256 events $(fmt "$(val bench/out/online-16.txt operator_events_per_s)") events/s, $(fmt "$(val bench/out/online-16.txt operator_explain_events_per_s)") with explanations (top 3 features of each positive, $(awk '/features_per_event/ {print}' bench/out/online-16.txt | sed 's/.*features_per_event=//') features per event).
+TABLE
+)"
+echo "$table"
+python3 - "$table" <<'PY'
+import re, sys
+path = "bench/RESULTS.md"
+text = open(path).read()
+block = "<!-- online:begin -->\n" + sys.argv[1] + "\n<!-- online:end -->"
+if "<!-- online:begin -->" in text:
+    text = re.sub(r"<!-- online:begin -->.*?<!-- online:end -->", lambda _: block, text, flags=re.S)
+else:
+    text += "\n## Online learning: socstream's online model against River (issue 6)\n\n" + block + "\n"
+open(path, "w").write(text)
+PY
