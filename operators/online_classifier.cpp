@@ -51,6 +51,7 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
       alert_id_field_(s.str("alert_id_field", "alert_id")),
       alert_detector_(s.str("alert_detector", "")),
       remember_(static_cast<size_t>(s.integer("remember", 100000, 0, 100'000'000))),
+      min_updates_(static_cast<uint64_t>(s.integer("min_updates", 1000, 0))),
       drift_warmup_(static_cast<uint64_t>(s.integer("drift_warmup", 2000, 0))),
       snapshot_every_(static_cast<uint64_t>(s.integer("snapshot_every", 100000, 1))),
       snapshot_interval_(1000 * s.integer("snapshot_interval_s", 60, 1)),
@@ -254,6 +255,13 @@ void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena,
 }
 
 void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift) {
+  // An empty model gives every label the same probability and would flag
+  // everything: until it has learnt enough, events pass as negative, unscored.
+  if (model_->updates() < min_updates_) {
+    ++stats_.untrained;
+    neg.events.push_back(std::move(e));
+    return;
+  }
   if (featurize(e, nullptr) == 0) {
     neg.events.push_back(std::move(e));
     return;
@@ -462,6 +470,9 @@ void OnlineClassifierOp::finish(Outputs& out) {
   if (snapshots_ && (model_->updates() != updates_at_snapshot_ || !unsaved_.empty())) snapshot(true);
   emit_metrics(out);
   const auto& p = model_->progress();
+  if (stats_.untrained > 0)
+    spdlog::warn("online_classifier {}: {} events passed unscored while the model had under {} updates", name_,
+                 stats_.untrained, min_updates_);
   spdlog::info("online_classifier {}: {} scored ({} positive), {} verdicts learnt ({} rejected), progressive "
                "accuracy {:.4f} and log-loss {:.4f} over {} examples, {} drift events, {} snapshots (last {})",
                name_, stats_.scored, stats_.positive, stats_.learnt, stats_.rejected, p.accuracy(), p.mean_log_loss(),
@@ -495,6 +506,7 @@ ComponentSpec online_classifier_spec() {
        {"alert_id_field", SettingType::String, false, "a verdict's alert id field (default alert_id)"},
        {"alert_detector", SettingType::String, false, "the alert operator's detector, whose ids verdicts name"},
        {"remember", SettingType::Int, false, "recent positives kept for verdicts by alert id (default 100000)"},
+       {"min_updates", SettingType::Int, false, "verdicts learnt before it scores; until then events leave on negative (default 1000)"},
        {"explain", SettingType::Int, false, "top features written to `explanation` (default 3; 0 for none)"},
        {"snapshot_dir", SettingType::String, false, "where snapshots are written and restored from"},
        {"snapshot_every", SettingType::Int, false, "updates between snapshots (default 100000)"},

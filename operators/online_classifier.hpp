@@ -14,7 +14,9 @@
 // is scored first and then learnt (progressive validation). Unknown ids,
 // unknown labels and verdicts without a text go to `dlq` with the reason.
 //
-// Other events get label, score, model, model_version and an `explanation` (the
+// Other events (once the model has learnt from `min_updates` verdicts; until
+// then they leave on `negative` unscored) get label, score, model,
+// model_version and an `explanation` (the
 // features that pushed the score up most) and leave on the default port when
 // 1 - P(negative_label) reaches `threshold`, on `negative` otherwise.
 //
@@ -61,7 +63,7 @@ class OnlineClassifierOp final : public Operator {
   uint64_t generation() const { return generation_; }
   const std::string& version() const { return version_text_; }
   struct Stats {
-    uint64_t scored = 0, positive = 0, learnt = 0, rejected = 0, drifts = 0, snapshots = 0;
+    uint64_t scored = 0, positive = 0, untrained = 0, learnt = 0, rejected = 0, drifts = 0, snapshots = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -99,6 +101,7 @@ class OnlineClassifierOp final : public Operator {
   std::vector<std::string> feedback_sources_;
   std::string label_field_, text_field_, alert_id_field_, alert_detector_;
   size_t remember_;
+  uint64_t min_updates_;
   std::unordered_map<std::string, Remembered> store_;
   std::deque<std::string> store_order_;
 

@@ -204,6 +204,24 @@ bool Engine::running() {
   return false;
 }
 
+void produce_messages(const std::string& topic, const std::vector<std::string>& msgs) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "message.max.bytes", "16777216", err, sizeof err);
+  rd_kafka_conf_set(conf, "compression.type", "lz4", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  for (const auto& m : msgs) {
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_VALUE(const_cast<char*>(m.data()), m.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      rd_kafka_poll(rk, 100);
+  }
+  rd_kafka_flush(rk, 60000);
+  const int left = rd_kafka_outq_len(rk);
+  rd_kafka_destroy(rk);
+  if (left != 0) throw std::runtime_error(std::to_string(left) + " messages not delivered to " + topic);
+}
+
 bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {

@@ -24,6 +24,8 @@ std::string check_servers();
 void create_topic(const std::string& topic, int partitions);
 // Produces every line of a file as one message (kcat), spread over partitions.
 void produce_file(const std::string& topic, const std::filesystem::path& file);
+// Produces each message (librdkafka), waiting until all are delivered.
+void produce_messages(const std::string& topic, const std::vector<std::string>& msgs);
 // Every message of a topic (kcat), until its end.
 std::vector<std::string> consume_all(const std::string& topic);
 // Sum over partitions of (committed offset of the group) and of the end offsets.
