@@ -8,7 +8,6 @@
 #include <charconv>
 
 #include "engine/json_writer.hpp"
-#include "operators/alert.hpp"
 #include "operators/operators.hpp"
 
 namespace socstream {
@@ -45,12 +44,6 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
       names_(s.str("prefix", "")),
       explanation_field_(s.str("prefix", "") + "explanation"),
       explain_(static_cast<size_t>(s.integer("explain", 3, 0, 32))),
-      feedback_sources_(s.list("feedback_sources")),
-      label_field_(s.str("label_field", "label")),
-      text_field_(s.str("text_field", "text")),
-      alert_id_field_(s.str("alert_id_field", "alert_id")),
-      alert_detector_(s.str("alert_detector", "")),
-      remember_(static_cast<size_t>(s.integer("remember", 100000, 0, 100'000'000))),
       min_updates_(static_cast<uint64_t>(s.integer("min_updates", 1000, 0))),
       drift_warmup_(static_cast<uint64_t>(s.integer("drift_warmup", 2000, 0))),
       snapshot_every_(static_cast<uint64_t>(s.integer("snapshot_every", 100000, 1))),
@@ -93,7 +86,7 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
   } else {
     negative_ = static_cast<uint32_t>(it - labels_.begin());
   }
-  if (s.has("alert_detector") && alert_detector_.empty()) s.error("alert_detector", "must name the alert operator's detector");
+  join_ = FeedbackJoin(s, labels_, negative_);
 
   const double error_lambda = s.number("drift_error_threshold", 20);
   const double score_lambda = s.number("drift_score_threshold", 200);
@@ -189,9 +182,7 @@ void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
   Batch drift = in.derive();
   drift.raw_padded = false;
   for (auto& e : in.events) {
-    bool feedback = e.pos.source &&
-                    std::find(feedback_sources_.begin(), feedback_sources_.end(), *e.pos.source) != feedback_sources_.end();
-    if (feedback) learn(e, dlq, out, *arena, drift);
+    if (join_.is_feedback(e)) learn(e, dlq, out, *arena, drift);
     else score(e, pos, neg, *arena, drift);
   }
   pos.hold(arena);
@@ -206,44 +197,22 @@ void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
 }
 
 void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift) {
-  auto reject = [&](std::string_view reason, const std::string& detail) {
+  auto v = join_.resolve(e, [&](std::string& joined) {
+    size_t n = 0;
+    texts_.for_each(e, scratch_, [&](std::string_view t) {
+      if (t.empty()) return;
+      if (n++) joined.push_back('\0');
+      joined.append(t);
+    });
+    return n;
+  });
+  if (!v.ok) {
     ++stats_.rejected;
-    out.reject(dlq, std::move(e), reason, arena.copy(detail));
-  };
-  const Field* label = e.field(label_field_);
-  if (!label || label->kind != ValueKind::String || label->value.empty())
-    return reject("malformed_feedback", "no string field '" + label_field_ + "' with the verdict");
-  std::optional<uint32_t> predicted;
-  if (const Field* id = e.field(alert_id_field_)) {
-    auto it = store_.find(std::string(id->value));
-    if (it == store_.end())
-      return reject("unknown_alert",
-                    alert_detector_.empty()
-                        ? "alert_id given but no alert_detector is configured to remember alerts by"
-                        : fmt::format("alert {} is not among the {} most recent alerts of detector '{}'", id->value,
-                                      store_.size(), alert_detector_));
-    featurize(it->second.texts);
-    predicted = it->second.predicted;
-  } else if (const Field* text = e.field(text_field_); text && text->kind == ValueKind::String) {
-    slots_.clear();
-    model_->featurizer().add(text->value, slots_);
-  } else if (featurize(e, nullptr) == 0) {
-    return reject("malformed_feedback",
-                  "a verdict needs '" + alert_id_field_ + "', '" + text_field_ + "' or the scored fields");
+    out.reject(dlq, std::move(e), v.reason, arena.copy(v.detail));
+    return;
   }
-  uint32_t y;
-  auto it = std::find(labels_.begin(), labels_.end(), label->value);
-  if (it != labels_.end()) {
-    y = static_cast<uint32_t>(it - labels_.begin());
-  } else if (label->value == "false_positive") {
-    y = negative_;
-  } else if (label->value == "true_positive" && predicted) {
-    y = *predicted;
-  } else {
-    return reject("unknown_label", fmt::format("'{}' is not one of {}, false_positive or true_positive (with an "
-                                               "alert_id)",
-                                               label->value, fmt::join(labels_, ", ")));
-  }
+  featurize(v.texts);
+  const uint32_t y = v.label;
   bool right = model_->learn(slots_.data(), slots_.size(), y, probs_.data());
   ++stats_.learnt;
   ++window_examples_;
@@ -286,28 +255,13 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
     return;
   }
   ++stats_.positive;
-  if (explain_ > 0 || (remember_ > 0 && !alert_detector_.empty())) {
+  if (explain_ > 0 || join_.remembering()) {
     joined_.clear();
     featurize(e, &joined_);
     if (explain_ > 0) e.set_field(explanation_field_, arena.copy(explain(label)), ValueKind::Json);
-    remember(e, label);
+    join_.remember(e.pos, joined_, label);
   }
   pos.events.push_back(std::move(e));
-}
-
-void OnlineClassifierOp::remember(const Event& e, uint32_t predicted) {
-  if (remember_ == 0 || alert_detector_.empty()) return;
-  std::string id = AlertOp::alert_id(alert_detector_, e.pos);
-  auto [it, fresh] = store_.try_emplace(id, Remembered{joined_, predicted});
-  if (!fresh) {
-    it->second = Remembered{joined_, predicted};
-    return;
-  }
-  store_order_.push_back(std::move(id));
-  if (store_order_.size() > remember_) {
-    store_.erase(store_order_.front());
-    store_order_.pop_front();
-  }
 }
 
 std::string OnlineClassifierOp::explain(uint32_t label) {
@@ -480,7 +434,7 @@ void OnlineClassifierOp::finish(Outputs& out) {
 }
 
 ComponentSpec online_classifier_spec() {
-  return ComponentSpec{
+  ComponentSpec spec{
       "online_classifier",
       Kind::Operator,
       "scores events with an online linear model and learns from analysts' verdicts; ports: default (positive), "
@@ -500,12 +454,6 @@ ComponentSpec online_classifier_spec() {
        {"beta", SettingType::Double, false, "FTRL learning-rate smoothing (default 1)"},
        {"l1", SettingType::Double, false, "FTRL L1 regularisation (default 0)"},
        {"l2", SettingType::Double, false, "FTRL L2 regularisation (default 0)"},
-       {"feedback_sources", SettingType::StringList, false, "sources whose events are analysts' verdicts"},
-       {"label_field", SettingType::String, false, "a verdict's label field (default label)"},
-       {"text_field", SettingType::String, false, "a verdict's text field (default text)"},
-       {"alert_id_field", SettingType::String, false, "a verdict's alert id field (default alert_id)"},
-       {"alert_detector", SettingType::String, false, "the alert operator's detector, whose ids verdicts name"},
-       {"remember", SettingType::Int, false, "recent positives kept for verdicts by alert id (default 100000)"},
        {"min_updates", SettingType::Int, false, "verdicts learnt before it scores; until then events leave on negative (default 1000)"},
        {"explain", SettingType::Int, false, "top features written to `explanation` (default 3; 0 for none)"},
        {"snapshot_dir", SettingType::String, false, "where snapshots are written and restored from"},
@@ -519,6 +467,8 @@ ComponentSpec online_classifier_spec() {
        {"prefix", SettingType::String, false, "prefix for the fields written"}},
       false,
       [](const Settings& s) { return std::make_unique<OnlineClassifierOp>(s); }};
+  for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
+  return spec;
 }
 
 }  // namespace socstream

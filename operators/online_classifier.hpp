@@ -3,16 +3,9 @@
 // (models/online_linear.hpp) in about a microsecond, and learns from analysts'
 // verdicts as they arrive.
 //
-// Events from the sources named in `feedback_sources` are verdicts:
-//   {alert_id, label}  joined with the texts of that alert, which this operator
-//                      remembered when it flagged the event (a bounded store of
-//                      the most recent `remember` positives, keyed by the id the
-//                      `alert_detector` gives them);
-//   {text, label}      learnt as is;
-//   an event with the scored fields and a label (a labelled stream) likewise.
-// The label is one of `labels`, or false_positive / true_positive. Each verdict
-// is scored first and then learnt (progressive validation). Unknown ids,
-// unknown labels and verdicts without a text go to `dlq` with the reason.
+// Verdicts (operators/feedback.hpp: labelled events, {text, label},
+// {alert_id, label} joined with the positives it remembered) are scored first
+// and then learnt (progressive validation); bad ones go to `dlq` with the reason.
 //
 // Other events (once the model has learnt from `min_updates` verdicts; until
 // then they leave on `negative` unscored) get label, score, model,
@@ -30,18 +23,17 @@
 // figures go to `metrics` every `metrics_interval_s` and to the log.
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/component.hpp"
 #include "models/drift.hpp"
 #include "models/online_linear.hpp"
 #include "models/snapshots.hpp"
+#include "operators/feedback.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/verdict_fields.hpp"
 
@@ -68,16 +60,11 @@ class OnlineClassifierOp final : public Operator {
   const Stats& stats() const { return stats_; }
 
  private:
-  struct Remembered {
-    std::string texts;  // '\0'-separated
-    uint32_t predicted;
-  };
   // The event's texts' feature slots into slots_ (and the texts into joined_ when asked).
   size_t featurize(const Event& e, std::string* joined);
   void featurize(std::string_view joined);
   void learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift);
   void score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift);
-  void remember(const Event& e, uint32_t predicted);
   std::string explain(uint32_t label);
   void watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift);
   void drifted(const char* detector, const online::PageHinkley& d, const Event& e, Arena& arena, Batch& drift);
@@ -98,12 +85,8 @@ class OnlineClassifierOp final : public Operator {
   size_t explain_;
   bool learning_;
 
-  std::vector<std::string> feedback_sources_;
-  std::string label_field_, text_field_, alert_id_field_, alert_detector_;
-  size_t remember_;
   uint64_t min_updates_;
-  std::unordered_map<std::string, Remembered> store_;
-  std::deque<std::string> store_order_;
+  FeedbackJoin join_;
 
   online::DriftOptions error_drift_, score_drift_;
   uint64_t drift_warmup_;

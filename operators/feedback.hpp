@@ -1,0 +1,65 @@
+#pragma once
+// Analysts' verdicts for an operator that learns (online_classifier,
+// transformer). Events from the sources named in `feedback_sources` are
+// verdicts:
+//   {alert_id, label}  joined with the texts of that alert, which the operator
+//                      remembered when it flagged the event: a bounded store of
+//                      its `remember` most recent positives, keyed by the id the
+//                      `alert_detector` gives them (AlertOp::alert_id);
+//   {text, label}      learnt as is;
+//   an event with the operator's scored fields and a label (a labelled stream).
+// The label is one of the model's labels, false_positive (the negative label)
+// or true_positive (the label the operator gave the alert). What cannot be
+// resolved gets a DLQ reason: malformed_feedback, unknown_alert, unknown_label.
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/component.hpp"
+
+namespace socstream {
+
+class FeedbackJoin {
+ public:
+  FeedbackJoin(const Settings& s, std::vector<std::string> labels, uint32_t negative);
+  FeedbackJoin() = default;
+  // The settings above, for an operator's schema.
+  static std::vector<SettingSpec> settings();
+
+  bool is_feedback(const Event& e) const;
+  bool remembering() const { return remember_ > 0 && !detector_.empty(); }
+  // Remembers a flagged event's texts ('\0'-separated) and the label it was given.
+  void remember(const SourcePos& pos, std::string_view texts, uint32_t predicted);
+
+  struct Resolved {
+    bool ok = false;
+    std::string_view texts;  // '\0'-separated; valid until the next call
+    uint32_t label = 0;
+    std::string_view reason;
+    std::string detail;
+  };
+  // own_texts('\0'-joins the event's scored fields into its argument) is asked
+  // when the verdict has neither an alert id nor a text; it returns how many.
+  Resolved resolve(const Event& e, const std::function<size_t(std::string&)>& own_texts);
+
+  size_t remembered() const { return store_.size(); }
+
+ private:
+  struct Remembered {
+    std::string texts;
+    uint32_t predicted;
+  };
+  std::vector<std::string> labels_;
+  uint32_t negative_ = 0;
+  std::vector<std::string> sources_;
+  std::string label_field_, text_field_, id_field_, detector_;
+  size_t remember_ = 0;
+  std::unordered_map<std::string, Remembered> store_;
+  std::deque<std::string> order_;
+  std::string scratch_;
+};
+
+}  // namespace socstream
