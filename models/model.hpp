@@ -37,6 +37,9 @@ struct ModelInfo {
   std::string negative_label;
   // Per-label score thresholds a positive verdict needs (default 0.5 each).
   std::map<std::string, double> thresholds;
+  // The classification head: the submodule (a Linear layer making the logits)
+  // that may learn from feedback. Empty: the model does not learn.
+  std::string head;
   std::filesystem::path weights;
   std::string sha256;
   std::filesystem::path vocab;
@@ -62,6 +65,36 @@ class TextModel {
   // One forward pass over the batch, padded to its longest sequence (not to
   // max_len). Per text: the label probabilities (classify) or the embedding (embed).
   virtual std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) = 0;
+
+  // Learning the head from labelled texts (classify models with `head:`).
+  // predict() uses the live head; a shadow copy learns, is scored beside it,
+  // and replaces it only when promoted. Models that cannot learn throw ModelError.
+  virtual bool can_learn() const { return false; }
+  // The shadow becomes a copy of the live head again.
+  virtual void reset_shadow() { not_learning(); }
+  // `steps` Adam steps of the shadow head on the texts and their label
+  // indices; returns the last step's mean cross-entropy.
+  virtual float train_shadow(const std::vector<std::string_view>& /*texts*/, const std::vector<uint32_t>& /*labels*/,
+                             int /*steps*/, float /*learning_rate*/) {
+    not_learning();
+    return 0;
+  }
+  // The probabilities of the live and of the shadow head, per text.
+  virtual void predict_both(const std::vector<std::string_view>& /*texts*/, std::vector<std::vector<float>>& /*live*/,
+                            std::vector<std::vector<float>>& /*shadow*/) {
+    not_learning();
+  }
+  virtual void promote_shadow() { not_learning(); }
+  // The live head's parameters as bytes (with a checksum), and back: the
+  // saved versions of a model that learns. load_head checks names and shapes.
+  virtual std::string head_bytes() const {
+    not_learning();
+    return {};
+  }
+  virtual void load_head(std::string_view /*bytes*/) { not_learning(); }
+
+ private:
+  [[noreturn]] void not_learning() const { throw ModelError(info().name + ": this model cannot learn (no head)"); }
 };
 
 // `socstream predict --model DIR [TEXT...]`: argv[0] is "predict".

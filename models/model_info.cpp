@@ -32,6 +32,7 @@ ModelInfo read_model_info(const std::filesystem::path& dir) {
         return std::find(info.labels.begin(), info.labels.end(), l) != info.labels.end();
       };
       if (!known(info.negative_label)) throw ModelError(where + ": negative_label '" + info.negative_label + "' is not a label");
+      if (y["head"]) info.head = y["head"].as<std::string>();
       for (const auto& l : info.labels) info.thresholds[l] = 0.5;
       if (y["thresholds"])
         for (const auto& kv : y["thresholds"]) {

@@ -1,8 +1,13 @@
 // The TorchScript plugin (libsocstream_torch.so): the only file that includes
 // libtorch. models/model_loader.cpp opens it on first use.
 #include <ATen/Parallel.h>
+#include <torch/optim/adam.h>
 #include <torch/script.h>
 
+#include <boost/crc.hpp>
+
+#include <cstring>
+#include <map>
 #include <mutex>
 
 #include "models/model.hpp"
@@ -36,6 +41,169 @@ class TorchTextModel final : public TextModel {
   std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) override {
     std::vector<std::vector<float>> out;
     if (texts.empty()) return out;
+    auto [ids, mask] = encode(texts);
+    c10::InferenceMode guard;
+    at::Tensor y = first_tensor(module_.forward({ids, mask}));
+    at::Tensor rows = info_.task == "embed" ? embed(y, mask, ids.size(0)) : classify(y, ids.size(0));
+    return to_rows(rows);
+  }
+
+  bool can_learn() const override { return info_.task == "classify" && !info_.head.empty(); }
+
+  void reset_shadow() override {
+    check_learning();
+    shadow_ = module_.deepcopy();
+    shadow_.eval();  // no dropout: the head learns on the features the live model computes
+    for (auto p : shadow_.parameters()) {
+      p.detach_();  // deepcopy clones with history: the optimiser needs leaves
+      p.set_requires_grad(false);
+    }
+    std::vector<at::Tensor> head;
+    for (const auto& p : head_of(shadow_).named_parameters(true)) {
+      p.value.set_requires_grad(true);
+      head.push_back(p.value);
+    }
+    optimizer_ = std::make_unique<torch::optim::Adam>(head, torch::optim::AdamOptions(lr_));
+  }
+
+  float train_shadow(const std::vector<std::string_view>& texts, const std::vector<uint32_t>& labels, int steps,
+                     float learning_rate) override {
+    if (!optimizer_ || learning_rate != lr_) {
+      lr_ = learning_rate;
+      reset_shadow();
+    }
+    auto [ids, mask] = encode(texts);
+    std::vector<int64_t> y(labels.begin(), labels.end());
+    at::Tensor target = torch::tensor(y, torch::kLong);
+    float last = 0;
+    for (int s = 0; s < steps; ++s) {
+      optimizer_->zero_grad();
+      at::Tensor logits = first_tensor(shadow_.forward({ids, mask}));
+      at::Tensor loss = torch::nll_loss(torch::log_softmax(logits.to(torch::kFloat), 1), target);
+      loss.backward();
+      optimizer_->step();
+      last = loss.item<float>();
+    }
+    return last;
+  }
+
+  void predict_both(const std::vector<std::string_view>& texts, std::vector<std::vector<float>>& live,
+                    std::vector<std::vector<float>>& shadow) override {
+    if (!optimizer_) reset_shadow();
+    auto [ids, mask] = encode(texts);
+    c10::InferenceMode guard;
+    live = to_rows(classify(first_tensor(module_.forward({ids, mask})), ids.size(0)));
+    shadow = to_rows(classify(first_tensor(shadow_.forward({ids, mask})), ids.size(0)));
+  }
+
+  void promote_shadow() override {
+    if (!optimizer_) reset_shadow();
+    torch::NoGradGuard no_grad;
+    auto from = head_params(shadow_);
+    for (auto& [name, t] : head_params(module_)) t.copy_(from.at(name));
+  }
+
+  std::string head_bytes() const override {
+    check_learning();
+    std::string out(kHeadMagic, sizeof kHeadMagic);
+    auto put = [&](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+    auto params = head_params(module_);
+    uint32_t count = static_cast<uint32_t>(params.size());
+    put(&count, 4);
+    for (const auto& [name, value] : params) {
+      uint32_t len = static_cast<uint32_t>(name.size());
+      put(&len, 4);
+      put(name.data(), len);
+      at::Tensor t = value.detach().to(torch::kFloat).contiguous();
+      uint32_t dims = static_cast<uint32_t>(t.dim());
+      put(&dims, 4);
+      for (int64_t d : t.sizes()) put(&d, 8);
+      put(t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+    }
+    boost::crc_32_type crc;
+    crc.process_bytes(out.data(), out.size());
+    uint32_t sum = crc.checksum();
+    put(&sum, 4);
+    return out;
+  }
+
+  void load_head(std::string_view bytes) override {
+    check_learning();
+    if (bytes.size() < sizeof kHeadMagic + 8 || std::memcmp(bytes.data(), kHeadMagic, sizeof kHeadMagic) != 0)
+      throw ModelError("not a saved head of a socstream model (bad magic)");
+    boost::crc_32_type crc;
+    crc.process_bytes(bytes.data(), bytes.size() - 4);
+    uint32_t sum;
+    std::memcpy(&sum, bytes.data() + bytes.size() - 4, 4);
+    if (sum != crc.checksum()) throw ModelError("checksum mismatch: the saved head is damaged");
+    size_t at = sizeof kHeadMagic;
+    const size_t end = bytes.size() - 4;
+    auto get = [&](void* p, size_t n) {
+      if (end - at < n) throw ModelError("the saved head is truncated");
+      std::memcpy(p, bytes.data() + at, n);
+      at += n;
+    };
+    auto live = head_params(module_);
+    uint32_t count;
+    get(&count, 4);
+    if (count != live.size()) throw ModelError("the saved head has " + std::to_string(count) + " parameters, the model's " + std::to_string(live.size()));
+    std::vector<std::pair<std::string, at::Tensor>> loaded;
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t len, dims;
+      get(&len, 4);
+      std::string name(len, '\0');
+      get(name.data(), len);
+      get(&dims, 4);
+      std::vector<int64_t> sizes(dims);
+      for (auto& d : sizes) get(&d, 8);
+      if (!live.count(name)) throw ModelError("the saved head has a parameter '" + name + "' the model's has not");
+      at::Tensor target = live.at(name);
+      if (target.sizes() != c10::IntArrayRef(sizes))
+        throw ModelError("the saved head's '" + name + "' has shape " + c10::str(c10::IntArrayRef(sizes)) +
+                         ", the model's " + c10::str(target.sizes()));
+      at::Tensor t = torch::empty(sizes, torch::kFloat);
+      get(t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+      loaded.emplace_back(name, t);
+    }
+    if (at != end) throw ModelError("trailing bytes after the saved head");
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& [name, t] : loaded) live.at(name).copy_(t);
+    }
+    reset_shadow();
+  }
+
+ private:
+  static constexpr char kHeadMagic[8] = {'S', 'O', 'C', 'H', 'E', 'A', 'D', '1'};
+
+  void check_learning() const {
+    if (!can_learn()) throw ModelError(info_.name + ": this model cannot learn (model.yaml names no head)");
+  }
+
+  torch::jit::Module head_of(const torch::jit::Module& m) const {
+    if (!m.hasattr(info_.head) || !m.attr(info_.head).isModule())
+      throw ModelError(info_.name + ": the model has no submodule '" + info_.head + "' (model.yaml head)");
+    return m.attr(info_.head).toModule();
+  }
+
+  // The head's parameters by name ("weight", "bias"), sharing the module's storage.
+  std::map<std::string, at::Tensor> head_params(const torch::jit::Module& m) const {
+    std::map<std::string, at::Tensor> out;
+    for (const auto& p : head_of(m).named_parameters(true)) out.emplace(p.name, p.value);
+    return out;
+  }
+
+  std::vector<std::vector<float>> to_rows(at::Tensor rows) const {
+    rows = rows.to(torch::kFloat).contiguous();
+    const auto cols = static_cast<size_t>(rows.size(1));
+    const float* p = rows.data_ptr<float>();
+    std::vector<std::vector<float>> out(static_cast<size_t>(rows.size(0)));
+    for (size_t r = 0; r < out.size(); ++r) out[r].assign(p + r * cols, p + (r + 1) * cols);
+    return out;
+  }
+
+  // Token ids and attention mask, padded to the batch's longest text.
+  std::pair<at::Tensor, at::Tensor> encode(const std::vector<std::string_view>& texts) const {
     const auto n = static_cast<int64_t>(texts.size());
     std::vector<Encoding> enc;
     enc.reserve(texts.size());
@@ -53,18 +221,9 @@ class TorchTextModel final : public TextModel {
         ia[r][c] = enc[r].ids[c];
         ma[r][c] = 1;
       }
-    c10::InferenceMode guard;
-    at::Tensor y = first_tensor(module_.forward({ids, mask}));
-    at::Tensor rows = info_.task == "embed" ? embed(y, mask, n) : classify(y, n);
-    rows = rows.to(torch::kFloat).contiguous();
-    const auto cols = static_cast<size_t>(rows.size(1));
-    const float* p = rows.data_ptr<float>();
-    out.resize(texts.size());
-    for (size_t r = 0; r < texts.size(); ++r) out[r].assign(p + r * cols, p + (r + 1) * cols);
-    return out;
+    return {ids, mask};
   }
 
- private:
   // Hugging Face models traced without return_dict=False return a tuple whose
   // first element is the logits or the last hidden state.
   at::Tensor first_tensor(const c10::IValue& v) const {
@@ -98,6 +257,10 @@ class TorchTextModel final : public TextModel {
   ModelInfo info_;
   torch::jit::Module module_;
   WordPieceTokenizer tok_;
+  // The shadow model (a deep copy; only its head requires grad) and its optimiser.
+  torch::jit::Module shadow_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  float lr_ = 0.01f;
 };
 
 }  // namespace

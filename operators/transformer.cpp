@@ -27,7 +27,22 @@ TransformerOp::TransformerOp(const Settings& s)
       bucketing_(s.flag("length_bucketing", true)),
       async_(s.flag("inference_thread", true)),
       names_(s.str("prefix", "")),
+      learn_(s.flag("learn", false)),
+      pin_(s.integer("pin_version", 0, 0)),
+      holdout_every_(static_cast<size_t>(s.integer("holdout_every", 5, 2, 1000))),
+      train_batch_(static_cast<size_t>(s.integer("train_batch", 16, 1, 4096))),
+      gate_examples_(static_cast<size_t>(s.integer("gate_examples", 200, 1, 10'000'000))),
+      train_steps_(static_cast<int>(s.integer("train_steps", 5, 1, 1000))),
+      learning_rate_(static_cast<float>(s.number("learning_rate", 0.01))),
       cache_(0) {
+  if (s.has("versions_dir")) versions_.emplace(s.path("versions_dir"), "head", 0);
+  if (learn_ && !versions_) s.error("learn", "a model that learns needs versions_dir, where its versions are saved");
+  if (pin_ && !versions_) s.error("pin_version", "pin_version needs versions_dir, where the versions are");
+  if (pin_ && learn_) s.error("pin_version", "a pinned version is frozen: drop learn: true, or the pin");
+  if (learn_ && s.integer("workers", 1) > 1)
+    s.error("workers", "a transformer that learns runs as one worker: several would train and save apart");
+  if (!(learning_rate_ > 0)) s.error("learning_rate", "must be above 0");
+  set_version(0);
   if (!s.has("model")) return;  // reported by the schema check
   try {
     info_ = read_model_info(s.path("model"));
@@ -36,7 +51,9 @@ TransformerOp::TransformerOp(const Settings& s)
     return;
   }
   embed_ = info_.task == "embed";
-  version_text_ = std::to_string(info_.version);
+  set_version(static_cast<uint64_t>(info_.version));
+  if ((learn_ || pin_) && (embed_ || info_.head.empty()))
+    s.error(learn_ ? "learn" : "pin_version", info_.name + " cannot learn: model.yaml names no classification head");
   // An embedding depends on every character, so masking would conflate texts:
   // embedding models cache only when asked to.
   cache_ = ResultCache(static_cast<size_t>(s.integer("cache_size", embed_ ? 0 : 65536, 0, 1 << 26)));
@@ -61,11 +78,46 @@ TransformerOp::TransformerOp(const Settings& s)
     thresholds_.push_back(static_cast<float>(info_.thresholds[info_.labels[i]]));
     if (info_.labels[i] == info_.negative_label) negative_ = static_cast<uint32_t>(i);
   }
+  if (learn_) join_ = FeedbackJoin(s, info_.labels, negative_);
+}
+
+void TransformerOp::set_version(uint64_t v) {
+  version_texts_.push_back(std::to_string(v));
+  version_.store(&version_texts_.back());
 }
 
 void TransformerOp::open() {
   if (!model_) model_ = TextModel::load(info_);
   spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, info_.dir.string());
+  if (versions_) load_versions();
+}
+
+void TransformerOp::load_versions() {
+  const auto base = static_cast<uint64_t>(info_.version);
+  auto on_disk = versions_->generations();
+  next_version_ = std::max<uint64_t>(base, on_disk.empty() ? 0 : on_disk.front()) + 1;
+  if (pin_) {
+    // A pin names a version that must be there: serving another would be a silent rollback.
+    if (static_cast<uint64_t>(pin_) != base) {
+      try {
+        model_->load_head(versions_->read(static_cast<uint64_t>(pin_)));
+      } catch (const std::exception& e) {
+        throw ModelError(fmt::format("{}: pinned version {} cannot be loaded from {}: {}", info_.name, pin_,
+                                     versions_->path_of(static_cast<uint64_t>(pin_)).string(), e.what()));
+      }
+    }
+    set_version(static_cast<uint64_t>(pin_));
+    spdlog::info("transformer: {} pinned at version {}", info_.name, pin_);
+    return;
+  }
+  std::vector<std::string> errors;
+  auto gen = versions_->restore([&](std::string_view b) { model_->load_head(b); }, errors);
+  for (const auto& e : errors) spdlog::error("transformer: {}: saved version refused: {}", info_.name, e);
+  if (gen) {
+    set_version(*gen);
+    spdlog::info("transformer: {} serves learnt version {} from {}", info_.name, *gen, versions_->dir().string());
+  }
+  if (learn_) model_->reset_shadow();
 }
 
 void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
@@ -105,7 +157,9 @@ void TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding,
           embedding = *hit;
           embedded = true;
         } else {
-          combine(v, judge(*hit));
+          Verdict j = judge(*hit);
+          if (j.positive && join_.remembering()) j.text = text;
+          combine(v, j);
         }
         return;
       }
@@ -137,7 +191,7 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
       doc += ']';
       e.set_field(names_.embedding, arena.copy(doc), ValueKind::Json);
       e.set_field(names_.model, info_.name);
-      e.set_field(names_.version, version_text_, ValueKind::Number);
+      e.set_field(names_.version, *version_.load(), ValueKind::Number);
     }
     pos.events.push_back(std::move(e));
     return;
@@ -149,7 +203,11 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
   e.set_field(names_.label, info_.labels[v.label]);
   e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
   e.set_field(names_.model, info_.name);
-  e.set_field(names_.version, version_text_, ValueKind::Number);
+  e.set_field(names_.version, *version_.load(), ValueKind::Number);
+  if (v.positive && join_.remembering()) {
+    std::lock_guard lk(join_mu_);
+    join_.remember(e.pos, v.text, v.label);
+  }
   (v.positive ? pos : neg).events.push_back(std::move(e));
 }
 
@@ -157,8 +215,44 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
   auto arena = std::make_shared<Arena>(4096);
   Batch pos = in.derive(in.size());
   Batch neg = in.derive();
+  Batch dlq = in.derive();
   std::vector<float> embedding;
   for (auto& e : in.events) {
+    if (learn_ && join_.is_feedback(e)) {
+      const bool idle = open_.pending.empty() && open_.learn.empty();
+      FeedbackJoin::Resolved v;
+      {
+        std::lock_guard lk(join_mu_);
+        v = join_.resolve(e, [&](std::string& joined) {
+          size_t n = 0;
+          texts_.for_each(e, scratch_, [&](std::string_view t) {
+            if (t.empty()) return;
+            if (n++) joined.push_back('\0');
+            joined.append(t);
+          });
+          return n;
+        });
+        if (v.ok) {
+          for (std::string_view rest = v.texts;;) {
+            size_t cut = rest.find('\0');
+            open_.learn.emplace_back(std::string(rest.substr(0, cut)), v.label);
+            if (cut == std::string_view::npos) break;
+            rest.remove_prefix(cut + 1);
+          }
+        }
+      }
+      if (!v.ok) {
+        ++stats_.rejected_verdicts;
+        out.reject(dlq, std::move(e), v.reason, arena->copy(v.detail));
+        continue;
+      }
+      ++stats_.verdicts;
+      // The shadow head is not durable (a promoted version is): a verdict is
+      // done once queued for learning.
+      e.ack.complete();
+      if (idle) first_at_ = Clock::now();
+      continue;
+    }
     const size_t jobs_before = open_.jobs.size();
     const auto refs_at = static_cast<uint32_t>(open_.refs.size());
     Verdict v;
@@ -169,24 +263,27 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
       route(std::move(e), v, embedded ? &embedding : nullptr, pos, neg, *arena);
       continue;
     }
-    if (jobs_before == 0) first_at_ = Clock::now();
+    if (jobs_before == 0 && open_.learn.empty()) first_at_ = Clock::now();
     open_.holds.hold_all(in.holds);
     open_.pending.push_back(Pending{std::move(e), refs_at, refs, v});
     if (open_.jobs.size() >= max_batch_) close_batch(out);
   }
   pos.hold(arena);
-  neg.hold(std::move(arena));
+  neg.hold(arena);
+  dlq.hold(std::move(arena));
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
+  if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
+  if (open_.learn.size() >= train_batch_ * holdout_every_) close_batch(out);
 }
 
 std::optional<Clock::time_point> TransformerOp::next_deadline() const {
-  if (open_.pending.empty()) return std::nullopt;
+  if (open_.pending.empty() && open_.learn.empty()) return std::nullopt;
   return first_at_ + max_delay_;
 }
 
 void TransformerOp::close_batch(Outputs& out) {
-  if (open_.pending.empty()) return;
+  if (open_.pending.empty() && open_.learn.empty()) return;
   if (!async_) {
     run(open_, out);
     open_ = Open{};
@@ -293,7 +390,11 @@ void TransformerOp::run(Open& b, Outputs& out) {
       route(std::move(p.event), p.verdict, &results[refs[0]], pos, neg, *arena);
       continue;
     }
-    for (uint32_t k = 0; k < p.refs; ++k) combine(p.verdict, judge(results[refs[k]]));
+    for (uint32_t k = 0; k < p.refs; ++k) {
+      Verdict j = judge(results[refs[k]]);
+      if (j.positive && join_.remembering()) j.text = jobs[refs[k]];
+      combine(p.verdict, j);
+    }
     route(std::move(p.event), p.verdict, nullptr, pos, neg, *arena);
   }
   b.holds = Batch{};
@@ -303,6 +404,85 @@ void TransformerOp::run(Open& b, Outputs& out) {
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
+  if (!b.learn.empty()) learn_from(b.learn);
+}
+
+void TransformerOp::learn_from(std::vector<std::pair<std::string, uint32_t>>& verdicts) {
+  std::vector<std::pair<std::string, uint32_t>> held;
+  for (auto& v : verdicts) {
+    if (++seen_ % holdout_every_ == 0) held.push_back(std::move(v));
+    else train_.push_back(std::move(v));
+  }
+  std::vector<std::string_view> views;
+  std::vector<uint32_t> labels;
+  auto fill = [&](const std::vector<std::pair<std::string, uint32_t>>& from, size_t at, size_t n) {
+    views.clear();
+    labels.clear();
+    for (size_t i = at; i < at + n; ++i) {
+      views.emplace_back(from[i].first);
+      labels.push_back(from[i].second);
+    }
+  };
+  try {
+    size_t used = 0;
+    for (; train_.size() - used >= train_batch_; used += train_batch_) {
+      fill(train_, used, train_batch_);
+      model_->train_shadow(views, labels, train_steps_, learning_rate_);
+      window_trained_ += train_batch_;
+      stats_.trained += train_batch_;
+    }
+    train_.erase(train_.begin(), train_.begin() + static_cast<ptrdiff_t>(used));
+    if (!held.empty()) {
+      fill(held, 0, held.size());
+      std::vector<std::vector<float>> live, shadow;
+      model_->predict_both(views, live, shadow);
+      auto top = [](const std::vector<float>& p) {
+        return static_cast<uint32_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      };
+      for (size_t i = 0; i < held.size(); ++i) {
+        live_right_ += top(live[i]) == held[i].second;
+        shadow_right_ += top(shadow[i]) == held[i].second;
+      }
+      held_ += held.size();
+      stats_.held_back += held.size();
+    }
+    if (held_ >= gate_examples_) gate();
+  } catch (const std::exception& e) {
+    // Learning is an extra: a failure costs the shadow, never the live model.
+    spdlog::error("transformer: {}: learning from feedback failed, the shadow starts afresh: {}", info_.name, e.what());
+    train_.clear();
+    window_trained_ = held_ = live_right_ = shadow_right_ = 0;
+    try {
+      model_->reset_shadow();
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void TransformerOp::gate() {
+  const uint64_t held = held_, live = live_right_, shadow = shadow_right_, trained = window_trained_;
+  held_ = live_right_ = shadow_right_ = window_trained_ = 0;
+  if (trained > 0 && shadow >= live) {
+    model_->promote_shadow();
+    const uint64_t v = next_version_++;
+    versions_->save(model_->head_bytes(), v);
+    {
+      // Cached verdicts are the old head's.
+      std::lock_guard lk(cache_mu_);
+      cache_ = ResultCache(cache_.capacity());
+    }
+    set_version(v);
+    ++stats_.promotions;
+    spdlog::info("transformer: {}: shadow promoted as version {} ({} of {} held-back verdicts right, the live "
+                 "head {}; trained on {}), saved in {}",
+                 info_.name, v, shadow, held, live, trained, versions_->path_of(v).string());
+  } else {
+    model_->reset_shadow();
+    ++stats_.discards;
+    spdlog::warn("transformer: {}: shadow discarded ({} of {} held-back verdicts right, the live head {}; trained "
+                 "on {}); version {} stays",
+                 info_.name, shadow, held, live, trained, version());
+  }
 }
 
 void TransformerOp::finish(Outputs& out) {
@@ -314,10 +494,15 @@ void TransformerOp::finish(Outputs& out) {
                "{} forward passes of {:.1f} texts on average, {} model errors",
                info_.name, stats_.texts, hit, cache_.size(), stats_.batch_duplicates, stats_.forwards, mean,
                stats_.model_errors);
+  if (learn_)
+    spdlog::info("transformer: {}: {} verdicts ({} rejected), {} trained on, {} held back, {} promotions, {} "
+                 "shadows discarded; serving version {}",
+                 info_.name, stats_.verdicts, stats_.rejected_verdicts, stats_.trained, stats_.held_back,
+                 stats_.promotions, stats_.discards, version());
 }
 
 ComponentSpec transformer_spec() {
-  return ComponentSpec{
+  ComponentSpec spec{
       "transformer",
       Kind::Operator,
       "runs a TorchScript model directory over a field in dynamic batches; ports: default (positive), negative",
@@ -333,9 +518,19 @@ ComponentSpec transformer_spec() {
        {"max_text_bytes", SettingType::Bytes, false, "bytes of a text given to the tokenizer (default 64KiB)"},
        {"inference_thread", SettingType::Bool, false, "run forward passes on a thread of their own, so cache hits never wait for them (default true)"},
        {"length_bucketing", SettingType::Bool, false, "sort a batch by length into passes of similar length (default true)"},
-       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"}},
+       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"},
+       {"learn", SettingType::Bool, false, "learn the head from feedback_sources' verdicts in a shadow, promoted by an A/B gate (default false)"},
+       {"versions_dir", SettingType::String, false, "where promoted heads are saved, numbered, and restored from"},
+       {"pin_version", SettingType::Int, false, "serve this version and freeze it (model.yaml's version: the bundled weights)"},
+       {"holdout_every", SettingType::Int, false, "every Nth verdict is held back to judge the shadow (default 5)"},
+       {"train_batch", SettingType::Int, false, "verdicts per training mini-batch (default 16)"},
+       {"train_steps", SettingType::Int, false, "optimiser steps per mini-batch (default 5)"},
+       {"learning_rate", SettingType::Double, false, "Adam's learning rate for the head (default 0.01)"},
+       {"gate_examples", SettingType::Int, false, "held-back verdicts per promotion decision (default 200)"}},
       true,
       [](const Settings& s) { return std::make_unique<TransformerOp>(s); }};
+  for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
+  return spec;
 }
 
 }  // namespace socstream

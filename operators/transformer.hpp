@@ -12,12 +12,25 @@
 //   the default port.
 // A failed forward pass sends its events to `dlq` (reason model_error).
 //
+// With `learn: true` it learns from analysts' verdicts (operators/feedback.hpp)
+// as the issue-6 design has it: a shadow copy of the model's head (model.yaml
+// `head:`) trains on mini-batches of verdicts while every `holdout_every`-th
+// verdict is held back and scored by both heads. After `gate_examples` held-back
+// verdicts the shadow is promoted if it is right at least as often as the live
+// head (an A/B gate), else it is discarded. Promoted heads are numbered after
+// model.yaml's version and saved atomically in `versions_dir`; the newest is
+// restored at start, and `pin_version` serves a given one (the model.yaml
+// version: the bundled weights, a rollback) and freezes it.
+//
 // Forward passes run on the operator's own inference thread: while it works
 // on one closed batch, the operator thread keeps answering cache hits at once
 // and fills the next batch (at most one more waits; then it blocks, which is
 // the backpressure). A hit never queues behind a miss's forward pass.
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -28,6 +41,8 @@
 
 #include "engine/component.hpp"
 #include "models/model.hpp"
+#include "models/snapshots.hpp"
+#include "operators/feedback.hpp"
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/verdict_fields.hpp"
@@ -39,6 +54,8 @@ class TransformerOp final : public Operator {
   explicit TransformerOp(const Settings& s);
   ~TransformerOp() override;
   std::vector<std::string> output_ports() const override { return {"", "negative", "dlq"}; }
+  // The live head's version (model.yaml's until a shadow is promoted).
+  std::string version() const { return *version_.load(); }
   void open() override;
   void process(Batch&& in, Outputs& out) override;
   std::optional<Clock::time_point> next_deadline() const override;
@@ -55,6 +72,7 @@ class TransformerOp final : public Operator {
     uint64_t forwards = 0;          // forward passes
     uint64_t forward_texts = 0;
     uint64_t model_errors = 0;      // events sent to dlq
+    uint64_t verdicts = 0, rejected_verdicts = 0, trained = 0, held_back = 0, promotions = 0, discards = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -65,6 +83,7 @@ class TransformerOp final : public Operator {
     uint32_t label = 0;
     float score = 0;
     float suspicion = 0;  // 1 - P(negative label): orders negative verdicts
+    std::string text;     // the deciding text, kept only when remembering alerts for feedback
   };
   struct Pending {
     Event event;
@@ -79,6 +98,7 @@ class TransformerOp final : public Operator {
     std::vector<uint32_t> refs;
     std::vector<Pending> pending;
     Batch holds;  // keeps the waiting events' buffers alive
+    std::vector<std::pair<std::string, uint32_t>> learn;  // verdicts: text, label
   };
 
   Verdict judge(const std::vector<float>& probs) const;
@@ -92,6 +112,11 @@ class TransformerOp final : public Operator {
   void run(Open& b, Outputs& out);
   void inference_loop();
   void stop_inference();
+  // Feedback, on the inference thread (it owns the model): train, hold back, gate.
+  void learn_from(std::vector<std::pair<std::string, uint32_t>>& verdicts);
+  void gate();
+  void set_version(uint64_t v);
+  void load_versions();
 
   ModelInfo info_;
   std::unique_ptr<TextModel> model_;
@@ -106,8 +131,24 @@ class TransformerOp final : public Operator {
   std::vector<float> thresholds_;  // per label index
   uint32_t negative_ = 0;
   bool embed_ = false;
-  std::string version_text_;
+  // The live version as text for the verdict fields: every version made
+  // stays alive, since events in flight point at it.
+  std::deque<std::string> version_texts_;
+  std::atomic<const std::string*> version_{nullptr};
   VerdictFields names_;
+
+  bool learn_ = false;
+  FeedbackJoin join_;
+  std::mutex join_mu_;  // remember() runs on both threads
+  std::optional<online::SnapshotStore> versions_;
+  int64_t pin_ = 0;
+  size_t holdout_every_, train_batch_, gate_examples_;
+  int train_steps_;
+  float learning_rate_;
+  // Inference thread only:
+  uint64_t seen_ = 0, next_version_ = 0;
+  std::vector<std::pair<std::string, uint32_t>> train_;
+  uint64_t window_trained_ = 0, held_ = 0, live_right_ = 0, shadow_right_ = 0;
 
   TextNormalizer normalizer_;
   std::mutex cache_mu_;  // the operator thread reads, the inference thread writes

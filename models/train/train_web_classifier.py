@@ -150,6 +150,8 @@ def main():
         "name: web-attack-classifier",
         "version: 1",
         "task: classify",
+        "# the submodule that learns from analysts' feedback (the transformer operator's learn: true)",
+        "head: head",
         "weights: model.pt",
         f"sha256: {sha}",
         f"labels: [{', '.join(LABELS)}]",
