@@ -25,15 +25,6 @@ std::string now_text() {
   return fmt::format("{:%FT%T}Z", now);
 }
 
-// A new event (drift, metrics) carrying a document of its own: it has no
-// source batch to acknowledge, so its Ack is empty.
-Event document(Arena& arena, const std::string& doc, const SourcePos& pos) {
-  Event e;
-  e.raw = arena.copy(doc);
-  e.pos = pos;
-  return e;
-}
-
 }  // namespace
 
 OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
@@ -45,7 +36,6 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
       explanation_field_(s.str("prefix", "") + "explanation"),
       explain_(static_cast<size_t>(s.integer("explain", 3, 0, 32))),
       min_updates_(static_cast<uint64_t>(s.integer("min_updates", 1000, 0))),
-      drift_warmup_(static_cast<uint64_t>(s.integer("drift_warmup", 2000, 0))),
       snapshot_every_(static_cast<uint64_t>(s.integer("snapshot_every", 100000, 1))),
       snapshot_interval_(1000 * s.integer("snapshot_interval_s", 60, 1)),
       metrics_interval_(1000 * s.integer("metrics_interval_s", 10, 1)) {
@@ -88,12 +78,7 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
   }
   join_ = FeedbackJoin(s, labels_, negative_);
 
-  const double error_lambda = s.number("drift_error_threshold", 20);
-  const double score_lambda = s.number("drift_score_threshold", 200);
-  error_drift_ = online::DriftOptions{0.005, error_lambda, 30};
-  score_drift_ = online::DriftOptions{0.02, score_lambda, 30};
-  errors_ = online::PageHinkley(error_drift_, online::PageHinkley::Direction::Up);
-  scores_ = online::PageHinkley(score_drift_, online::PageHinkley::Direction::Both);
+  drift_ = DriftWatch(s, 2000);
 
   if (s.has("snapshot_dir"))
     snapshots_.emplace(s.path("snapshot_dir"), "online", static_cast<size_t>(s.integer("snapshot_keep", 3, 1, 1000)));
@@ -217,7 +202,7 @@ void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena,
   ++stats_.learnt;
   ++window_examples_;
   window_correct_ += right;
-  if (errors_.add(right ? 0 : 1)) drifted("error_rate", errors_, e, arena, drift);
+  if (auto doc = drift_.verdict(!right, context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
   watch_scores(1 - probs_[negative_], e, arena, drift);
   if (snapshots_) unsaved_.push_back(std::move(e.ack));
   else e.ack.complete();
@@ -322,26 +307,12 @@ std::string OnlineClassifierOp::explain(uint32_t label) {
   return doc;
 }
 
-void OnlineClassifierOp::watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift) {
-  // A model that starts empty moves its scores while it learns: watched once warm.
-  if (model_->updates() < drift_warmup_) return;
-  if (scores_.add(suspicion)) drifted("score", scores_, e, arena, drift);
+DriftWatch::Context OnlineClassifierOp::context(const Event& e) const {
+  return DriftWatch::Context{name_, version_text_, model_->updates(), e.pos};
 }
 
-void OnlineClassifierOp::drifted(const char* detector, const online::PageHinkley& d, const Event& e, Arena& arena,
-                                 Batch& drift) {
-  ++stats_.drifts;
-  spdlog::warn("online_classifier {}: drift in its {} (mean {:.4f} before), after {} updates", name_, detector,
-               d.mean_before(), model_->updates());
-  std::string doc = "{\"type\":\"drift\",\"model\":";
-  json::append_string(doc, name_);
-  doc += ",\"model_version\":" + version_text_ + ",\"detector\":\"" + detector + "\",\"mean_before\":";
-  doc += fmt::format("{:.6f}", d.mean_before());
-  doc += fmt::format(",\"updates\":{},\"detections\":{},\"@timestamp\":\"{}\",\"source\":", model_->updates(),
-                     d.detections(), now_text());
-  json::append_source(doc, e.pos);
-  doc += '}';
-  drift.events.push_back(document(arena, doc, e.pos));
+void OnlineClassifierOp::watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift) {
+  if (auto doc = drift_.score(suspicion, context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
 }
 
 std::optional<Clock::time_point> OnlineClassifierOp::next_deadline() const {
@@ -369,11 +340,11 @@ void OnlineClassifierOp::emit_metrics(Outputs& out) {
       "\"snapshots\":{},\"@timestamp\":\"{}\"}}",
       version_text_, model_->updates(), p.examples, p.accuracy(), p.mean_log_loss(), window_examples_,
       window_examples_ ? double(window_correct_) / double(window_examples_) : 0.0, stats_.scored, stats_.positive,
-      stats_.rejected, stats_.drifts, stats_.snapshots, now_text());
+      stats_.rejected, drift_.drifts(), stats_.snapshots, now_text());
   window_examples_ = window_correct_ = 0;
   auto arena = std::make_shared<Arena>(1024);
   Batch b;
-  b.events.push_back(document(*arena, doc, SourcePos{}));
+  b.events.push_back(document_event(*arena, doc, SourcePos{}));
   b.hold(std::move(arena));
   out.emit(3, std::move(b));
 }
@@ -430,7 +401,7 @@ void OnlineClassifierOp::finish(Outputs& out) {
   spdlog::info("online_classifier {}: {} scored ({} positive), {} verdicts learnt ({} rejected), progressive "
                "accuracy {:.4f} and log-loss {:.4f} over {} examples, {} drift events, {} snapshots (last {})",
                name_, stats_.scored, stats_.positive, stats_.learnt, stats_.rejected, p.accuracy(), p.mean_log_loss(),
-               p.examples, stats_.drifts, stats_.snapshots, generation_);
+               p.examples, drift_.drifts(), stats_.snapshots, generation_);
 }
 
 ComponentSpec online_classifier_spec() {
@@ -461,13 +432,11 @@ ComponentSpec online_classifier_spec() {
        {"snapshot_interval_s", SettingType::Int, false, "seconds between snapshots of a changed model (default 60)"},
        {"snapshot_keep", SettingType::Int, false, "snapshots kept (default 3)"},
        {"metrics_interval_s", SettingType::Int, false, "seconds between metrics events (default 10)"},
-       {"drift_warmup", SettingType::Int, false, "updates before the score detector watches (default 2000)"},
-       {"drift_error_threshold", SettingType::Double, false, "Page-Hinkley lambda for the error rate (default 20)"},
-       {"drift_score_threshold", SettingType::Double, false, "Page-Hinkley lambda for the share flagged (default 200)"},
        {"prefix", SettingType::String, false, "prefix for the fields written"}},
       false,
       [](const Settings& s) { return std::make_unique<OnlineClassifierOp>(s); }};
   for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
+  for (auto& f : DriftWatch::settings()) spec.settings.push_back(std::move(f));
   return spec;
 }
 

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "engine/component.hpp"
-#include "models/drift.hpp"
 #include "models/online_linear.hpp"
 #include "models/snapshots.hpp"
+#include "operators/drift_watch.hpp"
 #include "operators/feedback.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/verdict_fields.hpp"
@@ -55,7 +55,7 @@ class OnlineClassifierOp final : public Operator {
   uint64_t generation() const { return generation_; }
   const std::string& version() const { return version_text_; }
   struct Stats {
-    uint64_t scored = 0, positive = 0, untrained = 0, learnt = 0, rejected = 0, drifts = 0, snapshots = 0;
+    uint64_t scored = 0, positive = 0, untrained = 0, learnt = 0, rejected = 0, snapshots = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -67,7 +67,7 @@ class OnlineClassifierOp final : public Operator {
   void score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift);
   std::string explain(uint32_t label);
   void watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift);
-  void drifted(const char* detector, const online::PageHinkley& d, const Event& e, Arena& arena, Batch& drift);
+  DriftWatch::Context context(const Event& e) const;
   void emit_metrics(Outputs& out);
   void snapshot(bool wait);
   void writer_loop();
@@ -88,9 +88,7 @@ class OnlineClassifierOp final : public Operator {
   uint64_t min_updates_;
   FeedbackJoin join_;
 
-  online::DriftOptions error_drift_, score_drift_;
-  uint64_t drift_warmup_;
-  online::PageHinkley errors_, scores_;
+  DriftWatch drift_;
 
   std::optional<online::SnapshotStore> snapshots_;
   uint64_t snapshot_every_;

@@ -78,7 +78,31 @@ TransformerOp::TransformerOp(const Settings& s)
     thresholds_.push_back(static_cast<float>(info_.thresholds[info_.labels[i]]));
     if (info_.labels[i] == info_.negative_label) negative_ = static_cast<uint32_t>(i);
   }
-  if (learn_) join_ = FeedbackJoin(s, info_.labels, negative_);
+  if (learn_) {
+    join_ = FeedbackJoin(s, info_.labels, negative_);
+    drift_ = DriftWatch(s, 0);  // a trained model: its scores are watched from the start
+  }
+}
+
+void TransformerOp::watch(bool verdict, float value, const SourcePos& pos) {
+  std::lock_guard lk(drift_mu_);
+  DriftWatch::Context c{info_.name, *version_.load(), 0, pos};
+  auto doc = verdict ? drift_.verdict(value > 0, c) : drift_.score(value, c);
+  if (doc) drift_docs_.emplace_back(std::move(*doc), pos);
+}
+
+void TransformerOp::flush_drift(Outputs& out) {
+  std::vector<std::pair<std::string, SourcePos>> docs;
+  {
+    std::lock_guard lk(drift_mu_);
+    if (drift_docs_.empty()) return;
+    docs.swap(drift_docs_);
+  }
+  auto arena = std::make_shared<Arena>(4096);
+  Batch b;
+  for (const auto& [doc, pos] : docs) b.events.push_back(document_event(*arena, doc, pos));
+  b.hold(std::move(arena));
+  out.emit(out.port_index("drift"), std::move(b));
 }
 
 void TransformerOp::set_version(uint64_t v) {
@@ -204,6 +228,7 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
   e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
   e.set_field(names_.model, info_.name);
   e.set_field(names_.version, *version_.load(), ValueKind::Number);
+  if (learn_) watch(false, v.suspicion, e.pos);
   if (v.positive && join_.remembering()) {
     std::lock_guard lk(join_mu_);
     join_.remember(e.pos, v.text, v.label);
@@ -274,6 +299,7 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
+  if (learn_) flush_drift(out);
   if (open_.learn.size() >= train_batch_ * holdout_every_) close_batch(out);
 }
 
@@ -405,6 +431,7 @@ void TransformerOp::run(Open& b, Outputs& out) {
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
   if (!b.learn.empty()) learn_from(b.learn);
+  if (learn_) flush_drift(out);
 }
 
 void TransformerOp::learn_from(std::vector<std::pair<std::string, uint32_t>>& verdicts) {
@@ -440,8 +467,10 @@ void TransformerOp::learn_from(std::vector<std::pair<std::string, uint32_t>>& ve
         return static_cast<uint32_t>(std::max_element(p.begin(), p.end()) - p.begin());
       };
       for (size_t i = 0; i < held.size(); ++i) {
-        live_right_ += top(live[i]) == held[i].second;
+        const bool live_right = top(live[i]) == held[i].second;
+        live_right_ += live_right;
         shadow_right_ += top(shadow[i]) == held[i].second;
+        watch(true, live_right ? 0.f : 1.f, SourcePos{});
       }
       held_ += held.size();
       stats_.held_back += held.size();
@@ -505,7 +534,7 @@ ComponentSpec transformer_spec() {
   ComponentSpec spec{
       "transformer",
       Kind::Operator,
-      "runs a TorchScript model directory over a field in dynamic batches; ports: default (positive), negative",
+      "runs a TorchScript model directory over a field in dynamic batches; ports: default (positive), negative, drift (with learn)",
       {{"model", SettingType::String, true, "the model directory (model.yaml, weights, vocabulary)"},
        {"field", SettingType::String, false, "the field to score"},
        {"fields", SettingType::StringList, false, "several fields to score (the event takes the most suspicious verdict)"},
@@ -530,6 +559,7 @@ ComponentSpec transformer_spec() {
       true,
       [](const Settings& s) { return std::make_unique<TransformerOp>(s); }};
   for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
+  for (auto& f : DriftWatch::settings()) spec.settings.push_back(std::move(f));
   return spec;
 }
 

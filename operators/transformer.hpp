@@ -20,7 +20,9 @@
 // head (an A/B gate), else it is discarded. Promoted heads are numbered after
 // model.yaml's version and saved atomically in `versions_dir`; the newest is
 // restored at start, and `pin_version` serves a given one (the model.yaml
-// version: the bundled weights, a rollback) and freezes it.
+// version: the bundled weights, a rollback) and freezes it. A learning
+// transformer also watches for drift (operators/drift_watch.hpp) in the live
+// head's errors on held-back verdicts and in its scores: `drift` port.
 //
 // Forward passes run on the operator's own inference thread: while it works
 // on one closed batch, the operator thread keeps answering cache hits at once
@@ -42,6 +44,7 @@
 #include "engine/component.hpp"
 #include "models/model.hpp"
 #include "models/snapshots.hpp"
+#include "operators/drift_watch.hpp"
 #include "operators/feedback.hpp"
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
@@ -53,7 +56,7 @@ class TransformerOp final : public Operator {
  public:
   explicit TransformerOp(const Settings& s);
   ~TransformerOp() override;
-  std::vector<std::string> output_ports() const override { return {"", "negative", "dlq"}; }
+  std::vector<std::string> output_ports() const override { return {"", "negative", "dlq", "drift"}; }
   // The live head's version (model.yaml's until a shadow is promoted).
   std::string version() const { return *version_.load(); }
   void open() override;
@@ -117,6 +120,9 @@ class TransformerOp final : public Operator {
   void gate();
   void set_version(uint64_t v);
   void load_versions();
+  // Drift documents found on either thread go out with the next emit.
+  void watch(bool verdict, float value, const SourcePos& pos);
+  void flush_drift(Outputs& out);
 
   ModelInfo info_;
   std::unique_ptr<TextModel> model_;
@@ -149,6 +155,9 @@ class TransformerOp final : public Operator {
   uint64_t seen_ = 0, next_version_ = 0;
   std::vector<std::pair<std::string, uint32_t>> train_;
   uint64_t window_trained_ = 0, held_ = 0, live_right_ = 0, shadow_right_ = 0;
+  DriftWatch drift_;
+  std::mutex drift_mu_;
+  std::vector<std::pair<std::string, SourcePos>> drift_docs_;
 
   TextNormalizer normalizer_;
   std::mutex cache_mu_;  // the operator thread reads, the inference thread writes

@@ -21,7 +21,7 @@ struct Learner {
   std::string name = "classify";
   std::unique_ptr<TransformerOp> op;
   std::unique_ptr<Outputs> out;
-  Channel pos{100000, 1 << 26}, neg{100000, 1 << 26}, dlq{100000, 1 << 26};
+  Channel pos{100000, 1 << 26}, neg{100000, 1 << 26}, dlq{100000, 1 << 26}, drift{1000, 1 << 20};
   std::vector<std::shared_ptr<std::vector<std::string>>> keep;
   std::vector<Batch> kept;
 
@@ -38,6 +38,7 @@ struct Learner {
     out->connect(0, &pos);
     out->connect(1, &neg);
     out->connect(2, &dlq);
+    out->connect(3, &drift);
   }
 
   void feed(const std::string& source, const std::vector<std::vector<std::pair<std::string, std::string>>>& events) {
@@ -59,10 +60,10 @@ struct Learner {
     op->process(std::move(b), *out);
   }
 
-  // Verdicts {text, label} for rows [0, n), the label chosen per verdict (1-based position).
+  // Verdicts {text, label} for rows [from, n), the label chosen per verdict (1-based position).
   void verdicts(const std::vector<LabelledText>& rows, size_t n,
-                const std::function<std::string(size_t, const LabelledText&)>& label) {
-    for (size_t at = 0; at < n; at += 50) {
+                const std::function<std::string(size_t, const LabelledText&)>& label, size_t from = 0) {
+    for (size_t at = from; at < n; at += 50) {
       std::vector<std::vector<std::pair<std::string, std::string>>> batch;
       for (size_t i = at; i < std::min(n, at + 50); ++i)
         batch.push_back({{"text", rows[i].text}, {"label", label(i + 1, rows[i])}});
@@ -186,4 +187,20 @@ TEST(TransformerLearning, ConfigErrors) {
   TransformerOp op(s);
   EXPECT_NE(diag.str().find("a model that learns needs versions_dir"), std::string::npos) << diag.str();
   EXPECT_NE(diag.str().find("a pinned version is frozen"), std::string::npos) << diag.str();
+}
+
+TEST(TransformerLearning, TheLiveHeadsErrorsOnVerdictsRaiseADriftEvent) {
+  auto data = rows();
+  TempDir dir;
+  // Every other verdict held back, and no promotion in this test: the live head stays the bundled one.
+  Learner l(dir, "learn: true, feedback_sources: [feedback], holdout_every: 2, gate_examples: 100000");
+  ASSERT_TRUE(l.diag.ok()) << l.diag.str();
+  l.verdicts(data, 400, [](size_t, const LabelledText& r) { return r.label; });
+  Batch b;
+  EXPECT_NE(l.drift.pop(b, Clock::now()), Channel::Pop::Item) << "the bundled head agrees with the analysts";
+  // Then analysts file SQL injection under xss: the live head is wrong on a third of the verdicts.
+  l.verdicts(data, 800, [](size_t, const LabelledText& r) { return r.label == "sqli" ? "xss" : r.label; }, 400);
+  ASSERT_EQ(l.drift.pop(b, Clock::now()), Channel::Pop::Item) << "no drift event within 200 held-back verdicts";
+  EXPECT_NE(b.events[0].raw.find("\"detector\":\"error_rate\""), std::string_view::npos) << b.events[0].raw;
+  EXPECT_NE(b.events[0].raw.find("\"model\":\"web-attack-classifier\""), std::string_view::npos);
 }
