@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "operators/operators.hpp"
+#include "operators/alert.hpp"
 #include "operators/transformer.hpp"
 #include "tests/support/http_params.hpp"
 #include "tests/support/test_support.hpp"
@@ -203,4 +204,26 @@ TEST(TransformerLearning, TheLiveHeadsErrorsOnVerdictsRaiseADriftEvent) {
   ASSERT_EQ(l.drift.pop(b, Clock::now()), Channel::Pop::Item) << "no drift event within 200 held-back verdicts";
   EXPECT_NE(b.events[0].raw.find("\"detector\":\"error_rate\""), std::string_view::npos) << b.events[0].raw;
   EXPECT_NE(b.events[0].raw.find("\"model\":\"web-attack-classifier\""), std::string_view::npos);
+}
+
+TEST(TransformerLearning, AVerdictByAlertIdLearnsTheTextThatWasFlagged) {
+  auto data = rows();
+  TempDir dir;
+  Learner l(dir, "learn: true, feedback_sources: [feedback], alert_detector: web, holdout_every: 2, gate_examples: 1000");
+  ASSERT_TRUE(l.diag.ok()) << l.diag.str();
+  // A flagged event is remembered by the id its alert will have, with the text that decided it.
+  l.feed(kEvents, {{{"q", probes(data)[0]}}});
+  l.op->on_deadline(*l.out);
+  Batch b;
+  ASSERT_EQ(l.pos.pop(b, Clock::now()), Channel::Pop::Item);
+  ASSERT_EQ(b.events.size(), 1u);
+  const std::string id = AlertOp::alert_id("web", b.events[0].pos);
+  l.feed(kFeedback, {{{"alert_id", id}, {"label", "true_positive"}},
+                     {{"alert_id", "0123456789abcdef"}, {"label", "sqli"}}});
+  l.op->on_deadline(*l.out);
+  EXPECT_EQ(l.op->stats().verdicts, 1u);
+  EXPECT_EQ(l.op->stats().rejected_verdicts, 1u);
+  Batch dead;
+  ASSERT_EQ(l.dlq.pop(dead, Clock::now()), Channel::Pop::Item);
+  EXPECT_EQ(dead.events[0].error, "unknown_alert");
 }
