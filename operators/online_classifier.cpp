@@ -116,7 +116,7 @@ void OnlineClassifierOp::open() {
             "snapshot {} was made with other labels or features than this topology's; restore the settings "
             "or move {} away to start a new model",
             snapshots_->path_of(*gen).string(), snapshots_->dir().string()));
-      version_text_ = std::to_string(*gen);
+      set_version(*gen);
       spdlog::info("online_classifier {}: restored snapshot {} ({} updates, progressive accuracy {:.4f})", name_,
                    *gen, model_->updates(), model_->progress().accuracy());
     }
@@ -132,6 +132,11 @@ void OnlineClassifierOp::open() {
   updates_at_snapshot_ = model_->updates();
   next_snapshot_ = Clock::now() + snapshot_interval_;
   next_metrics_ = Clock::now() + metrics_interval_;
+}
+
+void OnlineClassifierOp::set_version(uint64_t v) {
+  // Events in flight point at the old text: it stays.
+  versions_.push_back(std::to_string(v));
 }
 
 size_t OnlineClassifierOp::featurize(const Event& e, std::string* joined) {
@@ -233,7 +238,7 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
   e.set_field(names_.label, labels_[label]);
   e.set_field(names_.score, number(arena, probs_[label]), ValueKind::Number);
   e.set_field(names_.model, name_);
-  e.set_field(names_.version, version_text_, ValueKind::Number);
+  e.set_field(names_.version, version(), ValueKind::Number);
   watch_scores(suspicion, e, arena, drift);
   if (!positive) {
     neg.events.push_back(std::move(e));
@@ -308,7 +313,7 @@ std::string OnlineClassifierOp::explain(uint32_t label) {
 }
 
 DriftWatch::Context OnlineClassifierOp::context(const Event& e) const {
-  return DriftWatch::Context{name_, version_text_, model_->updates(), e.pos};
+  return DriftWatch::Context{name_, version(), model_->updates(), e.pos};
 }
 
 void OnlineClassifierOp::watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift) {
@@ -338,7 +343,7 @@ void OnlineClassifierOp::emit_metrics(Outputs& out) {
       ",\"model_version\":{},\"updates\":{},\"progressive\":{{\"examples\":{},\"accuracy\":{:.6f},\"log_loss\":{:.6f}}},"
       "\"window\":{{\"examples\":{},\"accuracy\":{:.6f}}},\"scored\":{},\"positive\":{},\"rejected\":{},\"drifts\":{},"
       "\"snapshots\":{},\"@timestamp\":\"{}\"}}",
-      version_text_, model_->updates(), p.examples, p.accuracy(), p.mean_log_loss(), window_examples_,
+      version(), model_->updates(), p.examples, p.accuracy(), p.mean_log_loss(), window_examples_,
       window_examples_ ? double(window_correct_) / double(window_examples_) : 0.0, stats_.scored, stats_.positive,
       stats_.rejected, drift_.drifts(), stats_.snapshots, now_text());
   window_examples_ = window_correct_ = 0;
@@ -352,7 +357,7 @@ void OnlineClassifierOp::emit_metrics(Outputs& out) {
 void OnlineClassifierOp::snapshot(bool wait) {
   Pending next{model_->to_bytes(), ++generation_, std::move(unsaved_)};
   unsaved_.clear();
-  version_text_ = std::to_string(generation_);
+  set_version(generation_);
   updates_at_snapshot_ = model_->updates();
   next_snapshot_ = Clock::now() + snapshot_interval_;
   ++stats_.snapshots;

@@ -23,6 +23,7 @@
 // figures go to `metrics` every `metrics_interval_s` and to the log.
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,7 +54,7 @@ class OnlineClassifierOp final : public Operator {
   const online::OnlineLinear& model() const { return *model_; }
   // The newest snapshot's number (written or on disk), and the version verdicts carry.
   uint64_t generation() const { return generation_; }
-  const std::string& version() const { return version_text_; }
+  const std::string& version() const { return versions_.back(); }
   struct Stats {
     uint64_t scored = 0, positive = 0, untrained = 0, learnt = 0, rejected = 0, snapshots = 0;
   };
@@ -70,6 +71,7 @@ class OnlineClassifierOp final : public Operator {
   DriftWatch::Context context(const Event& e) const;
   void emit_metrics(Outputs& out);
   void snapshot(bool wait);
+  void set_version(uint64_t v);
   void writer_loop();
 
   std::string name_;
@@ -94,7 +96,7 @@ class OnlineClassifierOp final : public Operator {
   uint64_t snapshot_every_;
   std::chrono::milliseconds snapshot_interval_;
   uint64_t generation_ = 0;
-  std::string version_text_ = "0";
+  std::deque<std::string> versions_{"0"};  // every version's text, for the verdict fields' views
   uint64_t updates_at_snapshot_ = 0;
   Clock::time_point next_snapshot_{};
   std::vector<Ack> unsaved_;  // verdicts learnt since the last snapshot was queued
