@@ -147,7 +147,7 @@ OnlineLinear::OnlineLinear(std::vector<std::string> labels, FeatureOptions f, Ft
     throw std::invalid_argument("FTRL needs alpha > 0 and beta, l1, l2 >= 0");
   k_ = static_cast<uint32_t>(labels_.size());
   stride_ = (k_ + 7) / 8 * 8;
-  block_ = 4 * size_t(stride_);
+  block_ = 2 * size_t(stride_);
   auto zeroed = [](size_t bytes) {
     auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
     if (!p) throw std::bad_alloc();
@@ -188,7 +188,7 @@ void OnlineLinear::predict(const uint32_t* slots, size_t n, float* probs) const 
 bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float* probs) {
   // The update will need every feature's state: ask for all of it now, so its
   // misses overlap with each other and with scoring (an example's state fits
-  // in L1: ~90 features of 128 bytes).
+  // in L1: ~90 features of 64 bytes).
   const size_t lines = std::min<size_t>(block_ * sizeof(float) / 64, 4);
   for (size_t i = 0; i < n; ++i) {
     const char* at = reinterpret_cast<const char*>(state_.get() + size_t(slots[i]) * block_);
@@ -230,7 +230,7 @@ bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float*
       __m256 n2 = _mm256_add_ps(_mm256_load_ps(c + st), _mm256_mul_ps(gv, gv));
       __m256 root2 = _mm256_sqrt_ps(n2);
       // sigma = (sqrt(n + g^2) - sqrt(n)) / alpha; z += g - sigma * w
-      __m256 sigma = _mm256_mul_ps(_mm256_sub_ps(root2, _mm256_load_ps(c + 2 * st)), inv_alpha);
+      __m256 sigma = _mm256_mul_ps(_mm256_sub_ps(root2, _mm256_sqrt_ps(_mm256_load_ps(c + st))), inv_alpha);
       z = _mm256_sub_ps(_mm256_add_ps(z, gv), _mm256_mul_ps(sigma, w));
       // w = -(z - sign(z) l1) / ((beta + sqrt(n)) / alpha + l2), or 0 where |z| <= l1
       __m256 zsign = _mm256_and_ps(z, sign);
@@ -241,7 +241,6 @@ bool OnlineLinear::learn(const uint32_t* slots, size_t n, uint32_t label, float*
       _mm256_store_ps(wp + b, _mm256_and_ps(nw, live));
       _mm256_store_ps(c, z);
       _mm256_store_ps(c + st, n2);
-      _mm256_store_ps(c + 2 * st, root2);
     }
   };
   step(feat_.bias());
@@ -263,7 +262,6 @@ void OnlineLinear::refresh(uint32_t slot) {
     float* c = blk + b;
     __m256 z = _mm256_load_ps(c);
     __m256 root = _mm256_sqrt_ps(_mm256_load_ps(c + st));
-    _mm256_store_ps(c + 2 * st, root);
     __m256 shrunk = _mm256_sub_ps(z, _mm256_or_ps(l1, _mm256_and_ps(z, sign)));
     __m256 denom =
         _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_set1_ps(p_.beta), root), inv_alpha), _mm256_set1_ps(p_.l2));

@@ -97,7 +97,7 @@ class OnlineLinear {
   static OnlineLinear from_bytes(std::string_view bytes);
 
  private:
-  void refresh(uint32_t slot);  // w and sqrt(n) from z and n
+  void refresh(uint32_t slot);  // w from z and n
 
   struct Free {
     void operator()(float* p) const { std::free(p); }
@@ -108,12 +108,12 @@ class OnlineLinear {
   FtrlParams p_;
   uint32_t k_;       // classes
   uint32_t stride_;  // classes rounded up to 8: one slot's classes are one AVX vector
-  // The weights apart from the rest of the FTRL state, 64-byte aligned:
-  // scoring reads one line per feature from w_ (2 MiB at 16 bits, 5 labels),
-  // four times less memory than interleaved state, so more of it stays in
-  // cache. A slot's state is one block [z | n | sqrt(n) | pad] of stride_
-  // floats each (two adjacent lines); sqrt(n) is kept so that an update takes
-  // one square root, not two.
+  // The weights apart from the FTRL state, 64-byte aligned: scoring reads one
+  // 32-byte vector per feature from w_ (2 MiB at 16 bits, up to 8 labels). A
+  // slot's state is [z | n], stride_ floats each: one cache line for up to 8
+  // labels. An update is bound by these random lines more than by arithmetic:
+  // keeping sqrt(n) beside them (one square root per update instead of two,
+  // but two lines) was 10-20% slower (bench/RESULTS.md).
   size_t block_;
   std::unique_ptr<float[], Free> w_, state_;
   uint64_t updates_ = 0;
