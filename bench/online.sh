@@ -27,13 +27,32 @@ mkdir -p bench/data bench/out
 stream=bench/data/http-params-stream.jsonl
 
 val() { sed -n "s/^$2=//p" "$1"; }
+range() { local r; r=$(val "$1" "$2"); echo "$(fmt "${r%-*}")–$(fmt "${r#*-}")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a / b}'; }
 fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
 
-echo "socstream, 2^16 slots..." >&2
-build/bench/online_bench --write-stream "$stream" >bench/out/online-16.txt
-echo "socstream, 2^18 slots..." >&2
-build/bench/online_bench --bits 18 >bench/out/online-18.txt
+# Three runs of each (each already the median of 10 passes); the table takes
+# the median run per figure, the text gives the range: neighbours on this
+# shared machine move single runs by a third.
+median_runs() {  # out_file args...
+  local out="$1"; shift
+  for r in 1 2 3; do build/bench/online_bench "$@" >"$out.$r"; done
+  python3 - "$out" <<'PY'
+import sys, statistics
+out = sys.argv[1]
+runs = [dict(l.strip().split("=", 1) for l in open(f"{out}.{r}") if "=" in l and " " not in l.strip()) for r in (1, 2, 3)]
+with open(out, "w") as f:
+    for k in runs[0]:
+        vals = [float(r[k]) for r in runs]
+        f.write(f"{k}={statistics.median(vals):.4f}\n" if k.startswith("progressive") else f"{k}={statistics.median(vals):.0f}\n")
+        f.write(f"{k}_range={min(vals):.0f}-{max(vals):.0f}\n")
+PY
+}
+echo "socstream, 2^16 slots (3 runs)..." >&2
+build/bench/online_bench --passes 1 --write-stream "$stream" >/dev/null
+median_runs bench/out/online-16.txt
+echo "socstream, 2^18 slots (3 runs)..." >&2
+median_runs bench/out/online-18.txt --bits 18
 echo "River, FTRL..." >&2
 "$venv/bin/python" bench/baselines/python/river_online.py "$stream" --limit "$RIVER_N" --optimizer ftrl >bench/out/river-ftrl.txt
 echo "River, SGD..." >&2
@@ -47,7 +66,7 @@ row() {  # label file
   echo "| $1 | $(fmt "$u") | $(fmt "$p") | $(ratio "$u" "$rf_u")× / $(ratio "$u" "$rs_u")× | $(ratio "$p" "$rf_p")× / $(ratio "$p" "$rs_p")× | $(val "$2" progressive_accuracy_last_half) |"
 }
 table="$(cat <<TABLE
-Command: \`bench/online.sh\` at $(git rev-parse --short HEAD) on $(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'). One thread each; the stream is the $(wc -l <"$stream") HTTP parameter values in the tests' fixed order (socstream: 10 passes; River: $( [ "$RIVER_N" -gt 0 ] && echo "the first $RIVER_N" || echo "one pass")).
+Command: \`bench/online.sh\` at $(git rev-parse --short HEAD) on $(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'). One thread each; the stream is the $(wc -l <"$stream") HTTP parameter values in the tests' fixed order (socstream: the median of three runs, each the median of 10 passes; River: $( [ "$RIVER_N" -gt 0 ] && echo "the first $RIVER_N" || echo "one pass")).
 
 | system | updates/s | predictions/s | updates vs River FTRL / SGD | predictions vs River FTRL / SGD | progressive accuracy, last half |
 |---|---:|---:|---:|---:|---:|
@@ -56,7 +75,7 @@ $(row "socstream, 2^18 slots" bench/out/online-18.txt)
 | River 0.26.1 LogisticRegression, FTRL, one-vs-rest | $(fmt "$rf_u") | $(fmt "$rf_p") | 1× | 1× | $(val bench/out/river-ftrl.txt progressive_accuracy_last_half) |
 | River 0.26.1 LogisticRegression, SGD, one-vs-rest | $(fmt "$rs_u") | $(fmt "$rs_p") | | | $(val bench/out/river-sgd.txt progressive_accuracy_last_half) |
 
-Updates include featurising and the progressive step (score, then learn); predictions include featurising. socstream's other figures (2^16): the model alone on pre-hashed features $(fmt "$(val bench/out/online-16.txt predict_only_per_s)") predictions/s; the \`online_classifier\` operator on batches of 256 events $(fmt "$(val bench/out/online-16.txt operator_events_per_s)") events/s, $(fmt "$(val bench/out/online-16.txt operator_explain_events_per_s)") with explanations (top 3 features of each positive, $(awk '/features_per_event/ {print}' bench/out/online-16.txt | sed 's/.*features_per_event=//') features per event).
+Updates include featurising and the progressive step (score, then learn); predictions include featurising. The three runs ranged over $(range bench/out/online-16.txt updates_per_s_range) updates/s and $(range bench/out/online-16.txt predictions_per_s_range) predictions/s at 2^16, $(range bench/out/online-18.txt updates_per_s_range) and $(range bench/out/online-18.txt predictions_per_s_range) at 2^18. socstream's other figures (2^16): the model alone on pre-hashed features $(fmt "$(val bench/out/online-16.txt predict_only_per_s)") predictions/s; the \`online_classifier\` operator on batches of 256 events $(fmt "$(val bench/out/online-16.txt operator_events_per_s)") events/s, $(fmt "$(val bench/out/online-16.txt operator_explain_events_per_s)") with explanations (top 3 features of each positive, $(sed -n 's/.*features_per_event=//p' bench/out/online-16.txt.1) features per event).
 TABLE
 )"
 echo "$table"
