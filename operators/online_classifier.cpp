@@ -82,14 +82,6 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
 
   if (s.has("snapshot_dir"))
     snapshots_.emplace(s.path("snapshot_dir"), "online", static_cast<size_t>(s.integer("snapshot_keep", 3, 1, 1000)));
-  if (labels_.size() >= 2) {
-    try {
-      online::Featurizer check(features_);
-      (void)check;
-    } catch (const std::invalid_argument& e) {
-      s.error("ngrams", e.what());
-    }
-  }
 }
 
 OnlineClassifierOp::~OnlineClassifierOp() {
