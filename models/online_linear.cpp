@@ -354,7 +354,7 @@ std::string OnlineLinear::to_bytes() const {
   return std::move(w.out);
 }
 
-OnlineLinear OnlineLinear::from_bytes(std::string_view bytes) {
+OnlineLinear OnlineLinear::from_bytes(std::string_view bytes, const Expect& expect) {
   if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     throw std::runtime_error("not a socstream online-model snapshot (bad magic)");
   boost::crc_32_type crc;
@@ -378,6 +378,7 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes) {
   if (k < 2 || k > 4096) throw std::runtime_error("implausible class count " + std::to_string(k));
   std::vector<std::string> labels;
   for (uint32_t i = 0; i < k; ++i) labels.push_back(r.str());
+  if (expect) expect(labels, f);
   OnlineLinear m(std::move(labels), f, p);
   m.updates_ = r.get<uint64_t>();
   m.progress_.examples = r.get<uint64_t>();

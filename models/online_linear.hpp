@@ -8,6 +8,7 @@
 // labelled event as it arrives. No libtorch here: it runs in the engine.
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 namespace socstream::online {
 
 struct FeatureOptions {
+  bool operator==(const FeatureOptions&) const = default;
   uint32_t bits = 16;     // 2^bits hashed slots (bench/RESULTS.md: 16 vs 18)
   uint32_t ngram_min = 3;  // character n-grams of these lengths (0 = none); at most 7
   uint32_t ngram_max = 4;
@@ -92,9 +94,11 @@ class OnlineLinear {
 
   // The model as bytes: options, labels, counters and every touched slot's
   // FTRL state, with a CRC-32 at the end. from_bytes throws std::runtime_error
-  // on a damaged or foreign snapshot.
+  // on a damaged or foreign snapshot; `expect`, if given, sees the labels and
+  // options before any memory is allocated for them, and may throw.
   std::string to_bytes() const;
-  static OnlineLinear from_bytes(std::string_view bytes);
+  using Expect = std::function<void(const std::vector<std::string>& labels, const FeatureOptions& f)>;
+  static OnlineLinear from_bytes(std::string_view bytes, const Expect& expect = {});
 
  private:
   void refresh(uint32_t slot);  // w from z and n

@@ -97,17 +97,22 @@ void OnlineClassifierOp::open() {
   probs_.resize(labels_.size());
   if (snapshots_) {
     std::vector<std::string> errors;
-    auto gen = snapshots_->restore([&](std::string_view b) { model_.emplace(online::OnlineLinear::from_bytes(b)); },
-                                   errors);
+    // A snapshot of another model (other labels or features) is not damaged:
+    // starting afresh beside it would silently throw its learning away.
+    bool foreign = false;
+    auto expect = [&](const std::vector<std::string>& labels, const online::FeatureOptions& f) {
+      if (labels == labels_ && f == features_) return;
+      foreign = true;
+      throw std::runtime_error("made with other labels or features than this topology's");
+    };
+    auto gen = snapshots_->restore(
+        [&](std::string_view b) { model_.emplace(online::OnlineLinear::from_bytes(b, expect)); }, errors);
     for (const auto& e : errors) spdlog::error("online_classifier {}: snapshot refused: {}", name_, e);
+    if (!gen && foreign)
+      throw std::runtime_error(fmt::format("the snapshots in {} were made with other labels or features than this "
+                                           "topology's; restore the settings or move them away to start a new model",
+                                           snapshots_->dir().string()));
     if (gen) {
-      const auto& f = model_->featurizer().options();
-      if (model_->labels() != labels_ || f.bits != features_.bits || f.ngram_min != features_.ngram_min ||
-          f.ngram_max != features_.ngram_max || f.words != features_.words || f.max_bytes != features_.max_bytes)
-        throw std::runtime_error(fmt::format(
-            "snapshot {} was made with other labels or features than this topology's; restore the settings "
-            "or move {} away to start a new model",
-            snapshots_->path_of(*gen).string(), snapshots_->dir().string()));
       set_version(*gen);
       spdlog::info("online_classifier {}: restored snapshot {} ({} updates, progressive accuracy {:.4f})", name_,
                    *gen, model_->updates(), model_->progress().accuracy());

@@ -222,3 +222,35 @@ TEST(PageHinkley, QuietOverOneHundredThousandStationaryEvents) {
   EXPECT_EQ(d.errors, -1) << "error-rate detector fired at " << d.errors;
   EXPECT_EQ(d.scores, -1) << "score detector fired at " << d.scores;
 }
+
+TEST(OnlineLinear, EveryTruncationOrFlippedByteOfASnapshotIsRefused) {
+  auto rows = stream();
+  OnlineLinear m(kLabels, FeatureOptions{12});
+  std::vector<uint32_t> slots;
+  std::vector<float> probs(kLabels.size());
+  for (size_t i = 0; i < 200; ++i) {
+    slots.clear();
+    m.featurizer().add(rows[i].text, slots);
+    m.learn(slots.data(), slots.size(), label_index(rows[i].label), probs.data());
+  }
+  const std::string bytes = m.to_bytes();
+  size_t refused = 0, tried = 0;
+  for (size_t n = 0; n < bytes.size(); n += 1 + n / 8, ++tried) {
+    try {
+      OnlineLinear::from_bytes(std::string_view(bytes).substr(0, n));
+    } catch (const std::runtime_error&) {
+      ++refused;
+    }
+  }
+  for (size_t at = 0; at < bytes.size(); at += 1 + at / 16, ++tried) {
+    std::string bad = bytes;
+    bad[at] ^= 0x10;
+    try {
+      OnlineLinear::from_bytes(bad);
+    } catch (const std::runtime_error&) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, tried);
+  EXPECT_GT(tried, 100u);
+}

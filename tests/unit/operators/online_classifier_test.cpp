@@ -266,3 +266,22 @@ TEST(OnlineClassifier, ConfigErrorsNameTheSetting) {
       << h.diag.str();
   EXPECT_NE(h.diag.str().find("the shortest length exceeds the longest"), std::string::npos) << h.diag.str();
 }
+
+TEST(OnlineClassifier, ASnapshotOfAnotherModelStopsTheStartInsteadOfBeingThrownAway) {
+  auto data = rows();
+  TempDir shared;
+  {
+    Harness h("", &shared);
+    ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+    train(h, data, 0, 500);
+    h.op->finish(*h.out);
+  }
+  try {
+    Harness other("bits: 12", &shared);
+    FAIL() << "a model with other features started over the snapshot";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("made with other labels or features"), std::string::npos) << e.what();
+  }
+  Harness same("", &shared);  // and the snapshot is still there for the right settings
+  EXPECT_EQ(same.op->model().updates(), 500u);
+}
