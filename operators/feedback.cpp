@@ -49,7 +49,7 @@ void FeedbackJoin::remember(const SourcePos& pos, std::string_view texts, uint32
   }
 }
 
-FeedbackJoin::Resolved FeedbackJoin::resolve(const Event& e, const std::function<size_t(std::string&)>& own_texts) {
+FeedbackJoin::Resolved FeedbackJoin::resolve(const Event& e, const TextTransforms& texts) {
   Resolved r;
   auto fail = [&](std::string_view reason, std::string detail) {
     r.reason = reason;
@@ -72,10 +72,10 @@ FeedbackJoin::Resolved FeedbackJoin::resolve(const Event& e, const std::function
   } else if (const Field* text = e.field(text_field_); text && text->kind == ValueKind::String) {
     r.texts = text->value;
   } else {
-    scratch_.clear();
-    if (own_texts(scratch_) == 0)
+    joined_.clear();
+    if (texts.join(e, joined_, scratch_) == 0)
       return fail("malformed_feedback", "a verdict needs '" + id_field_ + "', '" + text_field_ + "' or the scored fields");
-    r.texts = scratch_;
+    r.texts = joined_;
   }
   auto it = std::find(labels_.begin(), labels_.end(), label->value);
   if (it != labels_.end()) {

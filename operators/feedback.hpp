@@ -12,13 +12,13 @@
 // or true_positive (the label the operator gave the alert). What cannot be
 // resolved gets a DLQ reason: malformed_feedback, unknown_alert, unknown_label.
 #include <deque>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/component.hpp"
+#include "operators/text_transforms.hpp"
 
 namespace socstream {
 
@@ -41,9 +41,9 @@ class FeedbackJoin {
     std::string_view reason;
     std::string detail;
   };
-  // own_texts('\0'-joins the event's scored fields into its argument) is asked
-  // when the verdict has neither an alert id nor a text; it returns how many.
-  Resolved resolve(const Event& e, const std::function<size_t(std::string&)>& own_texts);
+  // `texts` reads the operator's scored fields, for a verdict that has
+  // neither an alert id nor a text (a labelled event).
+  Resolved resolve(const Event& e, const TextTransforms& texts);
 
   size_t remembered() const { return store_.size(); }
 
@@ -59,7 +59,7 @@ class FeedbackJoin {
   size_t remember_ = 0;
   std::unordered_map<std::string, Remembered> store_;
   std::deque<std::string> order_;
-  std::string scratch_;
+  std::string joined_, scratch_;
 };
 
 }  // namespace socstream

@@ -136,29 +136,20 @@ void OnlineClassifierOp::set_version(uint64_t v) {
   versions_.push_back(std::to_string(v));
 }
 
-size_t OnlineClassifierOp::featurize(const Event& e, std::string* joined) {
+size_t OnlineClassifierOp::featurize(const Event& e) {
   slots_.clear();
   size_t n = 0;
   texts_.for_each(e, scratch_, [&](std::string_view t) {
     if (t.empty()) return;
     ++n;
     model_->featurizer().add(t, slots_);
-    if (joined) {
-      if (!joined->empty()) joined->push_back('\0');
-      joined->append(t);
-    }
   });
   return n;
 }
 
 void OnlineClassifierOp::featurize(std::string_view joined) {
   slots_.clear();
-  while (true) {
-    size_t cut = joined.find('\0');
-    model_->featurizer().add(joined.substr(0, cut), slots_);
-    if (cut == std::string_view::npos) break;
-    joined.remove_prefix(cut + 1);
-  }
+  for_each_joined(joined, [&](std::string_view t) { model_->featurizer().add(t, slots_); });
 }
 
 void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
@@ -184,15 +175,7 @@ void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
 }
 
 void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift) {
-  auto v = join_.resolve(e, [&](std::string& joined) {
-    size_t n = 0;
-    texts_.for_each(e, scratch_, [&](std::string_view t) {
-      if (t.empty()) return;
-      if (n++) joined.push_back('\0');
-      joined.append(t);
-    });
-    return n;
-  });
+  auto v = join_.resolve(e, texts_);
   if (!v.ok) {
     ++stats_.rejected;
     out.reject(dlq, std::move(e), v.reason, arena.copy(v.detail));
@@ -218,7 +201,7 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
     neg.events.push_back(std::move(e));
     return;
   }
-  if (featurize(e, nullptr) == 0) {
+  if (featurize(e) == 0) {
     neg.events.push_back(std::move(e));
     return;
   }
@@ -244,7 +227,7 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
   ++stats_.positive;
   if (explain_ > 0 || join_.remembering()) {
     joined_.clear();
-    featurize(e, &joined_);
+    texts_.join(e, joined_, scratch_);
     if (explain_ > 0) e.set_field(explanation_field_, arena.copy(explain(label)), ValueKind::Json);
     join_.remember(e.pos, joined_, label);
   }
@@ -264,18 +247,14 @@ std::string OnlineClassifierOp::explain(uint32_t label) {
   std::vector<Push> pushes;
   std::vector<std::string> marked;
   std::vector<online::Featurizer::Feature> fs;
-  std::string_view rest = joined_;
-  while (true) {
-    size_t cut = rest.find('\0');
+  for_each_joined(joined_, [&](std::string_view text) {
     fs.clear();
     marked.emplace_back();
-    model_->featurizer().features(rest.substr(0, cut), fs, marked.back());
+    model_->featurizer().features(text, fs, marked.back());
     for (const auto& f : fs)
       pushes.push_back(Push{f.slot, model_->weight(f.slot, label) - model_->weight(f.slot, negative_),
                             marked.size() - 1, f});
-    if (cut == std::string_view::npos) break;
-    rest.remove_prefix(cut + 1);
-  }
+  });
   // Occurrences of one slot are one feature (or hash-colliding ones: the
   // model cannot tell them apart either).
   std::sort(pushes.begin(), pushes.end(), [](const Push& a, const Push& b) { return a.slot < b.slot; });

@@ -61,8 +61,9 @@ class OnlineClassifierOp final : public Operator {
   const Stats& stats() const { return stats_; }
 
  private:
-  // The event's texts' feature slots into slots_ (and the texts into joined_ when asked).
-  size_t featurize(const Event& e, std::string* joined);
+  // The feature slots of the event's texts (returns how many texts), or of
+  // '\0'-joined texts, into slots_.
+  size_t featurize(const Event& e);
   void featurize(std::string_view joined);
   void learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift);
   void score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift);

@@ -43,6 +43,18 @@ class TextTransforms {
     }
   }
 
+  // Appends the event's non-empty texts to `out`, '\0'-separated (the form
+  // kept for learning and explanations); returns how many.
+  size_t join(const Event& e, std::string& out, std::string& scratch) const {
+    size_t n = 0;
+    for_each(e, scratch, [&](std::string_view t) {
+      if (t.empty()) return;
+      if (n++ || !out.empty()) out.push_back('\0');
+      out.append(t);
+    });
+    return n;
+  }
+
   // The text after url_decode/lowercase (a view of `text` when there are none).
   std::string_view apply(std::string_view text, std::string& scratch) const;
 
@@ -54,5 +66,16 @@ class TextTransforms {
   bool query_values_ = false;
   std::vector<Step> steps_;
 };
+
+// Calls f(part) for each '\0'-separated part of texts made by TextTransforms::join.
+template <class F>
+void for_each_joined(std::string_view joined, F&& f) {
+  for (;;) {
+    size_t cut = joined.find('\0');
+    f(joined.substr(0, cut));
+    if (cut == std::string_view::npos) return;
+    joined.remove_prefix(cut + 1);
+  }
+}
 
 }  // namespace socstream

@@ -248,23 +248,8 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
       FeedbackJoin::Resolved v;
       {
         std::lock_guard lk(join_mu_);
-        v = join_.resolve(e, [&](std::string& joined) {
-          size_t n = 0;
-          texts_.for_each(e, scratch_, [&](std::string_view t) {
-            if (t.empty()) return;
-            if (n++) joined.push_back('\0');
-            joined.append(t);
-          });
-          return n;
-        });
-        if (v.ok) {
-          for (std::string_view rest = v.texts;;) {
-            size_t cut = rest.find('\0');
-            open_.learn.emplace_back(std::string(rest.substr(0, cut)), v.label);
-            if (cut == std::string_view::npos) break;
-            rest.remove_prefix(cut + 1);
-          }
-        }
+        v = join_.resolve(e, texts_);
+        if (v.ok) for_each_joined(v.texts, [&](std::string_view t) { open_.learn.emplace_back(std::string(t), v.label); });
       }
       if (!v.ok) {
         ++stats_.rejected_verdicts;
