@@ -71,16 +71,13 @@ TEST(OnlineLinear, SnapshotRestoreGivesIdenticalPredictions) {
   OnlineLinear r = OnlineLinear::from_bytes(store.read(gen));
   EXPECT_EQ(r.updates(), m.updates());
   EXPECT_EQ(r.progress().correct, m.progress().correct);
-  size_t compared = 0;
   for (size_t i = 10000; i < 20000; ++i) {
     slots.clear();
     m.featurizer().add(rows[i].text, slots);
     m.predict(slots.data(), slots.size(), probs.data());
     r.predict(slots.data(), slots.size(), again.data());
     for (size_t k = 0; k < probs.size(); ++k) ASSERT_EQ(probs[k], again[k]) << "event " << i;
-    ++compared;
   }
-  EXPECT_EQ(compared, 10000u);
 }
 
 TEST(OnlineLinear, DamagedSnapshotIsRefusedAndThePreviousOneUsed) {
