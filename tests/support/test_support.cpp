@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -39,6 +40,40 @@ std::string read_file(const std::filesystem::path& p) {
 }
 
 std::filesystem::path source_dir() { return SOCSTREAM_SOURCE_DIR; }
+
+Batch make_batch(const std::string* source, const std::vector<Fields>& events, int64_t offset) {
+  Batch b;
+  auto store = std::make_shared<std::deque<std::string>>();  // a deque: the views stay valid as it grows
+  for (const auto& fields : events) {
+    Event e;
+    e.pos.source = source;
+    if (source) e.pos.stream = *source;
+    e.pos.offset = offset++;
+    for (const auto& [k, v] : fields) {
+      const std::string& key = store->emplace_back(k);
+      e.fields.push_back(Field{key, store->emplace_back(v)});
+    }
+    b.events.push_back(std::move(e));
+  }
+  b.hold(store);
+  return b;
+}
+
+std::vector<Event> drain(Channel& ch, std::vector<Batch>& kept) {
+  std::vector<Event> all;
+  Batch b;
+  while (ch.pop(b, Clock::now()) == Channel::Pop::Item) {
+    for (auto& e : b.events) all.push_back(std::move(e));
+    kept.push_back(std::move(b));
+    b = Batch{};
+  }
+  return all;
+}
+
+std::string field_of(const Event& e, std::string_view name) {
+  const Field* f = e.field(name);
+  return f ? std::string(f->value) : "<none>";
+}
 
 std::unique_ptr<Topology> load_from_string(const TempDir& dir, const std::string& yaml, Diagnostics& diag) {
   register_builtins();

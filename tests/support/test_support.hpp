@@ -3,6 +3,12 @@
 // running the real binary.
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/channel.hpp"
+#include "engine/event.hpp"
 
 #include "engine/config.hpp"
 #include "engine/topology.hpp"
@@ -36,6 +42,16 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 // Decodes standard base64 (dead letters carry non-UTF-8 bytes that way).
 std::string base64_decode(std::string_view in);
+
+// An operator test's events: each a list of (field, value) pairs, from
+// `source` (may be null) at offsets from `offset`. The batch owns the strings.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+Batch make_batch(const std::string* source, const std::vector<Fields>& events, int64_t offset = 0);
+// Every event waiting on a port's channel; their batches go to `kept`, which
+// keeps the events' buffers alive.
+std::vector<Event> drain(Channel& ch, std::vector<Batch>& kept);
+// A field's value, or "<none>".
+std::string field_of(const Event& e, std::string_view name);
 
 // Runs the built socstream binary with the given arguments.
 CommandResult run_socstream(const std::string& args, const std::string& env = "");

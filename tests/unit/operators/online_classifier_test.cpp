@@ -26,7 +26,6 @@ struct Harness {
   std::unique_ptr<Outputs> out;
   Channel pos{100000, 1 << 26}, neg{100000, 1 << 26}, drift{1000, 1 << 20}, metrics{1000, 1 << 20},
       dlq{100000, 1 << 26};
-  std::vector<std::shared_ptr<std::vector<std::string>>> texts;  // event bytes stay alive
   std::vector<Batch> kept;
 
   explicit Harness(const std::string& settings, const TempDir* snapshots_in = nullptr) {
@@ -47,44 +46,15 @@ struct Harness {
     out->connect(4, &dlq);
   }
 
-  // Events with the given fields (pairs of name, value), from `source`, at offsets from `offset`.
-  void feed(const std::string& source, const std::vector<std::vector<std::pair<std::string, std::string>>>& events,
-            int64_t offset = 0, AckToken* token = nullptr) {
-    Batch b;
-    auto store = std::make_shared<std::vector<std::string>>();
-    store->reserve(events.size() * 4);
-    for (const auto& fields : events) {
-      Event e;
-      e.pos.source = &source;
-      e.pos.stream = source;
-      e.pos.offset = offset++;
-      for (const auto& [k, v] : fields) {
-        store->push_back(k);
-        const std::string& key = store->back();
-        store->push_back(v);
-        e.fields.push_back(Field{key, store->back()});
-      }
-      if (token) e.ack = Ack(token);
-      b.events.push_back(std::move(e));
-    }
-    b.hold(store);
+  // Events with the given fields from `source`, each holding a reference to `token` if given.
+  void feed(const std::string& source, const std::vector<Fields>& events, int64_t offset = 0,
+            AckToken* token = nullptr) {
+    Batch b = make_batch(&source, events, offset);
+    if (token)
+      for (auto& e : b.events) e.ack = Ack(token);
     op->process(std::move(b), *out);
   }
-
-  std::vector<Event> drain(Channel& ch) {
-    std::vector<Event> all;
-    Batch b;
-    while (ch.pop(b, Clock::now()) == Channel::Pop::Item) {
-      for (auto& e : b.events) all.push_back(std::move(e));
-      kept.push_back(std::move(b));
-      b = Batch{};
-    }
-    return all;
-  }
-  static std::string field(const Event& e, std::string_view name) {
-    const Field* f = e.field(name);
-    return f ? std::string(f->value) : "<none>";
-  }
+  std::vector<Event> drain(Channel& ch) { return socstream::testing::drain(ch, kept); }
 };
 
 std::vector<LabelledText> rows() { return http_params((source_dir() / "tests/data/http_params/train.csv").string()); }
@@ -92,7 +62,7 @@ std::vector<LabelledText> rows() { return http_params((source_dir() / "tests/dat
 // Feeds the first n rows as a labelled stream, in batches of 256.
 void train(Harness& h, const std::vector<LabelledText>& data, size_t from, size_t to) {
   for (size_t at = from; at < to; at += 256) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> batch;
+    std::vector<Fields> batch;
     for (size_t i = at; i < std::min(to, at + 256); ++i)
       batch.push_back({{"payload", data[i].text}, {"label", data[i].label}});
     h.feed(kTrain, batch, static_cast<int64_t>(at));
@@ -121,7 +91,7 @@ TEST(OnlineClassifier, LearnsFromALabelledStreamThenScoresAndExplains) {
   EXPECT_GT(h.op->model().progress().accuracy(), 0.99);
   EXPECT_TRUE(h.drain(h.pos).empty()) << "verdicts are learnt, not passed on";
   // The held-back rows, scored.
-  std::vector<std::vector<std::pair<std::string, std::string>>> batch;
+  std::vector<Fields> batch;
   for (size_t i = 20000; i < data.size(); ++i) batch.push_back({{"payload", data[i].text}});
   h.feed(kEvents, batch);
   auto pos = h.drain(h.pos), neg = h.drain(h.neg);
@@ -130,15 +100,15 @@ TEST(OnlineClassifier, LearnsFromALabelledStreamThenScoresAndExplains) {
   for (auto& e : pos) {
     std::string text(e.field("payload")->value);
     auto it = std::find_if(data.begin() + 20000, data.end(), [&](auto& r) { return r.text == text; });
-    right += it->label == Harness::field(e, "label");
+    right += it->label == field_of(e, "label");
     attacks += it->label != "norm";
-    EXPECT_EQ(Harness::field(e, "model"), "online");
+    EXPECT_EQ(field_of(e, "model"), "online");
     const Field* why = e.field("explanation");
     ASSERT_NE(why, nullptr);
     EXPECT_EQ(why->kind, ValueKind::Json);
     EXPECT_EQ(why->value.substr(0, 13), "[{\"feature\":\"") << why->value;
   }
-  for (auto& e : neg) EXPECT_EQ(Harness::field(e, "label"), "norm");
+  for (auto& e : neg) EXPECT_EQ(field_of(e, "label"), "norm");
   EXPECT_GT(pos.size(), 200u);
   EXPECT_GE(double(right) / pos.size(), 0.97);
   EXPECT_GE(double(attacks) / pos.size(), 0.97);
@@ -153,7 +123,7 @@ TEST(OnlineClassifier, VerdictsByAlertIdJoinTheRememberedAlertAndChangeItsScore)
   h.feed(kEvents, {{{"payload", text}}}, 777);
   auto first = h.drain(h.pos);
   ASSERT_EQ(first.size(), 1u);
-  EXPECT_EQ(Harness::field(first[0], "label"), "sqli");
+  EXPECT_EQ(field_of(first[0], "label"), "sqli");
   std::string id = AlertOp::alert_id("web", first[0].pos);
   // Analysts insist it is benign (say, a security scanner they run): each
   // verdict names the alert, not the text.
@@ -163,7 +133,7 @@ TEST(OnlineClassifier, VerdictsByAlertIdJoinTheRememberedAlertAndChangeItsScore)
   h.feed(kEvents, {{{"payload", text}}}, 778);
   auto after = h.drain(h.neg);
   ASSERT_EQ(after.size(), 1u) << "30 false-positive verdicts turned the verdict";
-  EXPECT_EQ(Harness::field(after[0], "label"), "norm");
+  EXPECT_EQ(field_of(after[0], "label"), "norm");
 }
 
 TEST(OnlineClassifier, BadVerdictsGoToTheDeadLetterPortWithTheReason) {
@@ -195,7 +165,7 @@ TEST(OnlineClassifier, AcknowledgesVerdictsOnlyOnceASnapshotHoldsThem) {
   std::atomic<bool> ok{false};
   auto* token = new CountToken(&done, &ok);
   token->set_pending(100);
-  std::vector<std::vector<std::pair<std::string, std::string>>> batch;
+  std::vector<Fields> batch;
   for (size_t i = 0; i < 100; ++i) batch.push_back({{"payload", data[i].text}, {"label", data[i].label}});
   h.feed(kTrain, batch, 0, token);
   EXPECT_EQ(done.load(), 0) << "learnt but not yet on disk: a crash now must redeliver them";
@@ -212,7 +182,7 @@ TEST(OnlineClassifier, AcknowledgesVerdictsOnlyOnceASnapshotHoldsThem) {
 TEST(OnlineClassifier, RestoresItsSnapshotAndPredictsIdentically) {
   auto data = rows();
   TempDir shared;
-  std::vector<std::vector<std::pair<std::string, std::string>>> probe;
+  std::vector<Fields> probe;
   for (size_t i = 10000; i < 20000; ++i) probe.push_back({{"payload", data[i].text}});
   std::vector<std::string> before;
   {
@@ -223,8 +193,8 @@ TEST(OnlineClassifier, RestoresItsSnapshotAndPredictsIdentically) {
     h.op->finish(*h.out);
     for (auto* ch : {&h.pos, &h.neg})
       for (auto& e : h.drain(*ch))
-        before.push_back(std::to_string(e.pos.offset) + " " + Harness::field(e, "label") + " " +
-                         Harness::field(e, "score"));
+        before.push_back(std::to_string(e.pos.offset) + " " + field_of(e, "label") + " " +
+                         field_of(e, "score"));
   }
   Harness r("explain: 0", &shared);
   ASSERT_TRUE(r.diag.ok()) << r.diag.str();
@@ -234,8 +204,8 @@ TEST(OnlineClassifier, RestoresItsSnapshotAndPredictsIdentically) {
   std::vector<std::string> after;
   for (auto* ch : {&r.pos, &r.neg})
     for (auto& e : r.drain(*ch))
-      after.push_back(std::to_string(e.pos.offset) + " " + Harness::field(e, "label") + " " +
-                      Harness::field(e, "score"));
+      after.push_back(std::to_string(e.pos.offset) + " " + field_of(e, "label") + " " +
+                      field_of(e, "score"));
   std::sort(before.begin(), before.end());
   std::sort(after.begin(), after.end());
   ASSERT_EQ(before.size(), 10000u);

@@ -23,7 +23,6 @@ struct Learner {
   std::unique_ptr<TransformerOp> op;
   std::unique_ptr<Outputs> out;
   Channel pos{100000, 1 << 26}, neg{100000, 1 << 26}, dlq{100000, 1 << 26}, drift{1000, 1 << 20};
-  std::vector<std::shared_ptr<std::vector<std::string>>> keep;
   std::vector<Batch> kept;
 
   Learner(const TempDir& dir, const std::string& settings) {
@@ -42,30 +41,15 @@ struct Learner {
     out->connect(3, &drift);
   }
 
-  void feed(const std::string& source, const std::vector<std::vector<std::pair<std::string, std::string>>>& events) {
-    Batch b;
-    auto store = std::make_shared<std::vector<std::string>>();
-    store->reserve(events.size() * 4);
-    for (const auto& fields : events) {
-      Event e;
-      e.pos.source = &source;
-      for (const auto& [k, v] : fields) {
-        store->push_back(k);
-        const std::string& key = store->back();
-        store->push_back(v);
-        e.fields.push_back(Field{key, store->back()});
-      }
-      b.events.push_back(std::move(e));
-    }
-    b.hold(store);
-    op->process(std::move(b), *out);
+  void feed(const std::string& source, const std::vector<Fields>& events) {
+    op->process(make_batch(&source, events), *out);
   }
 
   // Verdicts {text, label} for rows [from, n), the label chosen per verdict (1-based position).
   void verdicts(const std::vector<LabelledText>& rows, size_t n,
                 const std::function<std::string(size_t, const LabelledText&)>& label, size_t from = 0) {
     for (size_t at = from; at < n; at += 50) {
-      std::vector<std::vector<std::pair<std::string, std::string>>> batch;
+      std::vector<Fields> batch;
       for (size_t i = at; i < std::min(n, at + 50); ++i)
         batch.push_back({{"text", rows[i].text}, {"label", label(i + 1, rows[i])}});
       feed(kFeedback, batch);
@@ -75,22 +59,16 @@ struct Learner {
 
   // How many of the texts the live model gives `label`.
   size_t count(const std::vector<std::string>& texts, const std::string& label) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> batch;
+    std::vector<Fields> batch;
     for (const auto& t : texts) batch.push_back({{"q", t}});
     feed(kEvents, batch);
     op->on_deadline(*out);
     size_t n = 0, seen = 0;
-    for (Channel* ch : {&pos, &neg}) {
-      Batch b;
-      while (ch->pop(b, Clock::now()) == Channel::Pop::Item) {
-        for (auto& e : b.events) {
-          ++seen;
-          if (const Field* f = e.field("label"); f && f->value == label) ++n;
-        }
-        kept.push_back(std::move(b));
-        b = Batch{};
+    for (Channel* ch : {&pos, &neg})
+      for (const auto& e : drain(*ch, kept)) {
+        ++seen;
+        n += field_of(e, "label") == label;
       }
-    }
     EXPECT_EQ(seen, texts.size());
     return n;
   }

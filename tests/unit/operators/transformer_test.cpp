@@ -85,33 +85,14 @@ struct Harness {
   }
 
   void feed(const std::vector<std::string>& queries) {
-    Batch b;
-    auto texts = std::make_shared<std::vector<std::string>>(queries);
-    for (const auto& q : *texts) {
-      Event e;
-      e.fields.push_back(Field{"q", q});
-      b.events.push_back(std::move(e));
-    }
-    b.hold(texts);
-    op->process(std::move(b), *out);
+    std::vector<Fields> events;
+    for (const auto& q : queries) events.push_back({{"q", q}});
+    op->process(make_batch(nullptr, events), *out);
   }
 
   // The events sent on a port; their batches' buffers stay alive with the harness.
-  std::vector<Event> drain(Channel& ch) {
-    std::vector<Event> all;
-    Batch b;
-    while (ch.pop(b, Clock::now()) == Channel::Pop::Item) {
-      for (auto& e : b.events) all.push_back(std::move(e));
-      kept.push_back(std::move(b));
-      b = Batch{};
-    }
-    return all;
-  }
+  std::vector<Event> drain(Channel& ch) { return socstream::testing::drain(ch, kept); }
   std::vector<Batch> kept;
-  static std::string field(const Event& e, std::string_view name) {
-    const Field* f = e.field(name);
-    return f ? std::string(f->value) : "<none>";
-  }
 };
 
 }  // namespace
@@ -144,14 +125,14 @@ TEST(Transformer, WritesTheVerdictAndRoutesOnThresholds) {
   auto pos = h.drain(h.pos), neg = h.drain(h.neg);
   ASSERT_EQ(pos.size(), 2u);
   ASSERT_EQ(neg.size(), 2u);
-  EXPECT_EQ(Harness::field(pos[0], "label"), "sqli");
-  EXPECT_EQ(Harness::field(pos[0], "score"), "0.900000");
-  EXPECT_EQ(Harness::field(pos[0], "model"), "fake");
-  EXPECT_EQ(Harness::field(pos[0], "model_version"), "3");
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
+  EXPECT_EQ(field_of(pos[0], "score"), "0.900000");
+  EXPECT_EQ(field_of(pos[0], "model"), "fake");
+  EXPECT_EQ(field_of(pos[0], "model_version"), "3");
   EXPECT_EQ(pos[0].field("score")->kind, ValueKind::Number);
-  EXPECT_EQ(Harness::field(pos[1], "label"), "xss") << "xss keeps the default threshold 0.5";
-  EXPECT_EQ(Harness::field(neg[0], "label"), "sqli") << "0.6 is below the overridden sqli threshold";
-  EXPECT_EQ(Harness::field(neg[1], "label"), "norm");
+  EXPECT_EQ(field_of(pos[1], "label"), "xss") << "xss keeps the default threshold 0.5";
+  EXPECT_EQ(field_of(neg[0], "label"), "sqli") << "0.6 is below the overridden sqli threshold";
+  EXPECT_EQ(field_of(neg[1], "label"), "norm");
 }
 
 TEST(Transformer, ThresholdsAndNegativeLabelFromModelYaml) {
@@ -161,7 +142,7 @@ TEST(Transformer, ThresholdsAndNegativeLabelFromModelYaml) {
   h.op->finish(*h.out);
   auto pos = h.drain(h.pos);
   ASSERT_EQ(pos.size(), 1u) << "sqli 0.9 < 0.95, xss is the negative label";
-  EXPECT_EQ(Harness::field(pos[0], "label"), "norm");
+  EXPECT_EQ(field_of(pos[0], "label"), "norm");
 }
 
 TEST(Transformer, EventTakesItsMostSuspiciousValue) {
@@ -171,12 +152,12 @@ TEST(Transformer, EventTakesItsMostSuspiciousValue) {
   h.op->finish(*h.out);
   auto pos = h.drain(h.pos), neg = h.drain(h.neg);
   ASSERT_EQ(pos.size(), 2u);
-  EXPECT_EQ(Harness::field(pos[0], "score"), "0.900000");
-  EXPECT_EQ(Harness::field(pos[1], "label"), "xss") << "url-decoded before scoring";
+  EXPECT_EQ(field_of(pos[0], "score"), "0.900000");
+  EXPECT_EQ(field_of(pos[1], "label"), "xss") << "url-decoded before scoring";
   ASSERT_EQ(neg.size(), 2u);
-  EXPECT_EQ(Harness::field(neg[0], "q"), "") << "nothing to score: it leaves at once";
-  EXPECT_EQ(Harness::field(neg[0], "label"), "<none>") << "nothing to score: no verdict";
-  EXPECT_EQ(Harness::field(neg[1], "label"), "norm");
+  EXPECT_EQ(field_of(neg[0], "q"), "") << "nothing to score: it leaves at once";
+  EXPECT_EQ(field_of(neg[0], "label"), "<none>") << "nothing to score: no verdict";
+  EXPECT_EQ(field_of(neg[1], "label"), "norm");
   EXPECT_EQ(h.op->stats().texts, 7u) << "empty values are not scored";
   EXPECT_EQ(h.op->stats().batch_duplicates, 3u) << "'plain' four times in one batch: one forward";
   EXPECT_EQ(h.model->seen.size(), 4u);
@@ -191,7 +172,7 @@ TEST(Transformer, CacheSkipsRepeatedTemplates) {
   EXPECT_EQ(h.op->stats().cache_hits, 2u);
   auto pos = h.drain(h.pos);
   ASSERT_EQ(pos.size(), 2u);
-  EXPECT_EQ(Harness::field(pos[1], "label"), "sqli") << "a hit carries the cached verdict";
+  EXPECT_EQ(field_of(pos[1], "label"), "sqli") << "a hit carries the cached verdict";
   // Bounded: a third template evicts the least recently used one.
   h.feed({"script 1", "maybe 2"});
   EXPECT_EQ(h.model->seen.size(), 4u);
@@ -251,7 +232,7 @@ TEST(Transformer, LengthBucketingGroupsSimilarLengths) {
   for (size_t i = 0; i < 8; ++i) EXPECT_LT(h.model->seen[i].size(), 3u) << i;
   auto neg = h.drain(h.neg);
   ASSERT_EQ(neg.size(), 16u);
-  EXPECT_EQ(Harness::field(neg[1], "q").size(), 201u) << "events leave in arrival order";
+  EXPECT_EQ(field_of(neg[1], "q").size(), 201u) << "events leave in arrival order";
 
   Harness off("max_batch: 16, cache_size: 0, length_bucketing: false");
   off.feed(q);
@@ -265,11 +246,11 @@ TEST(Transformer, EmbeddingModelsWriteTheEmbedding) {
   auto pos = h.drain(h.pos);
   ASSERT_EQ(pos.size(), 3u) << "every event leaves on the default port";
   // The batch of two left when it filled; the empty text, with nothing to embed, after it.
-  EXPECT_EQ(Harness::field(pos[0], "embedding"), "[0.6,0.3,-0.8]");
+  EXPECT_EQ(field_of(pos[0], "embedding"), "[0.6,0.3,-0.8]");
   EXPECT_EQ(pos[0].field("embedding")->kind, ValueKind::Json);
-  EXPECT_EQ(Harness::field(pos[1], "embedding"), "[0.6,0.4,-0.8]");
-  EXPECT_EQ(Harness::field(pos[1], "model"), "fake");
-  EXPECT_EQ(Harness::field(pos[2], "embedding"), "<none>") << "an empty text has no embedding";
+  EXPECT_EQ(field_of(pos[1], "embedding"), "[0.6,0.4,-0.8]");
+  EXPECT_EQ(field_of(pos[1], "model"), "fake");
+  EXPECT_EQ(field_of(pos[2], "embedding"), "<none>") << "an empty text has no embedding";
   EXPECT_EQ(h.op->stats().cache_hits, 0u) << "embedding models do not cache by default";
 
   Harness bad("thresholds: {a: 0.5}", "", "task: embed\n");
@@ -294,5 +275,5 @@ TEST(Transformer, HitsDoNotWaitForForwardPasses) {
   h.op->finish(*h.out);
   auto pos = h.drain(h.pos);
   ASSERT_EQ(pos.size(), 1u) << "finish waits for the inference thread";
-  EXPECT_EQ(Harness::field(pos[0], "label"), "sqli");
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
 }
