@@ -166,15 +166,5 @@ EOF
 )
 echo
 echo "$table"
-"$PY" - "$table" <<'EOF'
-import re, sys
-path = "bench/RESULTS.md"
-text = open(path).read()
-block = "<!-- compare:begin -->\n" + sys.argv[1] + "\n<!-- compare:end -->"
-if "<!-- compare:begin -->" in text:
-    text = re.sub(r"<!-- compare:begin -->.*?<!-- compare:end -->", lambda _: block, text, flags=re.S)
-else:
-    text += "\n## socstream against a Python consumer (issue 5)\n\n" + block + "\n"
-open(path, "w").write(text)
-EOF
+"$PY" bench/write_results.py compare "socstream against a Python consumer (issue 5)" "$table"
 echo "written to bench/RESULTS.md"

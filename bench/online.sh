@@ -79,14 +79,4 @@ Updates include featurising and the progressive step (score, then learn); predic
 TABLE
 )"
 echo "$table"
-python3 - "$table" <<'PY'
-import re, sys
-path = "bench/RESULTS.md"
-text = open(path).read()
-block = "<!-- online:begin -->\n" + sys.argv[1] + "\n<!-- online:end -->"
-if "<!-- online:begin -->" in text:
-    text = re.sub(r"<!-- online:begin -->.*?<!-- online:end -->", lambda _: block, text, flags=re.S)
-else:
-    text += "\n## Online learning: socstream's online model against River (issue 6)\n\n" + block + "\n"
-open(path, "w").write(text)
-PY
+python3 bench/write_results.py online "Online learning: socstream's online model against River (issue 6)" "$table"
