@@ -74,6 +74,9 @@ class Component {
   // Acquires files and connections, on the component's own thread just before
   // it runs. Construction must not: `validate` builds every component.
   virtual void open() {}
+  // What `socstream validate` prints about this component beyond "ok" (the
+  // rules a Sigma operator loaded and refused, say); empty for most.
+  virtual std::string report() const { return {}; }
 };
 
 class SourceContext {

@@ -127,6 +127,7 @@ const char* setting_type_name(SettingType t) {
     case SettingType::Bool: return "true or false";
     case SettingType::StringList: return "a list of strings";
     case SettingType::StringMap: return "a map of strings";
+    case SettingType::Any: return "a value";
   }
   return "?";
 }
@@ -230,6 +231,19 @@ std::vector<std::string> Settings::list(const std::string& key) const {
   return out;
 }
 
+std::vector<std::string> Settings::strings(const std::string& key) const {
+  YAML::Node n = node_[key];
+  if (n.IsDefined() && n.IsScalar()) {
+    if (auto v = scalar(key)) return {*v};
+    return {};
+  }
+  if (n.IsDefined() && !n.IsNull() && !n.IsSequence()) {
+    error(key, "expected a string or a list of strings");
+    return {};
+  }
+  return list(key);
+}
+
 std::vector<std::pair<std::string, std::string>> Settings::map(const std::string& key) const {
   std::vector<std::pair<std::string, std::string>> out;
   YAML::Node n = node_[key];
@@ -291,6 +305,7 @@ void Settings::check(const std::vector<SettingSpec>& schema) const {
     switch (spec->type) {
       case SettingType::StringList: shape_ok = v.IsSequence(); break;
       case SettingType::StringMap: shape_ok = v.IsMap(); break;
+      case SettingType::Any: break;
       default: shape_ok = v.IsScalar(); break;
     }
     if (!shape_ok) {
@@ -306,6 +321,7 @@ void Settings::check(const std::vector<SettingSpec>& schema) const {
       case SettingType::Bool: flag(key, false); break;
       case SettingType::StringList: list(key); break;
       case SettingType::StringMap: map(key); break;
+      case SettingType::Any: break;
     }
   }
   for (const auto& s : schema)

@@ -64,7 +64,8 @@ YAML::Node load_yaml_file(const std::filesystem::path& path);
 // The closest candidate within a small edit distance, for "did you mean".
 std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
 
-enum class SettingType { String, Int, Bytes, Double, Bool, StringList, StringMap };
+// Any: the component checks the shape itself (a setting that is a word or a map, say).
+enum class SettingType { String, Int, Bytes, Double, Bool, StringList, StringMap, Any };
 const char* setting_type_name(SettingType t);
 
 struct SettingSpec {
@@ -93,10 +94,15 @@ class Settings {
   double number(const std::string& key, double dflt) const;
   bool flag(const std::string& key, bool dflt) const;
   std::vector<std::string> list(const std::string& key) const;
+  // A list of strings that may also be written as one string.
+  std::vector<std::string> strings(const std::string& key) const;
   std::vector<std::pair<std::string, std::string>> map(const std::string& key) const;
   // A path setting, resolved against the directory of the topology file.
   std::filesystem::path path(const std::string& key) const;
   std::filesystem::path resolve(const std::string& p) const;
+  const std::filesystem::path& base_dir() const { return base_dir_; }
+  // Expands ${VAR} in a scalar found below this component's settings (a map's values).
+  std::optional<std::string> expand_scalar(const YAML::Node& n) const { return expand(n); }
   // One of a fixed set of words.
   std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& dflt) const;
 

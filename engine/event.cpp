@@ -35,6 +35,7 @@ Batch Batch::share() const {
     c.pos = e.pos;
     c.fields = e.fields;
     c.rules = e.rules;
+    c.matched = e.matched;
     c.error = e.error;
     c.error_detail = e.error_detail;
     c.error_component = e.error_component;

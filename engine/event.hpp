@@ -38,6 +38,9 @@ struct Event {
   SourcePos pos;
   boost::container::small_vector<Field, 8> fields;
   boost::container::small_vector<const Rule*, 2> rules;
+  // What each rule matched on, as JSON (a Sigma rule's selections and field
+  // values), parallel to `rules`; empty where the detector says nothing.
+  boost::container::small_vector<std::string_view, 2> matched;
   // Set when the event is dead-lettered: a stable reason code, a human detail,
   // and the component that rejected it.
   std::string_view error;

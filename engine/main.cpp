@@ -64,7 +64,12 @@ int cmd_validate(const std::string& file) {
     return 1;
   }
   size_t counts[3] = {0, 0, 0};
-  for (const auto& n : topo->nodes) ++counts[static_cast<int>(n.kind)];
+  for (const auto& n : topo->nodes) {
+    ++counts[static_cast<int>(n.kind)];
+    if (n.instances.empty()) continue;
+    const std::string report = n.instances.front()->report();
+    if (!report.empty()) std::fprintf(stderr, "%s: %s\n", n.name.c_str(), report.c_str());
+  }
   std::fprintf(stderr, "%s: ok (%zu sources, %zu operators, %zu sinks)\n", file.c_str(), counts[0], counts[1],
                counts[2]);
   return 0;

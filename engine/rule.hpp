@@ -12,14 +12,28 @@ inline const char* severity_name(Severity s) {
   return names[static_cast<int>(s)];
 }
 
+// An ATT&CK tactic or technique a rule's tags name (TA0002 Execution, T1059.001 ...).
+struct AttackRef {
+  std::string id;
+  std::string name;
+};
+
 // A detection rule as loaded from a rules file; events point at rules, which
-// live as long as the topology.
+// live as long as the topology. Regex rules fill the first five fields; Sigma
+// rules also carry what an analyst needs to read an alert (and what DRL 1.1
+// requires: the author), and what they were matched on.
 struct Rule {
   std::string id;
   std::string pattern;
   Severity severity = Severity::Medium;
   std::vector<std::string> tags;
   std::string description;
+
+  std::string kind = "regex";  // regex, sigma, sigma_correlation
+  std::string title, status, level, author, date, modified, file;
+  std::vector<std::string> references, falsepositives;
+  std::string product, category, service;  // the Sigma logsource
+  std::vector<AttackRef> tactics, techniques;
 };
 
 }  // namespace socstream

@@ -66,7 +66,8 @@ uint64_t SnapshotStore::save(std::string_view bytes, std::optional<uint64_t> gen
   fs::path final_path = path_of(g);
   fs::path tmp = final_path;
   tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0600 and never through a symbolic link: a snapshot holds what the engine learnt.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) fail("cannot create", tmp);
   size_t done = 0;
   while (done < bytes.size()) {
@@ -93,11 +94,21 @@ uint64_t SnapshotStore::save(std::string_view bytes, std::optional<uint64_t> gen
 }
 
 std::string SnapshotStore::read(uint64_t gen) const {
-  std::ifstream in(path_of(gen), std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path_of(gen).string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return std::move(ss).str();
+  const fs::path p = path_of(gen);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw std::runtime_error("cannot read " + p.string() + ": " + std::strerror(errno));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      if (n < 0) throw std::runtime_error("cannot read " + p.string() + ": " + std::strerror(errno));
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 std::optional<uint64_t> SnapshotStore::restore(const std::function<void(std::string_view)>& accept,

@@ -1,5 +1,6 @@
 #include "operators/json_parse.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -20,6 +21,20 @@ JsonParse::JsonParse(const Settings& s)
       parser_(max_bytes_) {
   // The parser checks depth as it builds the tape, so a 10,000-deep line costs nothing extra.
   if (auto err = parser_.allocate(4096, max_depth_)) throw std::runtime_error(error_message(err));
+  const std::string dup = s.choice("duplicate_keys", {"reject", "first", "last"}, "reject");
+  duplicates_ = dup == "first" ? Duplicates::First : dup == "last" ? Duplicates::Last : Duplicates::Reject;
+  const YAML::Node f = s.node()["fields"];
+  if (f.IsDefined() && f.IsScalar()) {
+    if (s.str("fields") == "all")
+      all_ = true;
+    else
+      s.error("fields", "expected 'all' or a map of field name -> JSON pointer");
+    return;
+  }
+  if (f.IsDefined() && !f.IsNull() && !f.IsMap()) {
+    s.error("fields", "expected 'all' or a map of field name -> JSON pointer");
+    return;
+  }
   auto fields = s.map("fields");
   targets_.reserve(fields.size());
   for (auto& [name, pointer] : fields) add_pointer(s, name, pointer);
@@ -76,7 +91,8 @@ void JsonParse::add_pointer(const Settings& s, const std::string& name, const st
 void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& arena) {
   if (el.is_object()) {
     for (auto [key, value] : dom::object(el)) {
-      if (const PathNode* c = node->child(key)) c->target >= 0 ? capture(c, value, e, arena) : extract(c, value, e, arena);
+      if (const PathNode* c = node->child(key))
+        c->target >= 0 ? capture(targets_[c->target].name, value, e, arena) : extract(c, value, e, arena);
     }
   } else if (el.is_array()) {
     size_t index = 0;
@@ -84,13 +100,70 @@ void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& 
     for (dom::element item : dom::array(el)) {
       auto n = std::snprintf(digits, sizeof digits, "%zu", index++);
       if (const PathNode* c = node->child(std::string_view(digits, static_cast<size_t>(n))))
-        c->target >= 0 ? capture(c, item, e, arena) : extract(c, item, e, arena);
+        c->target >= 0 ? capture(targets_[c->target].name, item, e, arena) : extract(c, item, e, arena);
     }
   }
 }
 
-void JsonParse::capture(const PathNode* node, dom::element el, Event& e, Arena& arena) {
-  std::string_view name = targets_[node->target].name;
+// Every key, depth first; objects become prefixes, everything else a field.
+// An empty object is kept as a field ({}), so `exists` still sees it.
+void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
+  for (auto [key, value] : obj) {
+    const size_t len = path_.size();
+    if (len) path_ += '.';
+    path_.append(key.data(), key.size());
+    dom::object inner;
+    if (value.get_object().get(inner) == SUCCESS && inner.size() != 0)
+      flatten(inner, e, arena);
+    else
+      capture(arena.copy(path_), value, e, arena);
+    path_.resize(len);
+  }
+}
+
+bool JsonParse::resolve_duplicates(Event& e, size_t from, Arena& arena, std::string_view& detail) {
+  const size_t n = e.fields.size() - from;
+  if (n < 2) return true;
+  name_hashes_.clear();
+  for (size_t i = from; i < e.fields.size(); ++i)
+    name_hashes_.emplace_back(std::hash<std::string_view>{}(e.fields[i].name), static_cast<uint32_t>(i));
+  std::sort(name_hashes_.begin(), name_hashes_.end());
+  std::vector<uint32_t> drop;
+  for (size_t i = 1; i < name_hashes_.size(); ++i) {
+    if (name_hashes_[i].first != name_hashes_[i - 1].first) continue;
+    // Equal hashes: find the earliest field of this name among the run.
+    const uint32_t a = name_hashes_[i - 1].second, b = name_hashes_[i].second;
+    if (e.fields[a].name != e.fields[b].name) continue;
+    if (duplicates_ == Duplicates::Reject) {
+      std::string msg = "the field '" + std::string(e.fields[a].name) + "' appears more than once";
+      detail = arena.copy(msg);
+      return false;
+    }
+    // Sorted by (hash, index): a comes first in the event. Keep the earlier slot so the
+    // event's field order stays stable, with the value the policy picks.
+    if (duplicates_ == Duplicates::Last) {
+      e.fields[a].value = e.fields[b].value;
+      e.fields[a].kind = e.fields[b].kind;
+    }
+    drop.push_back(b);
+    name_hashes_[i].second = a;  // a third occurrence compares against the kept slot
+  }
+  if (drop.empty()) return true;
+  std::sort(drop.begin(), drop.end());
+  size_t out = from, d = 0;
+  for (size_t i = from; i < e.fields.size(); ++i) {
+    if (d < drop.size() && drop[d] == i) {
+      ++d;
+      continue;
+    }
+    if (out != i) e.fields[out] = e.fields[i];
+    ++out;
+  }
+  e.fields.resize(out);
+  return true;
+}
+
+void JsonParse::capture(std::string_view name, dom::element el, Event& e, Arena& arena) {
   char num[32];
   auto number = [&](auto v) {
     auto r = std::to_chars(num, num + sizeof num, v);
@@ -149,7 +222,17 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
       default: return "invalid_json";
     }
   }
-  if (!root_.children.empty()) extract(&root_, root, e, arena);
+  const size_t before = e.fields.size();
+  if (all_) {
+    path_.clear();
+    flatten(dom::object(root), e, arena);
+  } else if (!root_.children.empty()) {
+    extract(&root_, root, e, arena);
+  }
+  if (!resolve_duplicates(e, before, arena, detail)) {
+    e.fields.resize(before);
+    return "duplicate_key";
+  }
   return nullptr;
 }
 
@@ -165,11 +248,12 @@ void JsonParse::process(Batch&& in, Outputs& out) {
       ok.events.push_back(std::move(e));
     }
   }
-  ok.hold(std::move(arena));
   if (!bad.empty()) {
     bad.hold_all(in.holds);
+    bad.hold(arena);  // a duplicate_key detail lives in the arena
     out.dead_letter(std::move(bad));
   }
+  ok.hold(std::move(arena));
   out.emit(0, std::move(ok));
 }
 
@@ -178,7 +262,9 @@ ComponentSpec json_parse_spec() {
       "json_parse",
       Kind::Operator,
       "validates JSON objects and extracts fields by JSON pointer",
-      {{"fields", SettingType::StringMap, false, "field name -> JSON pointer, e.g. query: /url/query"},
+      {{"fields", SettingType::Any, false,
+        "field name -> JSON pointer, e.g. query: /url/query; or 'all': every field, nested objects as dotted names"},
+       {"duplicate_keys", SettingType::String, false, "a key named twice: reject (dlq duplicate_key, default), first or last"},
        {"max_bytes", SettingType::Bytes, false, "larger events are dead-lettered (default 1MiB)"},
        {"max_depth", SettingType::Int, false, "deeper nesting is dead-lettered (default 128)"}},
       true,

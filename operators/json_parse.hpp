@@ -1,7 +1,16 @@
 #pragma once
 // type: json_parse. Validates each event as a JSON object with simdjson and
-// extracts configured fields by JSON pointer. Anything else goes to `dlq` with
-// a reason: empty, too_large, invalid_utf8, invalid_json, too_deep, not_object.
+// extracts configured fields by JSON pointer, or with `fields: all` every field,
+// nested objects flattened to dotted names (Event.EventData.Image) so any rule
+// can name any field. Anything else goes to `dlq` with a reason: empty,
+// too_large, invalid_utf8, invalid_json, too_deep, not_object, duplicate_key.
+//
+// Duplicate keys are refused by default: JSON readers disagree on which value
+// of a repeated key wins (simdjson and Python's json keep different ones), so an
+// attacker can show a benign value to the detector and a malicious one to the
+// consumer. `duplicate_keys: first|last` chooses instead. With `fields: all` a
+// dotted key that collides with a nested one ({"a.b":1,"a":{"b":2}}) counts as
+// a duplicate too; with pointers, only the extracted fields are checked.
 //
 // It uses simdjson's DOM parser, not On-Demand. The operator must reject any
 // input that is not JSON, so it must validate the whole document; On-Demand is
@@ -51,10 +60,20 @@ class JsonParse final : public Operator {
       return nullptr;
     }
   };
-  void capture(const PathNode* node, simdjson::dom::element el, Event& e, Arena& arena);
-  void extract(const PathNode* node, simdjson::dom::element el, Event& e, Arena& arena);
-  void add_pointer(const Settings& s, const std::string& name, const std::string& pointer);
+  enum class Duplicates { Reject, First, Last };
 
+  void capture(std::string_view name, simdjson::dom::element el, Event& e, Arena& arena);
+  void extract(const PathNode* node, simdjson::dom::element el, Event& e, Arena& arena);
+  void flatten(simdjson::dom::object obj, Event& e, Arena& arena);
+  void add_pointer(const Settings& s, const std::string& name, const std::string& pointer);
+  // Finds fields named twice among e.fields[from..]; applies the policy. Returns
+  // false (with the name in detail) when the event must be refused.
+  bool resolve_duplicates(Event& e, size_t from, Arena& arena, std::string_view& detail);
+
+  bool all_ = false;
+  Duplicates duplicates_ = Duplicates::Reject;
+  std::string path_;  // the dotted name being built while flattening
+  std::vector<std::pair<uint64_t, uint32_t>> name_hashes_;
   std::vector<Target> targets_;
   PathNode root_;
   size_t max_bytes_;

@@ -8,6 +8,7 @@ ComponentSpec regex_prefilter_spec();
 ComponentSpec alert_spec();
 ComponentSpec transformer_spec();
 ComponentSpec online_classifier_spec();
+ComponentSpec sigma_spec();
 
 void register_operators(Registry& r);
 

@@ -8,6 +8,7 @@ void register_operators(Registry& r) {
   r.add(alert_spec());
   r.add(transformer_spec());
   r.add(online_classifier_spec());
+  r.add(sigma_spec());
 }
 
 }  // namespace socstream

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  librdkafka-dev libre2-dev libsimdjson-dev
+  librdkafka-dev libre2-dev libsimdjson-dev libvectorscan-dev
   libboost-dev libboost-program-options-dev
   libspdlog-dev libfmt-dev libhiredis-dev libyaml-cpp-dev libicu-dev
   libtorch-dev libopenblas0-openmp

@@ -1,0 +1,242 @@
+#include "operators/sigma.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+
+#include "operators/operators.hpp"
+
+namespace socstream {
+
+namespace {
+
+// The instances of one component (workers: N) share its compiled rules; a
+// RuleSet lives as long as the topology that made it, no longer.
+std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
+  static std::mutex m;
+  static std::map<std::string, std::weak_ptr<const sigma::RuleSet>> shared;
+  const std::string key = s.file() + "\n" + s.component() + "\n" + std::to_string(s.where().line);
+  std::lock_guard lk(m);
+  std::erase_if(shared, [](const auto& kv) { return kv.second.expired(); });
+  if (auto it = shared.find(key); it != shared.end())
+    if (auto rs = it->second.lock()) return rs;
+
+  sigma::CompileOptions opts;
+  const YAML::Node ph = s.node()["placeholders"];
+  if (ph.IsDefined() && !ph.IsNull()) {
+    if (!ph.IsMap()) {
+      s.error("placeholders", "expected a map of placeholder name -> value or list of values");
+    } else {
+      for (const auto& kv : ph) {
+        auto& values = opts.placeholders[kv.first.Scalar()];
+        if (kv.second.IsScalar()) {
+          if (auto v = s.expand_scalar(kv.second)) values.push_back(*v);
+        } else if (kv.second.IsSequence()) {
+          for (const auto& v : kv.second)
+            if (auto x = v.IsScalar() ? s.expand_scalar(v) : std::nullopt) values.push_back(*x);
+        } else {
+          s.error("placeholders", "placeholder '" + kv.first.Scalar() + "': a value or a list of values");
+        }
+      }
+    }
+  }
+  opts.status = s.strings("status");
+  const std::string min_level = s.choice("min_level", {"informational", "low", "medium", "high", "critical"}, "informational");
+  opts.min_level = min_level == "informational" ? Severity::Info : *parse_severity(min_level);
+  const YAML::Node ls = s.node()["logsource"];
+  if (ls.IsDefined() && !ls.IsNull()) {
+    if (!ls.IsMap()) s.error("logsource", "expected a map with product, category and/or service");
+    for (const auto& kv : ls) {
+      const std::string k = kv.first.Scalar();
+      const std::string v = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      if (k == "product")
+        opts.logsource.product = v;
+      else if (k == "category")
+        opts.logsource.category = v;
+      else if (k == "service")
+        opts.logsource.service = v;
+      else
+        s.error("logsource", "'" + k + "' is not product, category or service");
+    }
+  }
+  opts.prefilter = s.flag("prefilter", true);
+
+  sigma::Pipeline pipeline;
+  try {
+    pipeline = sigma::load_pipeline(s.str("pipeline"), s.base_dir());
+  } catch (const ConfigError& e) {
+    s.diagnostics().error(e.where(), e.message());
+    return nullptr;
+  }
+  std::vector<std::filesystem::path> entries;
+  for (const auto& r : s.strings("rules")) entries.push_back(s.resolve(r));
+  std::vector<sigma::Refusal> refused;
+  auto files = sigma::expand_rule_paths(entries, refused);
+  auto parsed = sigma::load_rules(files, refused);
+  std::shared_ptr<const sigma::RuleSet> rs;
+  try {
+    rs = std::make_shared<const sigma::RuleSet>(parsed, std::move(pipeline), opts, std::move(refused));
+  } catch (const std::exception& e) {
+    s.error("rules", std::string("cannot compile the rules: ") + e.what());
+    return nullptr;
+  }
+  if (s.flag("strict", false))
+    for (const auto& r : rs->refused()) s.diagnostics().error(r.where, r.rule_id.empty() ? r.reason + ": " + r.message
+                                                                                           : "rule '" + r.rule_id + "' (" + r.title + "): " + r.reason + ": " + r.message);
+  if (rs->stats().loaded == 0 && rs->correlations().empty())
+    s.error("rules", "no rule loaded (" + std::to_string(rs->refused().size()) + " refused, " +
+                         std::to_string(rs->stats().filtered) + " filtered out); see `socstream validate`");
+  shared[key] = rs;
+  return rs;
+}
+
+}  // namespace
+
+SigmaOp::SigmaOp(const Settings& s) {
+  if (!s.has("rules") || !s.has("pipeline")) return;  // reported by the schema check
+  rules_ = compiled_for(s);
+  if (!rules_) return;
+  explain_ = s.flag("explain", true);
+  eval_ = std::make_unique<sigma::Evaluator>(rules_);
+  if (!rules_->correlations().empty()) {
+    if (s.integer("workers", 1) > 1)
+      s.error("workers", "correlation rules keep state per group: run this sigma operator with one worker");
+    correlator_ = std::make_unique<sigma::Correlator>(rules_, static_cast<size_t>(s.integer("max_groups", 100000, 1)));
+    if (s.has("state_dir")) store_.emplace(s.path("state_dir"), "correlations", 3);
+  }
+  snapshot_interval_ = std::chrono::milliseconds(s.integer("snapshot_interval_s", 10, 1, 86400) * 1000);
+}
+
+void SigmaOp::open() {
+  spdlog::info("sigma: {}", rules_->summary(5));
+  if (!store_) {
+    if (correlator_) spdlog::info("sigma: correlation windows live in memory only (no state_dir)");
+    return;
+  }
+  std::vector<std::string> errors;
+  auto gen = store_->restore([&](std::string_view bytes) { correlator_->load(bytes); }, errors);
+  for (const auto& e : errors) spdlog::warn("sigma: refused a correlation snapshot: {}", e);
+  if (gen) spdlog::info("sigma: restored {} correlation window(s) from {}", correlator_->groups(), store_->path_of(*gen).string());
+  next_snapshot_ = Clock::now() + snapshot_interval_;
+}
+
+void SigmaOp::process(Batch&& in, Outputs& out) {
+  auto arena = std::make_shared<Arena>();
+  Batch matched = in.derive(in.size());
+  Batch other = in.derive(in.size());
+  Batch bad;
+  const auto& rules = rules_->rules();
+  for (auto& e : in.events) {
+    ++stats_.events;
+    if (e.fields.empty()) {
+      ++stats_.no_fields;
+      out.reject(bad, std::move(e), "no_fields",
+                 "the event has no fields: parse it first (json_parse with fields: all) so rules can read them");
+      continue;
+    }
+    eval_->match(e, matches_);
+    fired_.clear();
+    bool kept = false;
+    int64_t now = 0;
+    for (const auto& m : matches_) {
+      if (rules_->generates(m.rule)) {
+        e.rules.push_back(&rules[m.rule]);
+        if (explain_) {
+          scratch_.clear();
+          eval_->explain(m, scratch_);
+          e.matched.push_back(arena->copy(scratch_));
+        } else {
+          e.matched.emplace_back();
+        }
+      }
+      if (correlator_ && !rules_->feeds(m.rule).empty()) {
+        if (!now) now = eval_->event_time().value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count());
+        kept |= correlator_->feed(m.rule, now, *eval_, fired_);
+      }
+    }
+    for (auto& f : fired_) {
+      if (!rules_->generates(f.rule)) continue;
+      e.rules.push_back(&rules[f.rule]);
+      e.matched.push_back(explain_ ? arena->copy(f.explanation) : std::string_view());
+    }
+    // The window holds this event until a snapshot does: keep a reference to its token.
+    if (kept && store_) unsaved_.push_back(e.ack.share());
+    if (e.rules.empty()) {
+      other.events.push_back(std::move(e));
+    } else {
+      ++stats_.matched;
+      stats_.matches += e.rules.size();
+      matched.events.push_back(std::move(e));
+    }
+  }
+  matched.hold(arena);
+  if (!bad.empty()) {
+    bad.hold_all(in.holds);
+    out.dead_letter(std::move(bad));
+  }
+  out.emit(0, std::move(matched));
+  out.emit(1, std::move(other));
+}
+
+void SigmaOp::snapshot() {
+  if (!store_) return;
+  try {
+    store_->save(correlator_->save());
+    ++stats_.snapshots;
+    for (auto& a : unsaved_) a.complete();
+  } catch (const std::exception& e) {
+    // Not acknowledged: the source will deliver these events again after a restart.
+    spdlog::error("sigma: cannot write a correlation snapshot to {}: {}", store_->dir().string(), e.what());
+    for (auto& a : unsaved_) a.abandon();
+  }
+  unsaved_.clear();
+}
+
+std::optional<Clock::time_point> SigmaOp::next_deadline() const {
+  if (!store_ || unsaved_.empty()) return std::nullopt;
+  return next_snapshot_;
+}
+
+void SigmaOp::on_deadline(Outputs&) {
+  if (Clock::now() < next_snapshot_) return;
+  snapshot();
+  next_snapshot_ = Clock::now() + snapshot_interval_;
+}
+
+void SigmaOp::finish(Outputs&) {
+  if (store_ && correlator_) snapshot();
+  spdlog::info("sigma: {} events, {} matched ({} rule matches), {} variants evaluated{}", stats_.events,
+               stats_.matched, stats_.matches, eval_ ? eval_->evaluated() : 0,
+               correlator_ ? fmt::format("; correlations: {} fired, {} group(s) open, {} evicted", correlator_->fired(),
+                                         correlator_->groups(), correlator_->evictions())
+                           : std::string());
+}
+
+std::string SigmaOp::report() const { return rules_ ? rules_->summary(50) : std::string(); }
+
+ComponentSpec sigma_spec() {
+  return ComponentSpec{
+      "sigma",
+      Kind::Operator,
+      "runs Sigma rules (and correlations) over parsed events; ports: default (matched), nomatch",
+      {{"rules", SettingType::Any, true, "Sigma rule files, directories (read recursively) or globs: a string or a list"},
+       {"pipeline", SettingType::String, true,
+        "how Sigma fields and log sources map onto the events: nxlog, evtx_json, ecs, none, or a pipeline YAML file"},
+       {"status", SettingType::Any, false, "statuses to load (default: all but deprecated and unsupported)"},
+       {"min_level", SettingType::String, false, "the lowest level loaded: informational (default), low, medium, high, critical"},
+       {"logsource", SettingType::Any, false, "load only rules of this log source: {product: windows, category: ...}"},
+       {"placeholders", SettingType::Any, false, "values for |expand placeholders: {Administrators: [adm_*, root]}"},
+       {"strict", SettingType::Bool, false, "a rule that cannot be loaded fails the topology (default false)"},
+       {"explain", SettingType::Bool, false, "record what each rule matched on: selections and field values (default true)"},
+       {"prefilter", SettingType::Bool, false, "evaluate only rules whose literals an event holds (default true)"},
+       {"max_groups", SettingType::Int, false, "correlation groups kept over all correlations (default 100000)"},
+       {"state_dir", SettingType::String, false, "where correlation windows are snapshotted (default: memory only)"},
+       {"snapshot_interval_s", SettingType::Int, false, "seconds between correlation snapshots (default 10)"}},
+      true,
+      [](const Settings& s) { return std::make_unique<SigmaOp>(s); }};
+}
+
+}  // namespace socstream

@@ -1,0 +1,71 @@
+#pragma once
+// type: sigma. Runs Sigma rules (files, directories, globs) over events whose
+// fields a parser has extracted (json_parse with `fields: all` reaches every
+// field of a nested event by its dotted name). A pipeline maps Sigma's field
+// names and log sources onto the stream (built in: nxlog, evtx_json, ecs;
+// or a YAML file). The rule language lives in operators/sigma/ (parse,
+// compile, evaluate); this file is the operator around it.
+//
+// Ports: default (events that matched at least one rule, each carrying every
+// rule it matched and, per rule, what it matched on), `nomatch`, `dlq`
+// (events without fields: no parser ran before this operator).
+//
+// A rule that cannot be loaded (unknown modifier, bad condition, a regex RE2
+// refuses) is reported with its file, line, column, id and title, and the
+// others load; `strict: true` makes any refusal fail the topology instead.
+//
+// Correlation rules (event_count, value_count, temporal, temporal_ordered)
+// keep windows per group key in memory, bounded by `max_groups` (the least
+// recently updated group is evicted, counted and logged). With `state_dir`
+// the windows are snapshotted atomically every `snapshot_interval_s` and at
+// shutdown, restored at start, and an event that fed a window is acknowledged
+// only once a snapshot holds it, so a crash loses no half-built correlation.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/component.hpp"
+#include "models/snapshots.hpp"
+#include "operators/sigma/correlator.hpp"
+#include "operators/sigma/evaluator.hpp"
+
+namespace socstream {
+
+class SigmaOp final : public Operator {
+ public:
+  explicit SigmaOp(const Settings& s);
+  std::vector<std::string> output_ports() const override { return {"", "nomatch", "dlq"}; }
+  void open() override;
+  void process(Batch&& in, Outputs& out) override;
+  std::optional<Clock::time_point> next_deadline() const override;
+  void on_deadline(Outputs& out) override;
+  void finish(Outputs& out) override;
+  std::string report() const override;
+
+  const sigma::RuleSet& rules() const { return *rules_; }
+  const sigma::Correlator* correlator() const { return correlator_.get(); }
+  struct Stats {
+    uint64_t events = 0, matched = 0, matches = 0, no_fields = 0, snapshots = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  void snapshot();
+
+  std::shared_ptr<const sigma::RuleSet> rules_;
+  std::unique_ptr<sigma::Evaluator> eval_;
+  std::unique_ptr<sigma::Correlator> correlator_;
+  bool explain_ = true;
+  std::optional<online::SnapshotStore> store_;
+  std::chrono::milliseconds snapshot_interval_{10'000};
+  Clock::time_point next_snapshot_{};
+  std::vector<Ack> unsaved_;  // events that fed correlation windows since the last snapshot
+  std::vector<sigma::Match> matches_;
+  std::vector<sigma::Fired> fired_;
+  std::string scratch_;
+  Stats stats_;
+};
+
+}  // namespace socstream

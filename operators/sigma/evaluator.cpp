@@ -1,0 +1,396 @@
+#include "operators/sigma/evaluator.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "engine/json_writer.hpp"
+
+namespace socstream::sigma {
+
+namespace {
+
+bool scalar(const Field& f) { return f.kind == ValueKind::String || f.kind == ValueKind::Number || f.kind == ValueKind::Bool; }
+bool is_array(const Field& f) { return f.kind == ValueKind::Json && !f.value.empty() && f.value[0] == '['; }
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// RFC 3339 and its relatives: "2020-10-18T19:50:09.240Z", "2020-10-18 07:50:06.220"
+// (no zone: UTC), "...+02:00"; or a number of seconds or milliseconds since the epoch.
+std::optional<int64_t> parse_time(std::string_view s) {
+  auto num = [&](size_t at, size_t n) -> int {
+    int v = 0;
+    if (at + n > s.size()) return -1;
+    for (size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  if (s.size() >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') && s[13] == ':') {
+    const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || mi < 0 || se < 0) return std::nullopt;
+    int64_t ms = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se) * 1000;
+    size_t i = 19;
+    if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
+      int64_t frac = 0, scale = 1000;
+      for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
+        if (scale > 1) {
+          scale /= 10;
+          frac += (s[i] - '0') * scale;
+        }
+      ms += frac;
+    }
+    if (i + 6 <= s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+      const int oh = num(i + 1, 2), om = num(i + 4, 2);
+      if (oh >= 0 && om >= 0) ms -= (s[i] == '+' ? 1 : -1) * (oh * 60 + om) * 60'000LL;
+    }
+    return ms;
+  }
+  double v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return static_cast<int64_t>(v < 1e11 ? v * 1000 : v);  // seconds or milliseconds
+}
+
+}  // namespace
+
+Evaluator::Evaluator(std::shared_ptr<const RuleSet> rules) : rules_(std::move(rules)) {
+  slot_.assign(rules_->field_count(), nullptr);
+  fold_epoch_.assign(rules_->field_count(), 0);
+  fold_off_.assign(rules_->field_count(), 0);
+  guard_state_.assign(rules_->guards().size(), -1);
+  variant_epoch_.assign(rules_->variants().size(), 0);
+  rule_epoch_.assign(rules_->rules().size(), 0);
+  rules_->reserve(scratch_space_.ptr());
+}
+
+void Evaluator::index(const Event& e) {
+  for (FieldId id : present_) slot_[id] = nullptr;
+  present_.clear();
+  fold_buf_.clear();
+  std::fill(guard_state_.begin(), guard_state_.end(), int8_t{-1});
+  if (++epoch_ == 0) {  // wrapped: forget every mark
+    std::fill(variant_epoch_.begin(), variant_epoch_.end(), 0);
+    std::fill(rule_epoch_.begin(), rule_epoch_.end(), 0);
+    std::fill(fold_epoch_.begin(), fold_epoch_.end(), 0);
+    epoch_ = 1;
+  }
+  event_ = &e;
+  const bool strip = rules_->pipeline().strip_spaces;
+  for (const auto& f : e.fields) {
+    auto id = rules_->field_id(f.name);
+    if (!id && strip && f.name.find(' ') != std::string_view::npos) {
+      scratch_.assign(f.name);
+      std::erase(scratch_, ' ');
+      id = rules_->field_id(scratch_);
+    }
+    if (id && !slot_[*id]) {
+      slot_[*id] = &f;
+      present_.push_back(*id);
+    }
+  }
+}
+
+std::string_view Evaluator::folded(FieldId id, std::string_view text) {
+  if (fold_epoch_[id] != epoch_) {
+    fold_epoch_[id] = epoch_;
+    fold_off_[id] = static_cast<uint32_t>(fold_buf_.size());
+    fold_buf_.resize(fold_buf_.size() + text.size());
+    char* out = fold_buf_.data() + fold_off_[id];
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+  }
+  return std::string_view(fold_buf_.data() + fold_off_[id], text.size());
+}
+
+template <class F>
+void Evaluator::for_each_element(const Field& f, F&& fn) {
+  simdjson::dom::element root;
+  if (array_parser_.parse(f.value.data(), f.value.size()).get(root) != simdjson::SUCCESS) return;
+  simdjson::dom::array arr;
+  if (root.get_array().get(arr) != simdjson::SUCCESS) return;
+  char num[32];
+  for (simdjson::dom::element el : arr) {
+    std::string_view text;
+    switch (el.type()) {
+      case simdjson::dom::element_type::STRING: text = el.get_string().value_unsafe(); break;
+      case simdjson::dom::element_type::INT64: {
+        auto r = std::to_chars(num, num + sizeof num, el.get_int64().value_unsafe());
+        text = std::string_view(num, static_cast<size_t>(r.ptr - num));
+        break;
+      }
+      case simdjson::dom::element_type::UINT64: {
+        auto r = std::to_chars(num, num + sizeof num, el.get_uint64().value_unsafe());
+        text = std::string_view(num, static_cast<size_t>(r.ptr - num));
+        break;
+      }
+      case simdjson::dom::element_type::DOUBLE: {
+        auto r = std::to_chars(num, num + sizeof num, el.get_double().value_unsafe());
+        text = std::string_view(num, static_cast<size_t>(r.ptr - num));
+        break;
+      }
+      case simdjson::dom::element_type::BOOL: text = el.get_bool().value_unsafe() ? "true" : "false"; break;
+      default: continue;
+    }
+    if (fn(text)) return;
+  }
+}
+
+bool Evaluator::test_text(const ValueTest& t, std::string_view text, std::string_view fold) {
+  return t.match_text(text, fold);
+}
+
+bool Evaluator::test_value(const ValueTest& t, const Field& f, FieldId id) {
+  if (scalar(f)) {
+    if (t.cased || t.kind >= ValueTest::Kind::Regex) return t.match_text(f.value, f.value);
+    return t.match_text(f.value, folded(id, f.value));
+  }
+  if (!is_array(f)) return false;
+  bool hit = false;
+  for_each_element(f, [&](std::string_view text) {
+    if (t.cased || t.kind >= ValueTest::Kind::Regex) {
+      hit = t.match_text(text, text);
+    } else {
+      fold_ascii(text, scratch_);
+      hit = t.match_text(text, scratch_);
+    }
+    return hit;
+  });
+  return hit;
+}
+
+bool Evaluator::test_field(const ValueTest& t, FieldId id, const Field* f) {
+  switch (t.kind) {
+    case ValueTest::Kind::Null: return !f || f->kind == ValueKind::Null;
+    case ValueTest::Kind::Exists: return f != nullptr;
+    case ValueTest::Kind::NotExists: return f == nullptr;
+    case ValueTest::Kind::FieldRef: {
+      if (!f || !scalar(*f)) return false;
+      const Field* other = nullptr;
+      FieldId oid = 0;
+      for (FieldId r : t.ref_fields)
+        if (slot_[r] && scalar(*slot_[r])) {
+          other = slot_[r];
+          oid = r;
+          break;
+        }
+      if (!other) return false;
+      const std::string_view a = folded(id, f->value);
+      const std::string_view b = folded(oid, other->value);
+      if (!t.ref_prefix && !t.ref_suffix) return a == b;
+      if (t.ref_prefix && t.ref_suffix) return memmem(a.data(), a.size(), b.data(), b.size()) != nullptr || b.empty();
+      if (t.ref_prefix) return a.substr(0, b.size()) == b;
+      return a.size() >= b.size() && a.substr(a.size() - b.size()) == b;
+    }
+    default: return f && test_value(t, *f, id);
+  }
+}
+
+bool Evaluator::keyword_test(const ValueTest& t, const Field** witness) {
+  auto check = [&](const Field& f) {
+    if (!scalar(f)) return false;
+    fold_ascii(f.value, scratch_);
+    return t.match_text(f.value, scratch_);
+  };
+  const auto& kf = rules_->keyword_fields();
+  if (kf.empty()) {
+    for (const auto& f : event_->fields)
+      if (check(f)) {
+        if (witness) *witness = &f;
+        return true;
+      }
+    return false;
+  }
+  for (FieldId id : kf)
+    if (slot_[id] && test_field(t, id, slot_[id])) {
+      if (witness) *witness = slot_[id];
+      return true;
+    }
+  return false;
+}
+
+bool Evaluator::eval_item(const Item& item, const Field** witness) {
+  const auto& groups = item.values.groups;
+  bool result = item.values.all;
+  for (const auto& g : groups) {
+    bool group = false;
+    for (const auto& t : g.tests) {
+      if (item.keyword) {
+        group = keyword_test(t, witness);
+      } else if (t.kind == ValueTest::Kind::Null || t.kind == ValueTest::Kind::NotExists) {
+        // Absence holds when any of the field's places is empty (as pySigma ORs a mapped list).
+        for (FieldId id : item.fields)
+          if (test_field(t, id, slot_[id])) {
+            group = true;
+            break;
+          }
+      } else {
+        for (FieldId id : item.fields)
+          if (slot_[id] && test_field(t, id, slot_[id])) {
+            if (witness) *witness = slot_[id];
+            group = true;
+            break;
+          }
+      }
+      if (group) break;
+    }
+    if (item.values.all && !group) {
+      result = false;
+      break;
+    }
+    if (!item.values.all && group) {
+      result = true;
+      break;
+    }
+  }
+  return item.values.negate ? !result : result;
+}
+
+bool Evaluator::eval(const Expr& x, const std::vector<Item>& items, const std::vector<Expr>* searches) {
+  switch (x.op) {
+    case Expr::Op::True: return true;
+    case Expr::Op::Item: return eval_item(items[x.index]);
+    case Expr::Op::Not: return !eval(x.kids[0], items, searches);
+    case Expr::Op::And:
+      for (const auto& k : x.kids)
+        if (!eval(k, items, searches)) return false;
+      return true;
+    case Expr::Op::Or:
+      for (const auto& k : x.kids)
+        if (eval(k, items, searches)) return true;
+      return false;
+    case Expr::Op::Search: {
+      int8_t& m = memo_[x.index];
+      if (m < 0) m = eval((*searches)[x.index], items, searches) ? 1 : 0;
+      return m == 1;
+    }
+  }
+  return false;
+}
+
+bool Evaluator::guard(int g) {
+  int8_t& s = guard_state_[static_cast<size_t>(g)];
+  if (s < 0) {
+    const Guard& gd = rules_->guards()[static_cast<size_t>(g)];
+    s = eval(gd.expr, gd.items, nullptr) ? 1 : 0;
+  }
+  return s == 1;
+}
+
+void Evaluator::consider(uint32_t vi, std::vector<Match>& out) {
+  if (variant_epoch_[vi] == epoch_) return;
+  variant_epoch_[vi] = epoch_;
+  const Variant& v = rules_->variants()[vi];
+  if (rule_epoch_[v.rule] == epoch_) return;  // matched through another log-source entry
+  if (v.guard >= 0 && !guard(v.guard)) return;
+  ++evaluated_;
+  memo_.assign(v.searches.size(), int8_t{-1});
+  if (eval(v.condition, v.items, &v.searches)) {
+    rule_epoch_[v.rule] = epoch_;
+    out.push_back({v.rule, vi});
+  }
+}
+
+void Evaluator::match(const Event& e, std::vector<Match>& out) {
+  out.clear();
+  index(e);
+  const RuleSet& rs = *rules_;
+  hits_.clear();
+  auto on_hit = [this](unsigned id) { hits_.push_back(id); };
+  const auto& sets = rs.literal_sets();
+  for (FieldId id : present_) {
+    const LiteralSet& set = sets[id];
+    if (!set.size()) continue;
+    const Field& f = *slot_[id];
+    if (scalar(f)) {
+      set.scan(f.value, scratch_space_.get(), on_hit);
+    } else if (is_array(f)) {
+      for_each_element(f, [&](std::string_view text) {
+        set.scan(text, scratch_space_.get(), on_hit);
+        return false;
+      });
+    }
+  }
+  if (rs.keyword_set().size()) {
+    auto scan = [&](const Field& f) {
+      if (scalar(f)) rs.keyword_set().scan(f.value, scratch_space_.get(), on_hit);
+    };
+    if (rs.keyword_fields().empty()) {
+      for (const auto& f : e.fields) scan(f);
+    } else {
+      for (FieldId id : rs.keyword_fields())
+        if (slot_[id]) scan(*slot_[id]);
+    }
+  }
+  const auto& atom_variants = rs.atom_variants();
+  for (uint32_t atom : hits_)
+    for (uint32_t vi : atom_variants[atom]) consider(vi, out);
+  const auto& always = rs.always_by_guard();
+  for (uint32_t vi : always[0]) consider(vi, out);
+  for (size_t g = 1; g < always.size(); ++g)
+    if (!always[g].empty() && guard(static_cast<int>(g - 1)))
+      for (uint32_t vi : always[g]) consider(vi, out);
+  std::sort(out.begin(), out.end(), [](const Match& a, const Match& b) { return a.rule < b.rule; });
+}
+
+void Evaluator::explain(const Match& m, std::string& out) {
+  const Variant& v = rules_->variants()[m.variant];
+  memo_.assign(v.searches.size(), int8_t{-1});
+  out += "{\"selections\":[";
+  std::string fields;
+  std::vector<std::string_view> seen;
+  bool first = true;
+  std::vector<const Expr*> stack;
+  for (size_t s = 0; s < v.searches.size(); ++s) {
+    if (!v.positive[s] || !eval(v.searches[s], v.items, &v.searches)) continue;
+    if (!first) out += ',';
+    first = false;
+    json::append_string(out, v.search_names[s]);
+    stack.assign(1, &v.searches[s]);
+    while (!stack.empty()) {
+      const Expr* x = stack.back();
+      stack.pop_back();
+      if (x->op != Expr::Op::Item) {
+        for (const auto& k : x->kids) stack.push_back(&k);
+        continue;
+      }
+      const Item& item = v.items[x->index];
+      const Field* witness = nullptr;
+      if (item.values.negate || !eval_item(item, &witness) || !witness) continue;
+      if (std::find(seen.begin(), seen.end(), witness->name) != seen.end()) continue;
+      seen.push_back(witness->name);
+      if (!fields.empty()) fields += ',';
+      json::append_string(fields, witness->name);
+      fields += ':';
+      json::append_value(fields, *witness);
+    }
+  }
+  out += "],\"fields\":{";
+  out += fields;
+  out += "}}";
+}
+
+std::optional<std::string_view> Evaluator::value_of(const std::vector<FieldId>& ids) {
+  for (FieldId id : ids)
+    if (slot_[id] && scalar(*slot_[id])) return slot_[id]->value;
+  return std::nullopt;
+}
+
+std::optional<int64_t> Evaluator::event_time() {
+  for (FieldId id : rules_->timestamp_fields())
+    if (slot_[id] && scalar(*slot_[id]))
+      if (auto t = parse_time(slot_[id]->value)) return t;
+  return std::nullopt;
+}
+
+}  // namespace socstream::sigma
