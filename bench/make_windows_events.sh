@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/make_windows_events.sh [N] -> bench/data/windows-events.jsonl
+# bench/make_windows_events.sh [N [OUT]] -> bench/data/windows-events.jsonl (or OUT)
 # A benchmark input of real Windows events: every OTRF Security-Datasets
 # recording in ../shared/data/windows-events/datasets (or $SOCSTREAM_WINDOWS_DATASETS),
 # zips in name order, each zip's JSON-lines file as it is (CRLF or LF line
@@ -17,11 +17,11 @@ n="${1:-1000000}"
 src="${SOCSTREAM_WINDOWS_DATASETS:-$root/../shared/data/windows-events/datasets}"
 [ -d "$src" ] || die "$src: no such directory (the shared data sets)"
 command -v unzip >/dev/null || die "unzip is missing (apt-get install unzip)"
-out="$root/bench/data/windows-events.jsonl"
-mkdir -p "$root/bench/data"
+out="${2:-$root/bench/data/windows-events.jsonl}"
+mkdir -p "$(dirname "$out")"
 
-one="$(mktemp "$root/bench/data/.windows-events.one.XXXXXX")"
-tmp="$(mktemp "$root/bench/data/.windows-events.out.XXXXXX")"
+one="$(mktemp "$(dirname "$out")/.windows-events.one.XXXXXX")"
+tmp="$(mktemp "$(dirname "$out")/.windows-events.out.XXXXXX")"
 trap 'rm -f "$one" "$tmp"' EXIT
 
 zips=("$src"/*.zip)

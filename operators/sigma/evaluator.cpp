@@ -185,8 +185,10 @@ bool Evaluator::test_field(const ValueTest& t, FieldId id, const Field* f) {
           break;
         }
       if (!other) return false;
-      const std::string_view a = folded(id, f->value);
-      const std::string_view b = folded(oid, other->value);
+      // Fold both first: a second fold may grow the buffer under the first view.
+      folded(id, f->value);
+      folded(oid, other->value);
+      const std::string_view a = folded(id, f->value), b = folded(oid, other->value);
       if (!t.ref_prefix && !t.ref_suffix) return a == b;
       if (t.ref_prefix && t.ref_suffix) return memmem(a.data(), a.size(), b.data(), b.size()) != nullptr || b.empty();
       if (t.ref_prefix) return a.substr(0, b.size()) == b;
@@ -219,38 +221,33 @@ bool Evaluator::keyword_test(const ValueTest& t, const Field** witness) {
   return false;
 }
 
+// As pySigma ORs a field mapped to several event fields: the whole item (with
+// `all`, every value) must hold on one of them.
 bool Evaluator::eval_item(const Item& item, const Field** witness) {
   const auto& groups = item.values.groups;
-  bool result = item.values.all;
-  for (const auto& g : groups) {
-    bool group = false;
-    for (const auto& t : g.tests) {
-      if (item.keyword) {
-        group = keyword_test(t, witness);
-      } else if (t.kind == ValueTest::Kind::Null || t.kind == ValueTest::Kind::NotExists) {
-        // Absence holds when any of the field's places is empty (as pySigma ORs a mapped list).
-        for (FieldId id : item.fields)
-          if (test_field(t, id, slot_[id])) {
-            group = true;
-            break;
-          }
-      } else {
-        for (FieldId id : item.fields)
-          if (slot_[id] && test_field(t, id, slot_[id])) {
-            if (witness) *witness = slot_[id];
-            group = true;
-            break;
-          }
+  auto holds_on = [&](auto&& test) {
+    for (const auto& g : groups) {
+      bool group = false;
+      for (const auto& t : g.tests)
+        if (test(t)) {
+          group = true;
+          break;
+        }
+      if (group != item.values.all) return group;  // any: first hit decides; all: first miss does
+    }
+    return item.values.all;
+  };
+  bool result = false;
+  if (item.keyword) {
+    result = holds_on([&](const ValueTest& t) { return keyword_test(t, witness); });
+  } else {
+    for (FieldId id : item.fields) {
+      const Field* f = slot_[id];
+      if (holds_on([&](const ValueTest& t) { return test_field(t, id, f); })) {
+        if (witness && f) *witness = f;
+        result = true;
+        break;
       }
-      if (group) break;
-    }
-    if (item.values.all && !group) {
-      result = false;
-      break;
-    }
-    if (!item.values.all && group) {
-      result = true;
-      break;
     }
   }
   return item.values.negate ? !result : result;

@@ -9,6 +9,14 @@ using namespace socstream;
 using namespace socstream::testing;
 
 namespace {
+
+Rule regex_rule(std::string id, Severity severity, std::vector<std::string> tags) {
+  Rule r;
+  r.id = std::move(id);
+  r.severity = severity;
+  r.tags = std::move(tags);
+  return r;
+}
 std::unique_ptr<AlertOp> make(const std::string& settings, Diagnostics& diag) {
   YAML::Node n = YAML::Load(settings);
   Settings s(n, "alerts", "inline.yaml", ".", &diag);
@@ -55,8 +63,8 @@ TEST(Alert, RendersTheDocumentedSchema) {
   Diagnostics diag;
   auto op = make("{detector: web, fields: [ip, status, note]}", diag);
   ASSERT_TRUE(diag.ok()) << diag.str();
-  Rule r1{"sqli-union", "", Severity::Medium, {"sqli", "T1190"}, ""};
-  Rule r2{"xss", "", Severity::Critical, {}, ""};
+  Rule r1 = regex_rule("sqli-union", Severity::Medium, {"sqli", "T1190"});
+  Rule r2 = regex_rule("xss", Severity::Critical, {});
   std::string src = "access";
   Event e;
   e.pos = SourcePos{&src, 3, 42, {}};
@@ -106,7 +114,7 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
   bool ok = false;
   auto* t = new Token(&calls, &ok);
   t->set_pending(2);
-  Rule low{"low", "", Severity::Low, {}, ""}, high{"high", "", Severity::High, {}, ""};
+  Rule low = regex_rule("low", Severity::Low, {}), high = regex_rule("high", Severity::High, {});
   std::string src = "s";
   Batch in;
   for (const Rule* r : {&low, &high}) {
@@ -132,7 +140,7 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
   Diagnostics diag;
   auto op = make("{min_score: 0.8}", diag);
   ASSERT_TRUE(diag.ok()) << diag.str();
-  Rule r{"sqli-union", "", Severity::Low, {}, ""};
+  Rule r = regex_rule("sqli-union", Severity::Low, {});
   std::string src = "s";
   Batch in;
   for (const char* score : {"0.950000", "0.700000"}) {

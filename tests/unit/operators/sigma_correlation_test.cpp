@@ -1,0 +1,371 @@
+// Sigma correlation rules: each type's window, group keys and aliases,
+// chains, the memory bound, and windows that survive a restart with their
+// events' acknowledgements held until a snapshot holds them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+
+#include "engine/ack.hpp"
+#include "operators/operators.hpp"
+#include "operators/sigma.hpp"
+#include "tests/unit/operators/sigma_support.hpp"
+
+using namespace socstream;
+using namespace socstream::testing;
+
+namespace {
+
+using Ids = std::vector<std::string>;
+
+// Events carry their own time in `ts`, so windows do not depend on the clock.
+const std::string kPipeline = "name: t\ntimestamp: [ts]\nunmapped: any\n";
+
+const std::string kBase = R"(title: Failed logon
+id: f1
+name: failed_logon
+logsource: {product: windows, service: security}
+detection:
+    sel: {EventID: 4625}
+    condition: sel
+---
+title: Successful logon
+id: s1
+name: successful_logon
+logsource: {product: windows, service: security}
+detection:
+    sel: {EventID: 4624}
+    condition: sel
+)";
+
+class Corr {
+ public:
+  explicit Corr(const std::string& correlations, size_t max_groups = 1000)
+      : rig_(kBase + "---\n" + correlations, SigmaRig::Options{.pipeline = kPipeline}),
+        c_(rig_.shared(), max_groups) {}
+  // The rules an event fires at time `t` seconds: detections that generate, and correlations.
+  Ids at(int t, const std::string& fields) {
+    Ids out;
+    auto matched = rig_.match("{\"ts\":" + std::to_string(t) + "," + fields + "}");
+    fired_.clear();
+    for (const auto& id : matched) {
+      uint32_t index = 0;
+      while (rig_.rules().rules()[index].id != id) ++index;
+      if (rig_.rules().generates(index)) out.push_back(id);
+      c_.feed(index, t * 1000LL, rig_.evaluator(), fired_);
+    }
+    for (const auto& f : fired_)
+      if (rig_.rules().generates(f.rule)) out.push_back(rig_.rules().rules()[f.rule].id);
+    return out;
+  }
+  const std::vector<sigma::Fired>& fired() const { return fired_; }
+  sigma::Correlator& correlator() { return c_; }
+  SigmaRig& rig() { return rig_; }
+
+ private:
+  SigmaRig rig_;
+  sigma::Correlator c_;
+  std::vector<sigma::Fired> fired_;
+};
+
+const std::string kFail = R"("EventID":4625)";
+const std::string kOk = R"("EventID":4624)";
+
+}  // namespace
+
+TEST(SigmaCorrelation, EventCountPerGroupFiresAndStartsOver) {
+  Corr c(R"(title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 60s
+    condition: {gte: 3}
+level: high
+)");
+  EXPECT_TRUE(c.rig().rules().refused().empty()) << c.rig().rules().summary();
+  EXPECT_EQ(c.at(0, kFail + R"(,"User":"bob")"), Ids{}) << "f1 only feeds the correlation (generate: false)";
+  EXPECT_EQ(c.at(10, kFail + R"(,"User":"alice")"), Ids{});
+  EXPECT_EQ(c.at(20, kFail + R"(,"User":"bob")"), Ids{});
+  EXPECT_EQ(c.at(30, kFail + R"(,"User":"bob")"), Ids{"bf"}) << "the third of bob's within 60 s";
+  EXPECT_NE(c.fired()[0].explanation.find(R"("group":{"User":"bob"},"count":3)"), std::string::npos)
+      << c.fired()[0].explanation;
+  EXPECT_EQ(c.at(31, kFail + R"(,"User":"bob")"), Ids{}) << "a fired group starts over";
+  EXPECT_EQ(c.at(200, kFail + R"(,"User":"alice")"), Ids{});
+  EXPECT_EQ(c.at(205, kFail + R"(,"User":"alice")"), Ids{}) << "alice's first failure left the window";
+  EXPECT_EQ(c.at(206, kOk + R"(,"User":"alice")"), Ids{"s1"}) << "a rule no correlation uses alerts alone";
+}
+
+TEST(SigmaCorrelation, ValueCountCountsDistinctValues) {
+  Corr c(R"(title: Spray
+id: spray
+correlation:
+    type: value_count
+    rules: [f1]
+    group-by: [IpAddress]
+    timespan: 5m
+    condition: {field: TargetUserName, gt: 2}
+)");
+  EXPECT_EQ(c.at(0, kFail + R"(,"IpAddress":"1.2.3.4","TargetUserName":"a")"), Ids{});
+  EXPECT_EQ(c.at(1, kFail + R"(,"IpAddress":"1.2.3.4","TargetUserName":"a")"), Ids{});
+  EXPECT_EQ(c.at(2, kFail + R"(,"IpAddress":"1.2.3.4","TargetUserName":"b")"), Ids{});
+  EXPECT_EQ(c.at(3, kFail + R"(,"IpAddress":"1.2.3.4")"), Ids{}) << "no value, nothing counted";
+  EXPECT_EQ(c.at(4, kFail + R"(,"IpAddress":"9.9.9.9","TargetUserName":"c")"), Ids{});
+  EXPECT_EQ(c.at(5, kFail + R"(,"IpAddress":"1.2.3.4","TargetUserName":"c")"), Ids{"spray"});
+}
+
+TEST(SigmaCorrelation, TemporalAndOrderedWithAliases) {
+  Corr c(R"(title: Any order
+id: any
+correlation:
+    type: temporal
+    rules: [failed_logon, successful_logon]
+    group-by: [who]
+    aliases:
+        who:
+            failed_logon: TargetUserName
+            successful_logon: User
+    timespan: 10m
+    generate: true
+---
+title: Fail then succeed
+id: ordered
+correlation:
+    type: temporal_ordered
+    rules: [failed_logon, successful_logon]
+    group-by: [who]
+    aliases:
+        who:
+            failed_logon: TargetUserName
+            successful_logon: User
+    timespan: 10m
+)");
+  ASSERT_TRUE(c.rig().rules().refused().empty()) << c.rig().rules().summary();
+  // Success first, then failure: temporal fires, temporal_ordered does not.
+  EXPECT_EQ(c.at(0, kOk + R"(,"User":"bob")"), Ids{"s1"}) << "generate: true keeps the rules' own alerts";
+  EXPECT_EQ(c.at(10, kFail + R"(,"TargetUserName":"bob")"), (Ids{"f1", "any"}));
+  // Failure then success for carol: both fire.
+  EXPECT_EQ(c.at(20, kFail + R"(,"TargetUserName":"carol")"), Ids{"f1"});
+  EXPECT_EQ(c.at(30, kOk + R"(,"User":"carol")"), (Ids{"s1", "any", "ordered"}));
+  // Too far apart.
+  EXPECT_EQ(c.at(100, kFail + R"(,"TargetUserName":"dave")"), Ids{"f1"});
+  EXPECT_EQ(c.at(100 + 601, kOk + R"(,"User":"dave")"), Ids{"s1"});
+}
+
+TEST(SigmaCorrelation, ChainsAndBrokenReferences) {
+  Corr c(R"(title: Many failures
+id: many
+name: many_failures
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 10m
+    condition: {gte: 2}
+---
+title: Brute force then success
+id: chain
+correlation:
+    type: temporal_ordered
+    rules: [many_failures, successful_logon]
+    group-by: [User]
+    timespan: 10m
+---
+title: Broken
+id: broken
+correlation:
+    type: event_count
+    rules: [no_such_rule]
+    group-by: [User]
+    timespan: 10m
+    condition: {gte: 2}
+)");
+  ASSERT_EQ(c.rig().refusal_reasons(), Ids{"unknown_rule"});
+  EXPECT_EQ(c.at(0, kFail + R"(,"User":"eve")"), Ids{});
+  EXPECT_EQ(c.at(1, kFail + R"(,"User":"eve")"), Ids{}) << "'many' fired but only feeds 'chain'";
+  EXPECT_EQ(c.at(2, kOk + R"(,"User":"eve")"), Ids{"chain"});
+}
+
+TEST(SigmaCorrelation, MemoryIsBounded) {
+  Corr c(R"(title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 2}
+)",
+         100);
+  for (int i = 0; i < 1000; ++i) c.at(i, kFail + R"(,"User":"u)" + std::to_string(i) + "\"");
+  EXPECT_EQ(c.correlator().groups(), 100u);
+  EXPECT_EQ(c.correlator().evictions(), 900u);
+  EXPECT_EQ(c.at(1000, kFail + R"(,"User":"u999")"), Ids{"bf"}) << "the most recent groups are kept";
+  EXPECT_EQ(c.at(1001, kFail + R"(,"User":"u0")"), Ids{}) << "u0 was evicted";
+}
+
+TEST(SigmaCorrelation, SnapshotRoundTripAndDamage) {
+  const std::string rule = R"(title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 3}
+)";
+  Corr a(rule);
+  a.at(0, kFail + R"(,"User":"bob")");
+  a.at(1, kFail + R"(,"User":"bob")");
+  const std::string bytes = a.correlator().save();
+  Corr b(rule);
+  b.correlator().load(bytes);
+  EXPECT_EQ(b.correlator().groups(), 1u);
+  EXPECT_EQ(b.at(2, kFail + R"(,"User":"bob")"), Ids{"bf"}) << "the window went on where it stopped";
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string bad = bytes;
+    bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    EXPECT_THROW(b.correlator().load(bad), std::runtime_error) << "flipped byte " << i;
+  }
+  for (size_t n : {size_t{0}, size_t{5}, bytes.size() - 1}) EXPECT_THROW(b.correlator().load(bytes.substr(0, n)), std::runtime_error);
+}
+
+namespace {
+
+class Token : public AckToken {
+ public:
+  Token(std::atomic<int>* done, std::atomic<bool>* ok) : done_(done), ok_(ok) {}
+  void on_done(bool all) override {
+    ok_->store(all);
+    done_->fetch_add(1);
+  }
+
+ private:
+  std::atomic<int>* done_;
+  std::atomic<bool>* ok_;
+};
+
+struct OpRig {
+  TempDir files;
+  Diagnostics diag;
+  std::string name = "sigma";
+  std::unique_ptr<SigmaOp> op;
+  std::unique_ptr<Outputs> out;
+  Channel matched{10000, 1 << 24}, other{10000, 1 << 24}, dlq{10000, 1 << 24};
+  std::vector<Batch> kept;
+
+  OpRig(const TempDir& state, const std::string& rules) {
+    files.write("rules.yml", rules);
+    files.write("p.yaml", kPipeline);
+    YAML::Node n = YAML::Load("{rules: rules.yml, pipeline: p.yaml, state_dir: '" + (state.path() / "state").string() +
+                              "', snapshot_interval_s: 1}");
+    Settings s(n, name, (files.path() / "t.yaml").string(), files.path(), &diag);
+    s.check(sigma_spec().settings);
+    op = std::make_unique<SigmaOp>(s);
+    if (!diag.ok()) return;
+    op->open();
+    out = std::make_unique<Outputs>(&name, op->output_ports());
+    out->connect(0, &matched);
+    out->connect(1, &other);
+    out->connect(2, &dlq);
+  }
+  void feed(const std::vector<Fields>& events, AckToken* token) {
+    static const std::string source = "events";
+    Batch b = make_batch(&source, events);
+    for (auto& e : b.events) e.ack = Ack(token);
+    op->process(std::move(b), *out);
+  }
+};
+
+}  // namespace
+
+TEST(SigmaCorrelation, WindowsSurviveARestartAndHoldAcks) {
+  const std::string rules = kBase + R"(---
+title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 3}
+)";
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  {
+    OpRig r(state, rules);
+    ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+    auto* t = new Token(&done, &ok);
+    t->set_pending(2);
+    r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "100"}}, {{"EventID", "4625"}, {"User", "bob"}, {"ts", "101"}}}, t);
+    // Events that fed no alert leave on nomatch and are completed by whoever reads them.
+    auto passed = drain(r.other, r.kept);
+    ASSERT_EQ(passed.size(), 2u);
+    for (auto& e : passed) e.ack.complete();
+    EXPECT_EQ(done.load(), 0) << "the window holds them until a snapshot does";
+    r.op->finish(*r.out);  // shutdown writes a snapshot
+    EXPECT_EQ(done.load(), 1);
+    EXPECT_TRUE(ok.load());
+    EXPECT_EQ(r.op->stats().snapshots, 1u);
+  }
+  OpRig again(state, rules);
+  ASSERT_TRUE(again.diag.ok());
+  EXPECT_EQ(again.op->correlator()->groups(), 1u) << "restored at open";
+  auto* t = new Token(&done, &ok);
+  t->set_pending(1);
+  again.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t);
+  auto alerts = drain(again.matched, again.kept);
+  ASSERT_EQ(alerts.size(), 1u);
+  ASSERT_EQ(alerts[0].rules.size(), 1u);
+  EXPECT_EQ(alerts[0].rules[0]->id, "bf");
+  EXPECT_EQ(alerts[0].rules[0]->kind, "sigma_correlation");
+  EXPECT_NE(std::string(alerts[0].matched[0]).find("\"count\":3"), std::string::npos);
+  for (auto& e : alerts) e.ack.complete();
+  again.op->finish(*again.out);
+  EXPECT_EQ(done.load(), 2);
+}
+
+TEST(SigmaCorrelation, DamagedSnapshotFallsBackToTheOneBefore) {
+  const std::string rules = kBase + R"(---
+title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 3}
+)";
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  for (int run = 0; run < 2; ++run) {
+    OpRig r(state, rules);
+    auto* t = new Token(&done, &ok);
+    t->set_pending(1);
+    r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", std::to_string(100 + run)}}}, t);
+    for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+    r.op->finish(*r.out);
+  }
+  // Two generations: one window entry, then two. Damage the newest.
+  std::vector<std::filesystem::path> snaps;
+  for (const auto& e : std::filesystem::directory_iterator(state.path() / "state")) snaps.push_back(e.path());
+  std::sort(snaps.begin(), snaps.end());
+  ASSERT_EQ(snaps.size(), 2u);
+  EXPECT_EQ(std::filesystem::status(snaps.back()).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+      << "snapshots are 0600";
+  std::string bytes = read_file(snaps.back());
+  bytes[bytes.size() / 2] ^= 1;
+  std::ofstream(snaps.back(), std::ios::binary | std::ios::trunc) << bytes;
+  OpRig r(state, rules);
+  auto* t = new Token(&done, &ok);
+  t->set_pending(1);
+  r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t);
+  EXPECT_TRUE(drain(r.matched, r.kept).empty()) << "the older snapshot held one failure, not two";
+  for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+  r.op->finish(*r.out);
+}
