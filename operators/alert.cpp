@@ -30,6 +30,7 @@ AlertOp::AlertOp(const Settings& s)
   severity_setting("min_severity", "info", min_severity_);
   severity_setting("model_severity", "medium", model_severity_);
   min_score_ = s.number("min_score", 0);
+  per_rule_ = s.flag("per_rule", false);
 }
 
 AlertOp::Detection AlertOp::detection(const Event& e) const {
@@ -45,7 +46,7 @@ AlertOp::Detection AlertOp::detection(const Event& e) const {
   return d;
 }
 
-std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
+std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos, std::string_view rule) {
   uint64_t h = 1469598103934665603ull;
   auto mix = [&](std::string_view s) {
     for (unsigned char c : s) {
@@ -62,6 +63,10 @@ std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos) {
   mix(std::to_string(pos.partition));
   mix(std::string_view("\0", 1));
   mix(std::to_string(pos.offset));
+  if (!rule.empty()) {
+    mix(std::string_view("\0", 1));
+    mix(rule);
+  }
   return fmt::format("{:016x}", h);
 }
 
@@ -73,8 +78,86 @@ void AlertOp::render(std::string& out, const Event& e, std::string_view detected
   render(out, e, detection(e), detected_at, id);
 }
 
+namespace {
+
+void append_strings(std::string& out, const std::vector<std::string>& v) {
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    json::append_string(out, v[i]);
+  }
+  out += ']';
+}
+
+void append_refs(std::string& out, const std::vector<AttackRef>& v) {
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"id\":";
+    json::append_string(out, v[i].id);
+    out += ",\"name\":";
+    json::append_string(out, v[i].name);
+    out += '}';
+  }
+  out += ']';
+}
+
+}  // namespace
+
+// A rule as an alert shows it: what regex rules carry, and for Sigma rules
+// what an analyst needs (DRL 1.1 also asks for the author) and what matched.
+void AlertOp::render_rule_entry(std::string& out, const Event& e, size_t i) const {
+  const Rule* r = e.rules[i];
+  out += "{\"id\":";
+  json::append_string(out, r->id);
+  out += ",\"severity\":\"";
+  out += severity_name(r->severity);
+  out += "\",\"tags\":";
+  append_strings(out, r->tags);
+  if (r->kind != "regex") {
+    auto text = [&](const char* key, const std::string& v) {
+      out += ",\"";
+      out += key;
+      out += "\":";
+      json::append_string(out, v);
+    };
+    text("kind", r->kind);
+    text("title", r->title);
+    text("level", r->level);
+    text("status", r->status);
+    text("description", r->description);
+    text("author", r->author);
+    out += ",\"references\":";
+    append_strings(out, r->references);
+    out += ",\"falsepositives\":";
+    append_strings(out, r->falsepositives);
+    out += ",\"logsource\":{\"product\":";
+    json::append_string(out, r->product);
+    out += ",\"category\":";
+    json::append_string(out, r->category);
+    out += ",\"service\":";
+    json::append_string(out, r->service);
+    out += "},\"threat\":{\"tactics\":";
+    append_refs(out, r->tactics);
+    out += ",\"techniques\":";
+    append_refs(out, r->techniques);
+    out += '}';
+  }
+  if (i < e.matched.size() && !e.matched[i].empty()) {
+    out += ",\"matched\":";
+    out += e.matched[i];  // JSON the detector wrote
+  }
+  out += '}';
+}
+
+void AlertOp::render_rule(std::string& out, const Event& e, size_t rule, std::string_view detected_at) const {
+  Detection d = detection(e);
+  d.severity = e.rules[rule]->severity;
+  render(out, e, d, detected_at, alert_id(detector_, e.pos, e.rules[rule]->id), rule);
+}
+
 void AlertOp::render(std::string& out, const Event& e, const Detection& d, std::string_view detected_at,
-                     std::string_view id) const {
+                     std::string_view id, size_t only) const {
   out += "{\"id\":\"";
   out += id;
   out += "\",\"@timestamp\":";
@@ -90,19 +173,12 @@ void AlertOp::render(std::string& out, const Event& e, const Detection& d, std::
   out += ",\"severity\":\"";
   out += severity_name(d.severity);
   out += "\",\"rules\":[";
+  bool first_rule = true;
   for (size_t i = 0; i < e.rules.size(); ++i) {
-    const Rule* r = e.rules[i];
-    if (i) out += ',';
-    out += "{\"id\":";
-    json::append_string(out, r->id);
-    out += ",\"severity\":\"";
-    out += severity_name(r->severity);
-    out += "\",\"tags\":[";
-    for (size_t t = 0; t < r->tags.size(); ++t) {
-      if (t) out += ',';
-      json::append_string(out, r->tags[t]);
-    }
-    out += "]}";
+    if (only != static_cast<size_t>(-1) && i != only) continue;
+    if (!first_rule) out += ',';
+    first_rule = false;
+    render_rule_entry(out, e, i);
   }
   out += ']';
   if (d.label) {
@@ -165,6 +241,26 @@ void AlertOp::process(Batch&& in, Outputs& out) {
       e.ack.complete();  // below a threshold: dropped on purpose
       continue;
     }
+    if (per_rule_ && e.rules.size() > 0) {
+      // One alert per rule; the copies share the event's acknowledgement.
+      const size_t n = e.rules.size();
+      for (size_t i = 0; i < n; ++i) {
+        if (e.rules[i]->severity < min_severity_) continue;
+        Event a;
+        a.pos = e.pos;
+        a.fields = e.fields;
+        a.rules = {e.rules[i]};
+        if (i < e.matched.size()) a.matched = {e.matched[i]};
+        a.ack = e.ack.share();
+        doc.clear();
+        render_rule(doc, e, i, detected_at);
+        a.raw = arena->copy(doc);
+        a.set_field(kIdField, arena->copy(alert_id(detector_, e.pos, e.rules[i]->id)));
+        alerts.events.push_back(std::move(a));
+      }
+      e.ack.complete();  // each alert holds its own reference now
+      continue;
+    }
     const std::string id = alert_id(detector_, e.pos);
     doc.clear();
     render(doc, e, d, detected_at, id);
@@ -188,7 +284,9 @@ ComponentSpec alert_spec() {
        {"min_severity", SettingType::String, false, "drop detections below this severity (default: info)"},
        {"min_score", SettingType::Double, false, "drop model verdicts scoring below this (default: 0)"},
        {"model_severity", SettingType::String, false, "the severity a model verdict contributes (default: medium)"},
-       {"model_prefix", SettingType::String, false, "the transformer's field prefix, if it set one"}},
+       {"model_prefix", SettingType::String, false, "the transformer's field prefix, if it set one"},
+       {"per_rule", SettingType::Bool, false,
+        "one alert per matched rule, its id hashing the rule's too (default false: one per event)"}},
       true,
       [](const Settings& s) { return std::make_unique<AlertOp>(s); }};
 }
