@@ -159,3 +159,52 @@ TEST(JsonParse, ProcessRoutesBadEventsToDlqWithReason) {
   EXPECT_EQ(bad.events[0].error, "invalid_json");
   EXPECT_EQ(*bad.events[0].error_component, "parse");
 }
+
+TEST(JsonParse, AllFieldsFlattenedToDottedNames) {
+  Harness h("{fields: all}");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  Event e;
+  ASSERT_EQ(h.parse(R"({"Event":{"System":{"EventID":4688,"Channel":"Security","Empty":{}},"EventData":{"A":"x","N":null}},
+                       "tags":["a",1],"ok":true})",
+                    e),
+            "");
+  EXPECT_EQ(value(e, "Event.System.EventID"), "4688");
+  EXPECT_EQ(e.field("Event.System.EventID")->kind, ValueKind::Number);
+  EXPECT_EQ(value(e, "Event.System.Channel"), "Security");
+  EXPECT_EQ(value(e, "Event.System.Empty"), "{}") << "an empty object stays a field, so exists sees it";
+  EXPECT_EQ(value(e, "Event.EventData.A"), "x");
+  EXPECT_EQ(e.field("Event.EventData.N")->kind, ValueKind::Null);
+  EXPECT_EQ(value(e, "tags"), R"(["a",1])") << "arrays are kept as JSON";
+  EXPECT_EQ(e.field("tags")->kind, ValueKind::Json);
+  EXPECT_EQ(value(e, "ok"), "true");
+  EXPECT_EQ(e.fields.size(), 7u);
+}
+
+TEST(JsonParse, DuplicateKeysAreRefusedOrResolvedAsConfigured) {
+  // A repeated key, at any depth, or a dotted key colliding with a nested one:
+  // readers disagree on which value wins, so by default the event is refused.
+  for (const char* raw : {R"({"CommandLine":"benign","CommandLine":"evil -enc"})",
+                          R"({"a":{"b":1,"c":2,"b":3}})", R"({"a.b":"x","a":{"b":"y"}})"}) {
+    Harness h("{fields: all}");
+    Event e;
+    EXPECT_EQ(h.parse(raw, e), "duplicate_key") << raw;
+    EXPECT_TRUE(e.fields.empty()) << "a refused event keeps no half-extracted fields";
+  }
+  Harness first("{fields: all, duplicate_keys: first}"), last("{fields: all, duplicate_keys: last}");
+  Event f, l;
+  const char* raw = R"({"x":1,"CommandLine":"benign","y":2,"CommandLine":"evil -enc","CommandLine":"third"})";
+  ASSERT_EQ(first.parse(raw, f), "");
+  ASSERT_EQ(last.parse(raw, l), "");
+  EXPECT_EQ(value(f, "CommandLine"), "benign");
+  EXPECT_EQ(value(l, "CommandLine"), "third");
+  EXPECT_EQ(f.fields.size(), 3u);
+  EXPECT_EQ(l.fields.size(), 3u);
+  // With pointers, the extracted fields are checked.
+  Harness ptr("{fields: {cmd: /CommandLine}}");
+  Event p;
+  EXPECT_EQ(ptr.parse(R"({"CommandLine":"benign","CommandLine":"evil"})", p), "duplicate_key");
+  Event q;
+  EXPECT_EQ(ptr.parse(R"({"CommandLine":"benign","other":1,"other":2})", q), "") << "keys nobody reads are not checked";
+  Harness bad("{fields: everything}");
+  EXPECT_FALSE(bad.diag.ok());
+}
