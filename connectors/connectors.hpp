@@ -10,6 +10,7 @@ ComponentSpec stdout_sink_spec();
 ComponentSpec kafka_source_spec();
 ComponentSpec kafka_sink_spec();
 ComponentSpec redis_sink_spec();
+ComponentSpec blackhole_sink_spec();
 
 void register_connectors(Registry& r);
 

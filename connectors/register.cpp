@@ -10,6 +10,7 @@ void register_connectors(Registry& r) {
   r.add(kafka_source_spec());
   r.add(kafka_sink_spec());
   r.add(redis_sink_spec());
+  r.add(blackhole_sink_spec());
 }
 
 }  // namespace socstream

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "engine/hash.hpp"
 #include "operators/operators.hpp"
 
 namespace socstream {
@@ -126,12 +127,17 @@ bool JsonParse::resolve_duplicates(Event& e, size_t from, Arena& arena, std::str
   if (n < 2) return true;
   name_hashes_.clear();
   for (size_t i = from; i < e.fields.size(); ++i)
-    name_hashes_.emplace_back(std::hash<std::string_view>{}(e.fields[i].name), static_cast<uint32_t>(i));
-  std::sort(name_hashes_.begin(), name_hashes_.end());
+    name_hashes_.emplace_back(name_hash(e.fields[i].name), static_cast<uint32_t>(i));
+  // By hash, then name, then position: equal names end up side by side even when
+  // other names share their hash (a crafted collision cannot hide a duplicate).
+  std::sort(name_hashes_.begin(), name_hashes_.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    const int c = e.fields[a.second].name.compare(e.fields[b.second].name);
+    return c != 0 ? c < 0 : a.second < b.second;
+  });
   std::vector<uint32_t> drop;
   for (size_t i = 1; i < name_hashes_.size(); ++i) {
     if (name_hashes_[i].first != name_hashes_[i - 1].first) continue;
-    // Equal hashes: find the earliest field of this name among the run.
     const uint32_t a = name_hashes_[i - 1].second, b = name_hashes_[i].second;
     if (e.fields[a].name != e.fields[b].name) continue;
     if (duplicates_ == Duplicates::Reject) {
@@ -139,8 +145,8 @@ bool JsonParse::resolve_duplicates(Event& e, size_t from, Arena& arena, std::str
       detail = arena.copy(msg);
       return false;
     }
-    // Sorted by (hash, index): a comes first in the event. Keep the earlier slot so the
-    // event's field order stays stable, with the value the policy picks.
+    // a is the earlier occurrence: keep its slot, so the event's field order stays
+    // stable, with the value the policy picks.
     if (duplicates_ == Duplicates::Last) {
       e.fields[a].value = e.fields[b].value;
       e.fields[a].kind = e.fields[b].kind;
@@ -225,6 +231,8 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
   const size_t before = e.fields.size();
   if (all_) {
     path_.clear();
+    // Windows events carry 20 to 60 fields: one allocation instead of three regrowths.
+    e.fields.reserve(before + 48);
     flatten(dom::object(root), e, arena);
   } else if (!root_.children.empty()) {
     extract(&root_, root, e, arena);

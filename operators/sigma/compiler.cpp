@@ -162,14 +162,28 @@ std::set<std::string> fields_of(const Rule& r) {
 
 }  // namespace
 
-FieldId RuleSet::intern(const std::string& name) {
-  auto it = field_ids_.find(name);
-  if (it != field_ids_.end()) return it->second;
-  const FieldId id = static_cast<FieldId>(field_names_.size());
-  field_names_.push_back(name);
-  field_ids_.emplace(name, id);
+FieldId FieldTable::insert(const std::string& name) {
+  if (auto id = find(name)) return *id;
+  const FieldId id = static_cast<FieldId>(names_.size());
+  names_.push_back(name);
+  hashes_.push_back(name_hash(name));
+  if (names_.size() * 4 > slots_.size()) {
+    slots_.assign(slots_.size() * 2, 0);
+    mask_ = slots_.size() - 1;
+    for (FieldId i = 0; i < names_.size(); ++i) place(i);
+  } else {
+    place(id);
+  }
   return id;
 }
+
+void FieldTable::place(FieldId id) {
+  size_t i = hashes_[id] & mask_;
+  while (slots_[i]) i = (i + 1) & mask_;
+  slots_[i] = id + 1;
+}
+
+FieldId RuleSet::intern(const std::string& name) { return fields_.insert(name); }
 
 Item RuleSet::compile_item(const FieldItem& fi, const CompiledValues& values, const PipelineEntry* entry) {
   Item item;
@@ -354,7 +368,7 @@ RuleSet::RuleSet(const std::vector<Rule>& rules, Pipeline pipeline, const Compil
     if (variants_[vi].always) always_by_guard_[static_cast<size_t>(variants_[vi].guard + 1)].push_back(vi);
 
   // One literal set per field, one for keywords.
-  sets_.resize(field_names_.size());
+  sets_.resize(fields_.size());
   for (const auto& [key, id] : atom_ids_) {
     const auto& [field, caseless, text] = key;
     (field == kKeywordField ? keyword_set_ : sets_[field]).add(text, caseless, id);

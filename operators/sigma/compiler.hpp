@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/hash.hpp"
 #include "engine/rule.hpp"
 #include "operators/sigma/condition.hpp"
 #include "operators/sigma/literal_set.hpp"
@@ -27,6 +28,31 @@
 namespace socstream::sigma {
 
 using FieldId = uint32_t;
+
+// Event field names a rule set knows, by id: an open-addressing table kept at
+// most a quarter full, probed once per event field (the names are fixed after
+// compiling, so a probe sequence never grows whatever names events bring).
+class FieldTable {
+ public:
+  FieldId insert(const std::string& name);
+  std::optional<FieldId> find(std::string_view name) const {
+    const uint64_t h = name_hash(name);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const uint32_t slot = slots_[i];
+      if (!slot) return std::nullopt;
+      if (hashes_[slot - 1] == h && names_[slot - 1] == name) return slot - 1;
+    }
+  }
+  size_t size() const { return names_.size(); }
+  const std::string& name(FieldId id) const { return names_[id]; }
+
+ private:
+  void place(FieldId id);
+  std::vector<std::string> names_;
+  std::vector<uint64_t> hashes_;
+  std::vector<uint32_t> slots_ = std::vector<uint32_t>(64, 0);  // id + 1; 0 is empty
+  size_t mask_ = 63;
+};
 
 struct Item {
   std::vector<FieldId> fields;  // any of these event fields; empty for a keyword item
@@ -103,13 +129,9 @@ class RuleSet {
   const std::vector<uint32_t>& feeds(uint32_t rule) const { return feeds_[rule]; }
 
   // Field ids: every event field a rule, guard or correlation names.
-  std::optional<FieldId> field_id(std::string_view name) const {
-    auto it = field_ids_.find(name);
-    if (it == field_ids_.end()) return std::nullopt;
-    return it->second;
-  }
-  size_t field_count() const { return field_names_.size(); }
-  const std::string& field_name(FieldId id) const { return field_names_[id]; }
+  std::optional<FieldId> field_id(std::string_view name) const { return fields_.find(name); }
+  size_t field_count() const { return fields_.size(); }
+  const std::string& field_name(FieldId id) const { return fields_.name(id); }
   const std::vector<FieldId>& keyword_fields() const { return keyword_fields_; }  // empty: all
   const std::vector<FieldId>& timestamp_fields() const { return timestamp_fields_; }
 
@@ -147,12 +169,7 @@ class RuleSet {
   std::map<uint32_t, std::string> rule_names_;  // Sigma `name`s, which correlation aliases use
   RuleStats stats_;
 
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, FieldId, Hash, std::equal_to<>> field_ids_;
-  std::vector<std::string> field_names_;
+  FieldTable fields_;
   std::vector<FieldId> keyword_fields_, timestamp_fields_;
 
   std::vector<LiteralSet> sets_;
