@@ -185,3 +185,53 @@ TEST(SigmaE2E, ValidateSummarisesAndStrictRefuses) {
   EXPECT_EQ(n.exit_code, 1) << "no rule at all is an error";
   EXPECT_NE(n.err.find("no rule loaded"), std::string::npos) << n.err;
 }
+
+TEST(SigmaE2E, SameMatchesInEveryShape) {
+  // The bundled sample as NXLog ships it, and converted (scripts/sigma_shapes.py)
+  // into EVTX-as-JSON and Winlogbeat's ECS: each through its pipeline must fire
+  // the same rules on the same events.
+  TempDir dir;
+  const auto sample = source_dir() / "config/samples/windows-events.jsonl";
+  std::map<std::string, std::set<std::pair<size_t, std::string>>> by_shape;
+  for (const std::string shape : {"nxlog", "evtx_json", "ecs"}) {
+    fs::path input = sample;
+    if (shape != "nxlog") {
+      input = dir.path() / (shape + ".jsonl");
+      auto c = run_command("python3 " + (source_dir() / "scripts/sigma_shapes.py").string() + " --to " + shape + " < " +
+                           sample.string() + " > " + input.string());
+      ASSERT_EQ(c.exit_code, 0) << c.err;
+    }
+    const auto out = dir.path() / (shape + ".alerts.jsonl");
+    const auto topo = dir.write(shape + ".yaml", "sources:\n  events: {type: file, path: " + input.string() +
+                                                     ", format: json}\noperators:\n"
+                                                     "  parse: {type: json_parse, inputs: [events], fields: all}\n"
+                                                     "  sigma: {type: sigma, inputs: [parse], rules: '" +
+                                                     (source_dir() / "config/sigma/rules*").string() +
+                                                     "', pipeline: " + shape +
+                                                     "}\n  alerts: {type: alert, inputs: [sigma], per_rule: true}\n"
+                                                     "sinks:\n  out: {type: file, inputs: [alerts], path: " +
+                                                     out.string() + "}\n");
+    auto r = run_socstream("run " + topo.string());
+    ASSERT_EQ(r.exit_code, 0) << shape << ": " << r.err;
+    std::map<int64_t, size_t> line_at;
+    int64_t offset = 0;
+    size_t n = 0;
+    std::string text = read_file(input);
+    for (size_t at = 0; at < text.size();) {
+      size_t end = text.find('\n', at);
+      line_at[offset] = n++;
+      offset += static_cast<int64_t>(end - at + 1);
+      at = end + 1;
+    }
+    simdjson::dom::parser p;
+    for (const auto& l : lines_of(read_file(out))) {
+      simdjson::dom::element a;
+      ASSERT_EQ(p.parse(l).get(a), simdjson::SUCCESS);
+      by_shape[shape].emplace(line_at.at(int64_t(a["source"]["offset"])),
+                              std::string(std::string_view(a["rules"].at(0)["id"])));
+    }
+  }
+  EXPECT_GT(by_shape["nxlog"].size(), 150u);
+  EXPECT_EQ(by_shape["evtx_json"], by_shape["nxlog"]);
+  EXPECT_EQ(by_shape["ecs"], by_shape["nxlog"]);
+}
