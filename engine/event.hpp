@@ -20,9 +20,13 @@ struct Rule;  // engine/rule.hpp
 enum class ValueKind : uint8_t { String, Number, Bool, Null, Json };
 
 struct Field {
-  std::string_view name;   // points at configuration text that outlives the run
+  std::string_view name;   // points at configuration text, or a parser's names, that outlive the run
   std::string_view value;  // unescaped text for String, JSON text otherwise
   ValueKind kind = ValueKind::String;
+  // The name's bytes are interned: they live as long as the topology and every
+  // field of that name points at the same bytes, so a consumer may key a cache
+  // on the pointer instead of hashing the name again.
+  bool interned = false;
 };
 
 // Where an event came from: what a Kafka source commits and what alert ids hash.

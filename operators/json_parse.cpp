@@ -92,18 +92,53 @@ void JsonParse::add_pointer(const Settings& s, const std::string& name, const st
 void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& arena) {
   if (el.is_object()) {
     for (auto [key, value] : dom::object(el)) {
-      if (const PathNode* c = node->child(key))
-        c->target >= 0 ? capture(targets_[c->target].name, value, e, arena) : extract(c, value, e, arena);
+      if (const PathNode* c = node->child(key)) {
+        if (c->target < 0) {
+          extract(c, value, e, arena);
+        } else {
+          capture(targets_[c->target].name, value, e, arena);
+          e.fields.back().interned = true;  // configuration text: stable, one copy per name
+        }
+      }
     }
   } else if (el.is_array()) {
     size_t index = 0;
     char digits[24];
     for (dom::element item : dom::array(el)) {
       auto n = std::snprintf(digits, sizeof digits, "%zu", index++);
-      if (const PathNode* c = node->child(std::string_view(digits, static_cast<size_t>(n))))
-        c->target >= 0 ? capture(targets_[c->target].name, item, e, arena) : extract(c, item, e, arena);
+      if (const PathNode* c = node->child(std::string_view(digits, static_cast<size_t>(n)))) {
+        if (c->target < 0) {
+          extract(c, item, e, arena);
+        } else {
+          capture(targets_[c->target].name, item, e, arena);
+          e.fields.back().interned = true;
+        }
+      }
     }
   }
+}
+
+JsonParse::Names::Entry* JsonParse::Names::find_or_add(std::string_view name) {
+  const uint64_t h = name_hash(name);
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  for (; slots_[i]; i = (i + 1) & mask) {
+    Entry& e = entries_[slots_[i] - 1];
+    if (e.hash == h && e.name == name) return &e;
+  }
+  if (entries_.size() >= max_) return nullptr;
+  entries_.push_back(Entry{std::string(name), h});
+  slots_[i] = static_cast<uint32_t>(entries_.size());
+  if (entries_.size() * 2 > slots_.size()) {  // keep probes short: at most half full
+    slots_.assign(slots_.size() * 2, 0);
+    mask = slots_.size() - 1;
+    for (uint32_t k = 0; k < entries_.size(); ++k) {
+      size_t j = entries_[k].hash & mask;
+      while (slots_[j]) j = (j + 1) & mask;
+      slots_[j] = k + 1;
+    }
+  }
+  return &entries_.back();
 }
 
 // Every key, depth first; objects become prefixes, everything else a field.
@@ -114,10 +149,31 @@ void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
     if (len) path_ += '.';
     path_.append(key.data(), key.size());
     dom::object inner;
-    if (value.get_object().get(inner) == SUCCESS && inner.size() != 0)
+    if (value.get_object().get(inner) == SUCCESS && inner.size() != 0) {
       flatten(inner, e, arena);
-    else
+    } else if (Names::Entry* n = names_.find_or_add(path_)) {
+      if (n->seen == event_seq_) {
+        // The same name twice in this event: a repeated key, or a dotted key
+        // colliding with a nested one.
+        if (duplicates_ == Duplicates::Reject) {
+          if (!flatten_error_) flatten_error_ = n->name.c_str();
+        } else if (duplicates_ == Duplicates::Last) {
+          const size_t before = e.fields.size();
+          capture(n->name, value, e, arena);
+          e.fields[n->field].value = e.fields[before].value;
+          e.fields[n->field].kind = e.fields[before].kind;
+          e.fields.resize(before);
+        }
+      } else {
+        n->seen = event_seq_;
+        n->field = static_cast<uint32_t>(e.fields.size());
+        capture(n->name, value, e, arena);
+        e.fields.back().interned = true;
+      }
+    } else {
+      uninterned_ = true;
       capture(arena.copy(path_), value, e, arena);
+    }
     path_.resize(len);
   }
 }
@@ -231,9 +287,19 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
   const size_t before = e.fields.size();
   if (all_) {
     path_.clear();
+    ++event_seq_;
+    uninterned_ = false;
+    flatten_error_ = nullptr;
     // Windows events carry 20 to 60 fields: one allocation instead of three regrowths.
     e.fields.reserve(before + 48);
     flatten(dom::object(root), e, arena);
+    if (flatten_error_) {
+      e.fields.resize(before);
+      detail = arena.copy("the field '" + std::string(flatten_error_) + "' appears more than once");
+      return "duplicate_key";
+    }
+    // Names past the table's bound have no stamp: check them the slow way.
+    if (!uninterned_) return nullptr;
   } else if (!root_.children.empty()) {
     extract(&root_, root, e, arena);
   }

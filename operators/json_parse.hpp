@@ -23,6 +23,7 @@
 #include <simdjson.h>
 
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,27 @@ class JsonParse final : public Operator {
   };
   enum class Duplicates { Reject, First, Last };
 
+  // The dotted names `fields: all` produces, each stored once for the life of
+  // the operator: events point at them (no copy per event), a repeated name is
+  // found by one stamp per name instead of a sort, and consumers can key on
+  // the pointer. Bounded: past max_names, names go to the batch's arena.
+  class Names {
+   public:
+    struct Entry {
+      std::string name;
+      uint64_t hash;
+      uint64_t seen = 0;   // the event that last used it
+      uint32_t field = 0;  // its index in that event
+    };
+    explicit Names(size_t max) : max_(max) {}
+    Entry* find_or_add(std::string_view name);
+
+   private:
+    std::deque<Entry> entries_;  // stable addresses
+    std::vector<uint32_t> slots_ = std::vector<uint32_t>(1024, 0);  // entry index + 1
+    size_t max_;
+  };
+
   void capture(std::string_view name, simdjson::dom::element el, Event& e, Arena& arena);
   void extract(const PathNode* node, simdjson::dom::element el, Event& e, Arena& arena);
   void flatten(simdjson::dom::object obj, Event& e, Arena& arena);
@@ -72,6 +94,10 @@ class JsonParse final : public Operator {
 
   bool all_ = false;
   Duplicates duplicates_ = Duplicates::Reject;
+  Names names_{65536};
+  uint64_t event_seq_ = 0;
+  bool uninterned_ = false;      // this event has names outside names_ (the table is full)
+  const char* flatten_error_ = nullptr;
   std::string path_;  // the dotted name being built while flattening
   std::vector<std::pair<uint64_t, uint32_t>> name_hashes_;
   std::vector<Target> targets_;

@@ -4,12 +4,13 @@
 // memory first, so the figures hold no I/O.
 //   sigma_bench EVENTS.jsonl [--events N] [--pipeline nxlog] [--passes 3] [--no-prefilter]
 //               [--rules PATH ...]     (default: config/sigma/rules*)
-//               [--scale 100,1000]     (also run on the first 100, 1000 rules, as files sorted by path)
+//               [--scale 100,1000]     (also run on 100 and 1,000 of the rule files, evenly spaced in path order)
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -96,7 +97,10 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes = scale;
   sizes.push_back(files.size());
   for (size_t count : sizes) {
-    std::vector<std::filesystem::path> subset(files.begin(), files.begin() + std::min(count, files.size()));
+    // Every k-th file, so a subset mixes log sources as the whole does.
+    std::vector<std::filesystem::path> subset;
+    const size_t take = std::min(count, files.size());
+    for (size_t k = 0; k < take; ++k) subset.push_back(files[k * files.size() / take]);
     std::vector<sigma::Refusal> r2;
     const auto t0 = std::chrono::steady_clock::now();
     auto parsed = sigma::load_rules(subset, r2);
@@ -118,6 +122,32 @@ int main(int argc, char** argv) {
       match_s.push_back(Seconds(std::chrono::steady_clock::now() - t1).count());
     }
     const double ms = median(match_s);
+    if (std::getenv("SIGMA_BENCH_FIELDS")) {
+      // Which fields the prefilter scans, how many literals each, how many bytes per event.
+      std::vector<std::tuple<double, std::string, size_t>> per;
+      for (sigma::FieldId id = 0; id < rs->field_count(); ++id) {
+        const size_t lits = rs->literal_sets()[id].size();
+        if (!lits) continue;
+        double bytes_scanned = 0;
+        for (const auto& e : events)
+          if (const Field* f = e.field(rs->field_name(id))) bytes_scanned += double(f->value.size());
+        per.emplace_back(bytes_scanned / double(events.size()), rs->field_name(id), lits);
+      }
+      std::sort(per.rbegin(), per.rend());
+      for (size_t k = 0; k < std::min<size_t>(per.size(), 15); ++k)
+        std::printf("  %-28s %6zu literals, %7.1f bytes/event\n", std::get<1>(per[k]).c_str(), std::get<2>(per[k]),
+                    std::get<0>(per[k]));
+      std::printf("  keywords: %zu literals\n", rs->keyword_set().size());
+      std::vector<std::pair<uint64_t, uint32_t>> top;
+      for (uint32_t v = 0; v < rs->variants().size(); ++v) top.emplace_back(ev.evaluations()[v], v);
+      std::sort(top.rbegin(), top.rend());
+      for (size_t k = 0; k < 12; ++k) {
+        const auto& var = rs->variants()[top[k].second];
+        std::printf("  evaluated %8.3f per event: %s%s (%s)\n", double(top[k].first) / double(events.size() * passes),
+                    rs->rules()[var.rule].title.c_str(), var.always ? " [always]" : "",
+                    var.guard >= 0 ? rs->guards()[var.guard].describe.c_str() : "no guard");
+      }
+    }
     std::printf("sigma %5zu rule files (%4zu rules, %4zu variants, %5zu literals, %zu always): load %.2f s, "
                 "%8.0f events/s  %6.2f us/event, %zu matches, %.1f variants evaluated per event%s\n",
                 subset.size(), rs->stats().loaded, rs->stats().variants, rs->stats().atoms, rs->stats().always, load,

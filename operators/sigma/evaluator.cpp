@@ -69,6 +69,7 @@ Evaluator::Evaluator(std::shared_ptr<const RuleSet> rules) : rules_(std::move(ru
   guard_state_.assign(rules_->guards().size(), -1);
   variant_epoch_.assign(rules_->variants().size(), 0);
   rule_epoch_.assign(rules_->rules().size(), 0);
+  evaluations_.assign(rules_->variants().size(), 0);
   rules_->reserve(scratch_space_.ptr());
 }
 
@@ -84,19 +85,45 @@ void Evaluator::index(const Event& e) {
     epoch_ = 1;
   }
   event_ = &e;
-  const bool strip = rules_->pipeline().strip_spaces;
   for (const auto& f : e.fields) {
-    auto id = rules_->field_id(f.name);
-    if (!id && strip && f.name.find(' ') != std::string_view::npos) {
-      scratch_.assign(f.name);
-      std::erase(scratch_, ' ');
-      id = rules_->field_id(scratch_);
-    }
+    auto id = id_of(f);
     if (id && !slot_[*id]) {
       slot_[*id] = &f;
       present_.push_back(*id);
     }
   }
+}
+
+std::optional<FieldId> Evaluator::lookup(std::string_view name) {
+  auto id = rules_->field_id(name);
+  if (!id && rules_->pipeline().strip_spaces && name.find(' ') != std::string_view::npos) {
+    scratch_.assign(name);
+    std::erase(scratch_, ' ');
+    id = rules_->field_id(scratch_);
+  }
+  return id;
+}
+
+std::optional<FieldId> Evaluator::id_of(const Field& f) {
+  if (!f.interned) return lookup(f.name);
+  const size_t mask = by_address_.size() - 1;
+  size_t i = (reinterpret_cast<uintptr_t>(f.name.data()) * 0x9e3779b97f4a7c15ull) >> 40 & mask;
+  for (;; i = (i + 1) & mask) {
+    CacheSlot& c = by_address_[i];
+    if (c.name == f.name.data() && c.size == f.name.size())
+      return c.id < 0 ? std::nullopt : std::optional<FieldId>(static_cast<FieldId>(c.id));
+    if (!c.name) break;
+  }
+  const auto id = lookup(f.name);
+  if (cached_ * 2 >= by_address_.size()) {  // half full: start over rather than probe long
+    std::fill(by_address_.begin(), by_address_.end(), CacheSlot{});
+    cached_ = 0;
+    i = (reinterpret_cast<uintptr_t>(f.name.data()) * 0x9e3779b97f4a7c15ull) >> 40 & mask;
+    while (by_address_[i].name) i = (i + 1) & mask;
+  }
+  by_address_[i] = CacheSlot{f.name.data(), f.name.size(), id ? static_cast<int64_t>(*id) : -1};
+  ++cached_;
+  return id;
 }
 
 std::string_view Evaluator::folded(FieldId id, std::string_view text) {
@@ -291,6 +318,7 @@ void Evaluator::consider(uint32_t vi, std::vector<Match>& out) {
   if (rule_epoch_[v.rule] == epoch_) return;  // matched through another log-source entry
   if (v.guard >= 0 && !guard(v.guard)) return;
   ++evaluated_;
+  ++evaluations_[vi];
   memo_.assign(v.searches.size(), int8_t{-1});
   if (eval(v.condition, v.items, &v.searches)) {
     rule_epoch_[v.rule] = epoch_;

@@ -39,6 +39,8 @@ class Evaluator {
   std::optional<std::string_view> value_of(const std::vector<FieldId>& ids);
 
   uint64_t evaluated() const { return evaluated_; }  // variants evaluated, over all events
+  // Per variant: how often it was evaluated (the prefilter let it through) and matched.
+  const std::vector<uint64_t>& evaluations() const { return evaluations_; }
   const RuleSet& rules() const { return *rules_; }
 
  private:
@@ -55,7 +57,19 @@ class Evaluator {
   template <class F>
   void for_each_element(const Field& f, F&& fn);
 
+  // The field id of a name, through a cache keyed on the name's address when
+  // the parser interned it (one multiply instead of hashing the bytes).
+  std::optional<FieldId> id_of(const Field& f);
+  std::optional<FieldId> lookup(std::string_view name);
+
   std::shared_ptr<const RuleSet> rules_;
+  struct CacheSlot {
+    const char* name = nullptr;
+    size_t size = 0;
+    int64_t id = -1;  // -1: not a field the rules name
+  };
+  std::vector<CacheSlot> by_address_ = std::vector<CacheSlot>(4096);
+  size_t cached_ = 0;
   const Event* event_ = nullptr;
   std::vector<const Field*> slot_;  // by field id
   std::vector<FieldId> present_;
@@ -69,6 +83,7 @@ class Evaluator {
   Scratch scratch_space_;
   simdjson::dom::parser array_parser_;
   uint64_t evaluated_ = 0;
+  std::vector<uint64_t> evaluations_;
 };
 
 }  // namespace socstream::sigma
