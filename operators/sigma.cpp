@@ -174,6 +174,7 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
     }
     // The window holds this event until a snapshot does: keep a reference to its token.
     if (kept && store_) unsaved_.push_back(e.ack.share());
+    if (correlator_ && correlator_->evictions() != evictions_logged_) log_evictions();
     if (e.rules.empty()) {
       other.events.push_back(std::move(e));
     } else {
@@ -189,6 +190,16 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
   }
   out.emit(0, std::move(matched));
   out.emit(1, std::move(other));
+}
+
+void SigmaOp::log_evictions() {
+  // At most a line a second: a flood of new groups must not flood the log too.
+  const auto now = Clock::now();
+  if (now < next_eviction_log_) return;
+  spdlog::warn("sigma: {} correlation group(s) evicted to stay within max_groups ({} in all); their windows start over",
+               correlator_->evictions() - evictions_logged_, correlator_->evictions());
+  evictions_logged_ = correlator_->evictions();
+  next_eviction_log_ = now + std::chrono::seconds(1);
 }
 
 void SigmaOp::snapshot() {

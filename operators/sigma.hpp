@@ -53,6 +53,7 @@ class SigmaOp final : public Operator {
 
  private:
   void snapshot();
+  void log_evictions();
 
   std::shared_ptr<const sigma::RuleSet> rules_;
   std::unique_ptr<sigma::Evaluator> eval_;
@@ -65,6 +66,8 @@ class SigmaOp final : public Operator {
   std::vector<sigma::Match> matches_;
   std::vector<sigma::Fired> fired_;
   std::string scratch_;
+  uint64_t evictions_logged_ = 0;
+  Clock::time_point next_eviction_log_{};
   Stats stats_;
 };
 
