@@ -121,13 +121,15 @@ void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& 
 JsonParse::Names::Entry* JsonParse::Names::find_or_add(std::string_view name) {
   const uint64_t h = name_hash(name);
   size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
+  size_t i = h & mask, probes = 0;
   for (; slots_[i]; i = (i + 1) & mask) {
     Entry& e = entries_[slots_[i] - 1];
     if (e.hash == h && e.name == name) return &e;
+    if (++probes == kMaxProbes) return nullptr;
   }
-  if (entries_.size() >= max_) return nullptr;
+  if (entries_.size() >= max_names_ || bytes_ + name.size() > max_bytes_) return nullptr;
   entries_.push_back(Entry{std::string(name), h});
+  bytes_ += name.size();
   slots_[i] = static_cast<uint32_t>(entries_.size());
   if (entries_.size() * 2 > slots_.size()) {  // keep probes short: at most half full
     slots_.assign(slots_.size() * 2, 0);
@@ -142,43 +144,85 @@ JsonParse::Names::Entry* JsonParse::Names::find_or_add(std::string_view name) {
 }
 
 // Every key, depth first; objects become prefixes, everything else a field.
-// An empty object is kept as a field ({}), so `exists` still sees it.
+// An empty object is kept as a field ({}), so `exists` still sees it. Object
+// prefixes are stamped too: {"a":{"b":1},"a":{"c":2}} repeats "a" as surely as
+// {"a":1,"a":2} does, and {"a":"x","a":{"b":1}} as well.
 void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
   for (auto [key, value] : obj) {
+    if (flatten_error_) return;
     const size_t len = path_.size();
     if (len) path_ += '.';
     path_.append(key.data(), key.size());
+    // Every name repeats its prefix: without a bound, one event of a long key
+    // over many short ones would cost prefix x leaves.
+    name_bytes_ += path_.size();
+    if (name_bytes_ > max_bytes_) {
+      flatten_error_ = "the event's field names (nested keys joined with dots) add up to more than max_bytes";
+      flatten_reason_ = "too_large";
+      return;
+    }
     dom::object inner;
-    if (value.get_object().get(inner) == SUCCESS && inner.size() != 0) {
-      flatten(inner, e, arena);
-    } else if (Names::Entry* n = names_.find_or_add(path_)) {
-      if (n->seen == event_seq_) {
-        // The same name twice in this event: a repeated key, or a dotted key
-        // colliding with a nested one.
-        if (duplicates_ == Duplicates::Reject) {
-          if (!flatten_error_) flatten_error_ = n->name.c_str();
-        } else if (duplicates_ == Duplicates::Last) {
+    const bool object = value.get_object().get(inner) == SUCCESS && inner.size() != 0;
+    Names::Entry* n = names_.find_or_add(path_);
+    if (!n) {
+      uninterned_ = true;
+      if (object) {
+        uninterned_objects_.push_back(arena.copy(path_));
+        flatten(inner, e, arena);
+      } else {
+        capture(arena.copy(path_), value, e, arena);
+      }
+    } else if (n->seen == event_seq_) {
+      // The same name twice in this event: a repeated key (a value or an object),
+      // or a dotted key colliding with a nested one.
+      if (duplicates_ == Duplicates::Reject) {
+        flatten_error_ = n->name.c_str();
+        flatten_reason_ = "duplicate_key";
+        return;
+      }
+      if (duplicates_ == Duplicates::Last) {
+        if (object) {
+          flatten(inner, e, arena);  // its leaves overwrite the earlier ones of the same names
+        } else if (n->field != Names::kObject && n->field < e.fields.size() && e.fields[n->field].name.data() == n->name.data()) {
           const size_t before = e.fields.size();
           capture(n->name, value, e, arena);
           e.fields[n->field].value = e.fields[before].value;
           e.fields[n->field].kind = e.fields[before].kind;
           e.fields.resize(before);
+        } else {
+          n->field = static_cast<uint32_t>(e.fields.size());
+          capture(n->name, value, e, arena);
+          e.fields.back().interned = true;
         }
+      }
+      // First: the later one is skipped.
+    } else {
+      n->seen = event_seq_;
+      if (object) {
+        n->field = Names::kObject;
+        flatten(inner, e, arena);
       } else {
-        n->seen = event_seq_;
         n->field = static_cast<uint32_t>(e.fields.size());
         capture(n->name, value, e, arena);
         e.fields.back().interned = true;
       }
-    } else {
-      uninterned_ = true;
-      capture(arena.copy(path_), value, e, arena);
     }
     path_.resize(len);
   }
 }
 
 bool JsonParse::resolve_duplicates(Event& e, size_t from, Arena& arena, std::string_view& detail) {
+  // An object prefix named twice, or named as a value too, is a repeated key as well.
+  if (!uninterned_objects_.empty() && duplicates_ == Duplicates::Reject) {
+    std::vector<std::string_view> names(uninterned_objects_);
+    for (size_t i = from; i < e.fields.size(); ++i) names.push_back(e.fields[i].name);
+    std::sort(names.begin(), names.end());
+    for (size_t i = 1; i < names.size(); ++i)
+      if (names[i] == names[i - 1]) {
+        detail = arena.copy("the field '" + std::string(names[i]) + "' appears more than once");
+        return false;
+      }
+  }
   const size_t n = e.fields.size() - from;
   if (n < 2) return true;
   name_hashes_.clear();
@@ -289,16 +333,22 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
     path_.clear();
     ++event_seq_;
     uninterned_ = false;
+    uninterned_objects_.clear();
+    name_bytes_ = 0;
     flatten_error_ = nullptr;
     // Windows events carry 20 to 60 fields: one allocation instead of three regrowths.
     e.fields.reserve(before + 48);
     flatten(dom::object(root), e, arena);
     if (flatten_error_) {
       e.fields.resize(before);
+      if (std::string_view(flatten_reason_) == "too_large") {
+        detail = flatten_error_;
+        return "too_large";
+      }
       detail = arena.copy("the field '" + std::string(flatten_error_) + "' appears more than once");
       return "duplicate_key";
     }
-    // Names past the table's bound have no stamp: check them the slow way.
+    // Names past the table's bounds have no stamp: check them the slow way.
     if (!uninterned_) return nullptr;
   } else if (!root_.children.empty()) {
     extract(&root_, root, e, arena);

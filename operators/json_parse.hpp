@@ -66,22 +66,26 @@ class JsonParse final : public Operator {
   // The dotted names `fields: all` produces, each stored once for the life of
   // the operator: events point at them (no copy per event), a repeated name is
   // found by one stamp per name instead of a sort, and consumers can key on
-  // the pointer. Bounded: past max_names, names go to the batch's arena.
+  // the pointer. Bounded in names and bytes, and in probes per lookup (names
+  // are the sender's to choose: a crafted run of colliding hashes must not make
+  // every later lookup slow); past a bound, names go to the batch's arena.
   class Names {
    public:
     struct Entry {
       std::string name;
       uint64_t hash;
-      uint64_t seen = 0;   // the event that last used it
-      uint32_t field = 0;  // its index in that event
+      uint64_t seen = 0;                     // the event that last used it
+      uint32_t field = 0;                    // its index in that event, or kObject
     };
-    explicit Names(size_t max) : max_(max) {}
+    static constexpr uint32_t kObject = ~uint32_t{0};
+    Names(size_t max_names, size_t max_bytes) : max_names_(max_names), max_bytes_(max_bytes) {}
     Entry* find_or_add(std::string_view name);
 
    private:
+    static constexpr size_t kMaxProbes = 32;
     std::deque<Entry> entries_;  // stable addresses
     std::vector<uint32_t> slots_ = std::vector<uint32_t>(1024, 0);  // entry index + 1
-    size_t max_;
+    size_t max_names_, max_bytes_, bytes_ = 0;
   };
 
   void capture(std::string_view name, simdjson::dom::element el, Event& e, Arena& arena);
@@ -94,10 +98,13 @@ class JsonParse final : public Operator {
 
   bool all_ = false;
   Duplicates duplicates_ = Duplicates::Reject;
-  Names names_{65536};
+  Names names_{65536, 4u << 20};
   uint64_t event_seq_ = 0;
-  bool uninterned_ = false;      // this event has names outside names_ (the table is full)
+  bool uninterned_ = false;      // this event has names outside names_ (a bound was reached)
+  std::vector<std::string_view> uninterned_objects_;  // their object prefixes, for the duplicate check
+  size_t name_bytes_ = 0;        // the event's dotted names so far: bounded by max_bytes
   const char* flatten_error_ = nullptr;
+  const char* flatten_reason_ = nullptr;
   std::string path_;  // the dotted name being built while flattening
   std::vector<std::pair<uint64_t, uint32_t>> name_hashes_;
   std::vector<Target> targets_;

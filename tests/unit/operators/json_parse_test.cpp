@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "tests/support/test_support.hpp"
 
 using namespace socstream;
@@ -207,4 +209,51 @@ TEST(JsonParse, DuplicateKeysAreRefusedOrResolvedAsConfigured) {
   EXPECT_EQ(ptr.parse(R"({"CommandLine":"benign","other":1,"other":2})", q), "") << "keys nobody reads are not checked";
   Harness bad("{fields: everything}");
   EXPECT_FALSE(bad.diag.ok());
+}
+
+TEST(JsonParse, RepeatedObjectsAndCollidingShapesAreDuplicates) {
+  for (const char* raw : {R"({"a":{"b":1},"a":{"c":2}})", R"({"a":"x","a":{"b":1}})", R"({"a":{"b":1},"a":"x"})"}) {
+    Harness h("{fields: all}");
+    Event e;
+    EXPECT_EQ(h.parse(raw, e), "duplicate_key") << raw;
+  }
+  Harness first("{fields: all, duplicate_keys: first}");
+  Event f;
+  ASSERT_EQ(first.parse(R"({"a":{"b":1},"a":{"b":2,"c":3}})", f), "");
+  EXPECT_EQ(value(f, "a.b"), "1");
+  EXPECT_EQ(f.field("a.c"), nullptr) << "first: the later object is skipped whole";
+}
+
+TEST(JsonParse, NameBytesAreBounded) {
+  // A long key over many short ones: every dotted name repeats the prefix.
+  std::string raw = "{\"" + std::string(100000, 'k') + "\":{";
+  for (int i = 0; i < 9000; ++i) raw += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+  raw += "}}";
+  Harness h("{fields: all}");
+  Event e;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(h.parse(raw, e), "too_large");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1)) << "refused before copying 900 MB of names";
+  EXPECT_TRUE(e.fields.empty());
+}
+
+TEST(JsonParse, DuplicatesFoundOnceTheNameTableIsFull) {
+  // 70,000 distinct names fill the interned table (65,536); later names are
+  // kept per event, and a repeated key among them is still found.
+  Harness h("{fields: all}");
+  for (int batch = 0; batch < 7; ++batch) {
+    std::string raw = "{";
+    for (int i = 0; i < 10000; ++i) raw += (i ? ",\"n" : "\"n") + std::to_string(batch * 10000 + i) + "\":1";
+    raw += "}";
+    Event e;
+    ASSERT_EQ(h.parse(raw, e), "");
+    EXPECT_EQ(e.fields.size(), 10000u);
+  }
+  for (const char* raw : {R"({"fresh1":1,"fresh1":2})", R"({"fresh2":{"x":1},"fresh2":{"y":2}})"}) {
+    Event e;
+    EXPECT_EQ(h.parse(raw, e), "duplicate_key") << raw;
+  }
+  Event ok;
+  EXPECT_EQ(h.parse(R"({"fresh3":1,"fresh4":{"a":2}})", ok), "");
+  EXPECT_FALSE(ok.fields[0].interned) << "past the bound, names live in the batch's arena";
 }
