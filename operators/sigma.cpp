@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "engine/hash.hpp"
 #include "operators/operators.hpp"
 
 namespace socstream {
@@ -16,7 +17,9 @@ namespace {
 std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
   static std::mutex m;
   static std::map<std::string, std::weak_ptr<const sigma::RuleSet>> shared;
-  const std::string key = s.file() + "\n" + s.component() + "\n" + std::to_string(s.where().line);
+  // Keyed by the component's settings as written too: two topologies that name
+  // the same file and component but different rules must not share them.
+  const std::string key = s.file() + "\n" + s.component() + "\n" + YAML::Dump(s.node());
   std::lock_guard lk(m);
   std::erase_if(shared, [](const auto& kv) { return kv.second.expired(); });
   if (auto it = shared.find(key); it != shared.end())
@@ -106,6 +109,7 @@ SigmaOp::SigmaOp(const Settings& s) {
     if (s.has("state_dir")) store_.emplace(s.path("state_dir"), "correlations", 3);
   }
   snapshot_interval_ = std::chrono::milliseconds(s.integer("snapshot_interval_s", 10, 1, 86400) * 1000);
+  max_future_ms_ = s.integer("max_future_s", 300, 0, 86400 * 366) * 1000;
 }
 
 void SigmaOp::open() {
@@ -149,6 +153,9 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
     fired_.clear();
     bool kept = false;
     int64_t now = 0;
+    // Rules an upstream detector added keep their own (maybe empty) explanations.
+    const size_t upstream = e.rules.size();
+    e.matched.resize(upstream);
     for (const auto& m : matches_) {
       if (rules_->generates(m.rule)) {
         e.rules.push_back(&rules[m.rule]);
@@ -161,10 +168,8 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
         }
       }
       if (correlator_ && !rules_->feeds(m.rule).empty()) {
-        if (!now) now = eval_->event_time().value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         std::chrono::system_clock::now().time_since_epoch())
-                                                         .count());
-        kept |= correlator_->feed(m.rule, now, *eval_, fired_);
+        if (!now) now = event_time();
+        kept |= correlator_->feed(m.rule, now, event_id(e.pos), *eval_, fired_);
       }
     }
     for (auto& f : fired_) {
@@ -175,11 +180,11 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
     // The window holds this event until a snapshot does: keep a reference to its token.
     if (kept && store_) unsaved_.push_back(e.ack.share());
     if (correlator_ && correlator_->evictions() != evictions_logged_) log_evictions();
-    if (e.rules.empty()) {
+    if (e.rules.size() == upstream) {
       other.events.push_back(std::move(e));
     } else {
       ++stats_.matched;
-      stats_.matches += e.rules.size();
+      stats_.matches += e.rules.size() - upstream;
       matched.events.push_back(std::move(e));
     }
   }
@@ -202,18 +207,43 @@ void SigmaOp::log_evictions() {
   next_eviction_log_ = now + std::chrono::seconds(1);
 }
 
-void SigmaOp::snapshot() {
-  if (!store_) return;
+int64_t SigmaOp::event_time() {
+  const int64_t wall =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto t = eval_->event_time();
+  if (!t) return wall;
+  // An event dated far ahead (a skewed clock, a forged field) would hold a
+  // window open for years and push real events out: no later than the clock
+  // plus max_future_s.
+  return std::min(*t, wall + max_future_ms_);
+}
+
+uint64_t SigmaOp::event_id(const SourcePos& pos) {
+  scratch_.clear();
+  if (pos.source) scratch_ += *pos.source;
+  scratch_ += '\0';
+  scratch_ += pos.stream;
+  scratch_ += '\0';
+  scratch_ += std::to_string(pos.partition);
+  scratch_ += '\0';
+  scratch_ += std::to_string(pos.offset);
+  return name_hash(scratch_);
+}
+
+bool SigmaOp::snapshot() {
+  if (!store_) return true;
   try {
     store_->save(correlator_->save());
-    ++stats_.snapshots;
-    for (auto& a : unsaved_) a.complete();
   } catch (const std::exception& e) {
-    // Not acknowledged: the source will deliver these events again after a restart.
+    // The windows are still in memory: keep the events held and try again at
+    // the next deadline (abandoning them would stop the source's commits).
     spdlog::error("sigma: cannot write a correlation snapshot to {}: {}", store_->dir().string(), e.what());
-    for (auto& a : unsaved_) a.abandon();
+    return false;
   }
+  ++stats_.snapshots;
+  for (auto& a : unsaved_) a.complete();
   unsaved_.clear();
+  return true;
 }
 
 std::optional<Clock::time_point> SigmaOp::next_deadline() const {
@@ -228,7 +258,12 @@ void SigmaOp::on_deadline(Outputs&) {
 }
 
 void SigmaOp::finish(Outputs&) {
-  if (store_ && correlator_) snapshot();
+  // At shutdown a snapshot that cannot be written leaves its events
+  // unacknowledged: they are delivered again after the restart.
+  if (store_ && correlator_ && !snapshot()) {
+    for (auto& a : unsaved_) a.abandon();
+    unsaved_.clear();
+  }
   spdlog::info("sigma: {} events, {} matched ({} rule matches), {} variants evaluated{}", stats_.events,
                stats_.matched, stats_.matches, eval_ ? eval_->evaluated() : 0,
                correlator_ ? fmt::format("; correlations: {} fired, {} group(s) open, {} evicted", correlator_->fired(),
@@ -255,7 +290,9 @@ ComponentSpec sigma_spec() {
        {"prefilter", SettingType::Bool, false, "evaluate only rules whose literals an event holds (default true)"},
        {"max_groups", SettingType::Int, false, "correlation groups kept over all correlations (default 100000)"},
        {"state_dir", SettingType::String, false, "where correlation windows are snapshotted (default: memory only)"},
-       {"snapshot_interval_s", SettingType::Int, false, "seconds between correlation snapshots (default 10)"}},
+       {"snapshot_interval_s", SettingType::Int, false, "seconds between correlation snapshots (default 10)"},
+       {"max_future_s", SettingType::Int, false,
+        "event times further ahead of the clock are taken as the clock plus this (default 300)"}},
       true,
       [](const Settings& s) { return std::make_unique<SigmaOp>(s); }};
 }

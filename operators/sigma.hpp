@@ -52,8 +52,10 @@ class SigmaOp final : public Operator {
   const Stats& stats() const { return stats_; }
 
  private:
-  void snapshot();
+  bool snapshot();  // false if it could not be written (the events stay held)
   void log_evictions();
+  int64_t event_time();
+  uint64_t event_id(const SourcePos& pos);
 
   std::shared_ptr<const sigma::RuleSet> rules_;
   std::unique_ptr<sigma::Evaluator> eval_;
@@ -61,6 +63,7 @@ class SigmaOp final : public Operator {
   bool explain_ = true;
   std::optional<online::SnapshotStore> store_;
   std::chrono::milliseconds snapshot_interval_{10'000};
+  int64_t max_future_ms_ = 300'000;
   Clock::time_point next_snapshot_{};
   std::vector<Ack> unsaved_;  // events that fed correlation windows since the last snapshot
   std::vector<sigma::Match> matches_;

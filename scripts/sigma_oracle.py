@@ -16,8 +16,8 @@ alternative. For each, a ProcessingPipeline adds the entry's `conditions`
 (FieldMappingTransformation), then maps every field by the pipeline's `fields`
 and `field_template` (FieldFunctionTransformation, which also points keyword
 searches at `keyword_fields`). The rule is converted once per entry and the
-entries' matches are united. An entry whose `unsupported` list names a field
-of the rule is not used; a rule no entry covers is skipped (`unmapped: skip`)
+entries' matches are united. A field in an entry's `unsupported` list maps to
+no column (NULL, a missing field); a rule no entry covers is skipped (`unmapped: skip`)
 or run without log-source condition (`unmapped: any`).
 
 Events are read as socstream's file source and json_parse read them: one
@@ -81,6 +81,7 @@ MAX_DEPTH = 128  # json_parse max_depth default
 TABLE = "logs"
 LINE_COLUMN = "__line"
 ABSENT_COLUMN = "__socstream_oracle_absent"  # a column that is NULL in every row
+UNSUPPORTED_PREFIX = "__socstream_unsupported__."  # no event column has this name: it reads ABSENT_COLUMN
 
 
 # --------------------------------------------------------------------------- pipelines
@@ -230,9 +231,14 @@ def entry_pipeline(p: Pipeline, entry: Entry | None, keyword_columns: list[str])
                 identifier="socstream_logsource_conditions",
             )
         )
-    if entry is not None and entry.fields:
+    renames = dict(entry.fields) if entry is not None else {}
+    # A field the entry's events never carry maps to no column (SQL NULL), as a
+    # missing field: socstream compiles it to a field no event has.
+    for f in (entry.unsupported if entry is not None else ()):
+        renames[f] = UNSUPPORTED_PREFIX + f
+    if renames:
         items.append(
-            ProcessingItem(FieldMappingTransformation(entry.fields), identifier="socstream_entry_fields")
+            ProcessingItem(FieldMappingTransformation(renames), identifier="socstream_entry_fields")
         )
     mapping = dict(p.fields)
     mapping[None] = list(keyword_columns)
@@ -712,8 +718,7 @@ def main(argv=None) -> int:
             seen_ids[key] = spath
             fields = detection_fields(rule)
             covering = [e for e in pipeline.entries if e.covers(rule.logsource)]
-            usable = [e for e in covering if not (e.unsupported & fields)]
-            counts["entries_dropped_unsupported"] += len(covering) - len(usable)
+            usable = list(covering)
             if not covering:
                 if pipeline.unmapped == "skip":
                     counts["skipped_logsource"] += 1
@@ -722,11 +727,6 @@ def main(argv=None) -> int:
                     skipped_rules[key] = f"no log-source entry covers {ls.product}/{ls.category}/{ls.service}"
                     continue
                 usable = [None]
-            elif not usable:
-                counts["skipped_unsupported_fields"] += 1
-                skipped_rules[key] = "every covering entry lists a field of the rule as unsupported: " + "; ".join(
-                    f"{e.label()}: {sorted(e.unsupported & fields)}" for e in covering)
-                continue
             # Static notes on values whose meaning may differ between engines.
             for item, v in detection_values(rule):
                 if isinstance(v, SigmaString) and not isinstance(v, SigmaCasedString):

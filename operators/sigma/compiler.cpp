@@ -147,19 +147,6 @@ std::string describe(const LogSource& ls) {
   return s.empty() ? "(no logsource)" : s;
 }
 
-// Every Sigma field a rule names, fieldrefs included.
-std::set<std::string> fields_of(const Rule& r) {
-  std::set<std::string> out;
-  for (const auto& s : r.searches)
-    for (const auto& alt : s.alternatives)
-      for (const auto& item : alt) {
-        if (!item.field.empty()) out.insert(item.field);
-        if (std::find(item.modifiers.begin(), item.modifiers.end(), "fieldref") != item.modifiers.end())
-          for (const auto& v : item.values) out.insert(v.text);
-      }
-  return out;
-}
-
 }  // namespace
 
 FieldId FieldTable::insert(const std::string& name) {
@@ -185,17 +172,25 @@ void FieldTable::place(FieldId id) {
 
 FieldId RuleSet::intern(const std::string& name) { return fields_.insert(name); }
 
+std::vector<FieldId> RuleSet::event_field_ids(const std::string& sigma_field, const PipelineEntry* entry) {
+  // A field these events never carry is a field no event has: every test on it
+  // is what a missing field gives (false; null and exists: false hold). The
+  // name cannot occur in an event: 0xFF is never part of UTF-8 text.
+  if (entry && entry->unsupported.count(sigma_field)) return {intern("\xff" "unsupported:" + sigma_field)};
+  std::vector<FieldId> ids;
+  for (const auto& f : pipeline_.event_fields(sigma_field, entry)) ids.push_back(intern(f));
+  return ids;
+}
+
 Item RuleSet::compile_item(const FieldItem& fi, const CompiledValues& values, const PipelineEntry* entry) {
   Item item;
   item.sigma_field = fi.field;
   item.values = values;
   item.keyword = fi.field.empty();
-  if (!item.keyword)
-    for (const auto& f : pipeline_.event_fields(fi.field, entry)) item.fields.push_back(intern(f));
+  if (!item.keyword) item.fields = event_field_ids(fi.field, entry);
   for (auto& g : item.values.groups)
     for (auto& t : g.tests)
-      if (t.kind == ValueTest::Kind::FieldRef)
-        for (const auto& f : pipeline_.event_fields(t.ref, entry)) t.ref_fields.push_back(intern(f));
+      if (t.kind == ValueTest::Kind::FieldRef) t.ref_fields = event_field_ids(t.ref, entry);
   return item;
 }
 
@@ -262,10 +257,21 @@ RuleSet::RuleSet(const std::vector<Rule>& rules, Pipeline pipeline, const Compil
   std::map<std::string, uint32_t> by_key;  // id and name -> index into rules_
   std::set<std::string> seen;
   std::vector<const Rule*> correlations;
+  // The rules a loaded correlation counts load whatever the filters say: the
+  // specification puts level and status on the outermost correlation only.
+  std::set<std::string> needed;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& r : rules) {
+      if (!r.correlation) continue;
+      if (filtered_out(r, opts_) && !needed.count(r.id) && !(r.name.size() && needed.count(r.name))) continue;
+      for (const auto& ref : r.correlation->rules) grew |= needed.insert(ref).second;
+    }
+  }
   for (const auto& r : rules) {
     files.insert(r.file);
     ++stats_.documents;
-    if (filtered_out(r, opts_)) {
+    if (filtered_out(r, opts_) && !needed.count(r.id) && !(r.name.size() && needed.count(r.name))) {
       ++stats_.filtered;
       continue;
     }
@@ -294,12 +300,9 @@ RuleSet::RuleSet(const std::vector<Rule>& rules, Pipeline pipeline, const Compil
         }
         entries.push_back(nullptr);
       }
-      const std::set<std::string> used = fields_of(r);
       const uint32_t index = static_cast<uint32_t>(rules_.size());
       std::vector<std::pair<Variant, std::vector<Lit>>> made;
       for (const PipelineEntry* entry : entries) {
-        if (entry && std::any_of(used.begin(), used.end(), [&](const std::string& f) { return entry->unsupported.count(f); }))
-          continue;
         Variant v;
         v.rule = index;
         if (entry) {
@@ -331,10 +334,6 @@ RuleSet::RuleSet(const std::vector<Rule>& rules, Pipeline pipeline, const Compil
         v.condition = cond.kids.size() == 1 ? std::move(cond.kids[0]) : std::move(cond);
         Need need = opts_.prefilter ? need_of(v.condition, v.items, v.searches) : Need::anything();
         made.emplace_back(std::move(v), std::move(need.lits));
-      }
-      if (made.empty()) {
-        ++stats_.skipped["fields the pipeline's events lack: " + describe(r.logsource)];
-        continue;
       }
       for (auto& [v, lits] : made) {
         const uint32_t vi = static_cast<uint32_t>(variants_.size());

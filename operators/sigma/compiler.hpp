@@ -149,6 +149,7 @@ class RuleSet {
 
  private:
   FieldId intern(const std::string& name);
+  std::vector<FieldId> event_field_ids(const std::string& sigma_field, const PipelineEntry* entry);
   Item compile_item(const FieldItem& fi, const CompiledValues& values, const PipelineEntry* entry);
   Expr compile_search(const Search& s, const std::vector<std::vector<CompiledValues>>& values,
                       const PipelineEntry* entry, std::vector<Item>& items);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "engine/hash.hpp"
 #include "engine/json_writer.hpp"
 
 namespace socstream::sigma {
@@ -16,7 +17,7 @@ namespace {
 
 constexpr int64_t kNone = INT64_MIN;
 constexpr uint32_t kMagic = 0x524f4353;  // "SCOR"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 std::string rfc3339(int64_t ms) {
   const int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
@@ -132,46 +133,52 @@ void Correlator::evict() {
   ++evictions_;
 }
 
-bool Correlator::feed(uint32_t rule, int64_t t, Evaluator& ev, std::vector<Fired>& fired) {
+bool Correlator::feed(uint32_t rule, int64_t t, uint64_t event, Evaluator& ev, std::vector<Fired>& fired) {
   bool kept = false;
   for (uint32_t ci : rules_->feeds(rule)) {
     const auto& inputs = rules_->correlations()[ci].inputs;
     // Later inputs first: one event must not both start and finish an ordered chain.
     for (size_t i = inputs.size(); i-- > 0;)
-      if (inputs[i] == rule) kept |= update(ci, i, t, ev, fired, 0);
+      if (inputs[i] == rule) kept |= update(ci, i, t, event, ev, fired, 0);
   }
   return kept;
 }
 
-bool Correlator::update(uint32_t ci, size_t input, int64_t t, Evaluator& ev, std::vector<Fired>& fired, int depth) {
+bool Correlator::update(uint32_t ci, size_t input, int64_t t, uint64_t event, Evaluator& ev, std::vector<Fired>& fired,
+                        int depth) {
+  constexpr size_t kMaxGroupValue = 256;
   const CorrelationDef& d = rules_->correlations()[ci];
   const Correlation& c = d.spec;
   std::string key;
   std::vector<std::string_view> group;
   for (size_t g = 0; g < d.group_fields[input].size(); ++g) {
-    auto v = ev.value_of(d.group_fields[input][g]);
-    group.push_back(v.value_or(std::string_view()));
+    auto v = ev.value_of(d.group_fields[input][g]).value_or(std::string_view());
+    group.push_back(v.substr(0, kMaxGroupValue));
     if (g) key += '\x1f';
     key.append(group.back());
   }
-  std::string value;
+  uint64_t value = 0;
   if (c.type == "value_count") {
     auto v = ev.value_of(d.value_fields[input]);
     if (!v) return false;  // as COUNT(DISTINCT field): an event without the field adds nothing
-    value = std::string(*v);
+    value = name_hash(*v);
   }
   Window& w = window(ci, key, d.inputs.size());
   ++changes_;
   const int64_t since = t - c.timespan_ms;
-  if (w.times.empty() && w.values.empty()) w.first = t;
-  w.newest = std::max(w.newest, t);
   double count = 0;
+  int64_t start = t;
   bool fire = false;
   if (c.type == "event_count") {
-    w.times.insert(std::upper_bound(w.times.begin(), w.times.end(), t), t);
-    std::erase_if(w.times, [&](int64_t x) { return x < since; });
+    if (std::none_of(w.times.begin(), w.times.end(), [&](const auto& x) { return x.second == event; }))
+      w.times.insert(std::upper_bound(w.times.begin(), w.times.end(), std::make_pair(t, event)), {t, event});
+    std::erase_if(w.times, [&](const auto& x) { return x.first < since; });
     if (w.times.size() > cap_[ci]) w.times.erase(w.times.begin(), w.times.end() - static_cast<ptrdiff_t>(cap_[ci]));
-    count = static_cast<double>(std::count_if(w.times.begin(), w.times.end(), [&](int64_t x) { return x <= t; }));
+    for (const auto& x : w.times)
+      if (x.first <= t) {
+        ++count;
+        start = std::min(start, x.first);
+      }
     fire = holds(d, count);
   } else if (c.type == "value_count") {
     auto it = std::find_if(w.values.begin(), w.values.end(), [&](const auto& p) { return p.first == value; });
@@ -184,22 +191,37 @@ bool Correlator::update(uint32_t ci, size_t input, int64_t t, Evaluator& ev, std
       std::sort(w.values.begin(), w.values.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
       w.values.erase(w.values.begin(), w.values.end() - static_cast<ptrdiff_t>(cap_[ci]));
     }
-    count = static_cast<double>(w.values.size());
+    for (const auto& p : w.values)
+      if (p.second <= t) {
+        ++count;
+        start = std::min(start, p.second);
+      }
     fire = holds(d, count);
   } else if (c.type == "temporal") {
     w.last[input] = std::max(w.last[input], t);
-    for (int64_t x : w.last) count += x != kNone && x >= since && x <= t;
+    for (int64_t x : w.last)
+      if (x != kNone && x >= since && x <= t) {
+        ++count;
+        start = std::min(start, x);
+      }
     fire = c.condition.empty() ? count == static_cast<double>(d.inputs.size()) : holds(d, count);
   } else {  // temporal_ordered
-    for (auto& x : w.chain)
-      if (x != kNone && x < since) x = kNone;
-    if (input == 0) {
-      w.chain[0] = std::max(w.chain[0], t);
-    } else if (w.chain[input - 1] != kNone && w.chain[input - 1] <= t) {
-      w.chain[input] = std::max(w.chain[input], w.chain[input - 1]);
+    for (size_t i = 0; i < w.chain.size(); ++i)
+      if (w.chain[i] != kNone && w.chain[i] < since) w.chain[i] = w.last[i] = kNone;
+    // A step extends the chain of the step before it, if that chain got there
+    // no later than this event; of two chains, the one that started later lives longer.
+    int64_t from = kNone;
+    if (input == 0)
+      from = t;
+    else if (w.chain[input - 1] != kNone && w.last[input - 1] <= t)
+      from = w.chain[input - 1];
+    if (from != kNone && (w.chain[input] == kNone || from > w.chain[input])) {
+      w.chain[input] = from;
+      w.last[input] = t;
     }
     for (int64_t x : w.chain) count += x != kNone;
     fire = w.chain.back() != kNone;
+    if (fire) start = w.chain.back();
   }
   if (!fire) return true;
 
@@ -217,7 +239,6 @@ bool Correlator::update(uint32_t ci, size_t input, int64_t t, Evaluator& ev, std
     if (i) doc += ',';
     json::append_string(doc, rules_->rules()[d.inputs[i]].id);
   }
-  const int64_t start = c.type == "temporal_ordered" ? w.chain.back() : std::max(w.first, since);
   doc += "],\"window\":{\"start\":\"" + rfc3339(start) + "\",\"end\":\"" + rfc3339(t) +
          fmt::format("\",\"timespan_s\":{}}}}}", c.timespan_ms / 1000);
   // Fired: start over, so the next alert needs a new set of events.
@@ -229,7 +250,7 @@ bool Correlator::update(uint32_t ci, size_t input, int64_t t, Evaluator& ev, std
     for (uint32_t next : rules_->feeds(d.rule)) {
       const auto& inputs = rules_->correlations()[next].inputs;
       for (size_t i = inputs.size(); i-- > 0;)
-        if (inputs[i] == d.rule) update(next, i, t, ev, fired, depth + 1);
+        if (inputs[i] == d.rule) update(next, i, t, event, ev, fired, depth + 1);
     }
   return true;
 }
@@ -243,13 +264,14 @@ std::string Correlator::save() const {
     const Window& win = windows_[ci].at(key);
     w.str(rules_->rules()[rules_->correlations()[ci].rule].id);
     w.str(key);
-    w.i64(win.first);
-    w.i64(win.newest);
     w.u32(static_cast<uint32_t>(win.times.size()));
-    for (int64_t t : win.times) w.i64(t);
+    for (const auto& [t, e] : win.times) {
+      w.i64(t);
+      w.i64(static_cast<int64_t>(e));
+    }
     w.u32(static_cast<uint32_t>(win.values.size()));
     for (const auto& [v, t] : win.values) {
-      w.str(v);
+      w.i64(static_cast<int64_t>(v));
       w.i64(t);
     }
     w.u32(static_cast<uint32_t>(win.last.size()));
@@ -284,21 +306,28 @@ void Correlator::load(std::string_view bytes) {
     const std::string id = r.str();
     std::string key = r.str();
     Window win;
-    win.first = r.i64();
-    win.newest = r.i64();
-    for (uint32_t k = r.count(8); k > 0; --k) win.times.push_back(r.i64());
-    for (uint32_t k = r.count(12); k > 0; --k) {
-      std::string v = r.str();
-      win.values.emplace_back(std::move(v), r.i64());
+    for (uint32_t k = r.count(16); k > 0; --k) {
+      const int64_t t = r.i64();
+      win.times.emplace_back(t, static_cast<uint64_t>(r.i64()));
+    }
+    for (uint32_t k = r.count(16); k > 0; --k) {
+      const auto v = static_cast<uint64_t>(r.i64());
+      win.values.emplace_back(v, r.i64());
     }
     for (uint32_t k = r.count(16); k > 0; --k) {
       win.last.push_back(r.i64());
       win.chain.push_back(r.i64());
     }
+    // What save() writes, and nothing else: sorted times, no repeated group.
+    if (!std::is_sorted(win.times.begin(), win.times.end()))
+      throw std::runtime_error("the correlation snapshot is damaged (unsorted window)");
     auto it = by_id.find(id);
     if (it == by_id.end()) continue;  // a correlation no longer loaded
     const uint32_t ci = it->second;
     if (win.last.size() != rules_->correlations()[ci].inputs.size()) continue;  // its rule list changed
+    if (win.times.size() > cap_[ci]) win.times.erase(win.times.begin(), win.times.end() - static_cast<ptrdiff_t>(cap_[ci]));
+    if (win.values.size() > cap_[ci]) win.values.erase(win.values.begin(), win.values.end() - static_cast<ptrdiff_t>(cap_[ci]));
+    if (windows[ci].count(key)) throw std::runtime_error("the correlation snapshot is damaged (a group twice)");
     win.lru = lru.insert(lru.end(), {ci, key});
     windows[ci].emplace(std::move(key), std::move(win));
   }

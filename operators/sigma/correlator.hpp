@@ -14,8 +14,14 @@
 // that name them (chains).
 //
 // Memory is bounded: at most `max_groups` groups over all correlations (the
-// least recently updated one is evicted, and counted), and a window keeps no
-// more entries than its largest threshold needs.
+// least recently updated one is evicted, and counted), a window keeps no more
+// entries than its largest threshold needs, a group-by value keeps at most
+// 256 bytes, and value_count keeps values as 64-bit hashes.
+//
+// Kafka delivers again what it had not committed when the engine stopped,
+// while a snapshot may already hold those events: event_count windows keep
+// each event's id (its source position) and count an event once. An ordered
+// chain counts a step only after the step before it, in event time.
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -36,9 +42,10 @@ class Correlator {
  public:
   Correlator(std::shared_ptr<const RuleSet> rules, size_t max_groups);
 
-  // `rule` matched the event the evaluator last saw, at time t (ms). Appends
-  // the correlations this completes. Returns whether any window kept the event.
-  bool feed(uint32_t rule, int64_t t, Evaluator& ev, std::vector<Fired>& fired);
+  // `rule` matched the event the evaluator last saw, at time t (ms); `event` is
+  // its identity (a hash of its source position). Appends the correlations this
+  // completes. Returns whether any window kept the event.
+  bool feed(uint32_t rule, int64_t t, uint64_t event, Evaluator& ev, std::vector<Fired>& fired);
 
   // The windows, for a snapshot; load refuses damaged bytes (throws) and skips
   // correlations the rule set no longer has.
@@ -52,14 +59,16 @@ class Correlator {
 
  private:
   struct Window {
-    std::vector<int64_t> times;                             // event_count: event times, oldest first
-    std::vector<std::pair<std::string, int64_t>> values;    // value_count: value -> last seen
-    std::vector<int64_t> last;                              // temporal: per input, last match
-    std::vector<int64_t> chain;                             // temporal_ordered: per input, start of the chain reaching it
-    int64_t first = 0, newest = 0;
+    std::vector<std::pair<int64_t, uint64_t>> times;   // event_count: (time, event), by time
+    std::vector<std::pair<uint64_t, int64_t>> values;  // value_count: (hash of the value, last seen)
+    // temporal: per input, its last match. temporal_ordered: per input, the
+    // chain reaching it: when it started (chain) and when it got there (last).
+    std::vector<int64_t> last;
+    std::vector<int64_t> chain;
     std::list<std::pair<uint32_t, std::string>>::iterator lru;
   };
-  bool update(uint32_t ci, size_t input, int64_t t, Evaluator& ev, std::vector<Fired>& fired, int depth);
+  bool update(uint32_t ci, size_t input, int64_t t, uint64_t event, Evaluator& ev, std::vector<Fired>& fired,
+              int depth);
   bool holds(const CorrelationDef& d, double count) const;
   Window& window(uint32_t ci, const std::string& key, size_t inputs);
   void evict();

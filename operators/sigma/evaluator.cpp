@@ -36,7 +36,8 @@ std::optional<int64_t> parse_time(std::string_view s) {
   };
   if (s.size() >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') && s[13] == ':') {
     const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || mi < 0 || se < 0) return std::nullopt;
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || se < 0 || se > 60)
+      return std::nullopt;
     int64_t ms = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se) * 1000;
     size_t i = 19;
     if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
@@ -57,7 +58,9 @@ std::optional<int64_t> parse_time(std::string_view s) {
   double v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  return static_cast<int64_t>(v < 1e11 ? v * 1000 : v);  // seconds or milliseconds
+  const double ms = v < 1e11 ? v * 1000 : v;  // seconds or milliseconds
+  if (!(ms >= 0 && ms < 1e15)) return std::nullopt;  // before 1970 or after the year 33,000: not a time
+  return static_cast<int64_t>(ms);
 }
 
 }  // namespace
@@ -348,7 +351,14 @@ void Evaluator::match(const Event& e, std::vector<Match>& out) {
   }
   if (rs.keyword_set().size()) {
     auto scan = [&](const Field& f) {
-      if (scalar(f)) rs.keyword_set().scan(f.value, scratch_space_.get(), on_hit);
+      if (scalar(f)) {
+        rs.keyword_set().scan(f.value, scratch_space_.get(), on_hit);
+      } else if (is_array(f)) {  // as the keyword test reads arrays: element by element
+        for_each_element(f, [&](std::string_view text) {
+          rs.keyword_set().scan(text, scratch_space_.get(), on_hit);
+          return false;
+        });
+      }
     };
     if (rs.keyword_fields().empty()) {
       for (const auto& f : e.fields) scan(f);

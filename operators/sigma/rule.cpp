@@ -3,7 +3,9 @@
 #include <glob.h>
 
 #include <algorithm>
-#include <regex>
+#include <charconv>
+#include <cctype>
+#include <cmath>
 #include <set>
 
 namespace socstream::sigma {
@@ -12,6 +14,29 @@ namespace {
 
 [[noreturn]] void fail(const YAML::Node& n, const std::string& file, std::string reason, std::string message) {
   throw RuleError{location_of(n, file), std::move(reason), std::move(message)};
+}
+
+// [-+]? digits [. digits] [e [-+]? digits], or .digits: YAML 1.2's decimal
+// numbers, checked by hand (std::regex recurses per character: a scalar of
+// 100,000 digits would overflow the stack).
+bool is_number(std::string_view t) {
+  size_t i = 0;
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+  size_t digits = 0;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i, ++digits;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i, ++digits;
+  }
+  if (!digits) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    size_t exp = 0;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i, ++exp;
+    if (!exp) return false;
+  }
+  return i == t.size();
 }
 
 // YAML 1.2 core schema for plain scalars; quoted scalars are strings whatever they say.
@@ -24,14 +49,13 @@ Scalar scalar_of(const YAML::Node& n, const std::string& file) {
   }
   s.text = n.Scalar();
   if (n.Tag() == "!") return s;  // quoted
-  static const std::regex number("[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?");
   if (s.text == "true" || s.text == "True" || s.text == "TRUE") {
     s.kind = Scalar::Kind::Bool;
     s.text = "true";
   } else if (s.text == "false" || s.text == "False" || s.text == "FALSE") {
     s.kind = Scalar::Kind::Bool;
     s.text = "false";
-  } else if (std::regex_match(s.text, number)) {
+  } else if (is_number(s.text)) {
     s.kind = Scalar::Kind::Number;
   }
   return s;
@@ -125,19 +149,17 @@ Search parse_search(const std::string& name, const YAML::Node& key, const YAML::
 }
 
 int64_t parse_timespan(const YAML::Node& n, const std::string& file) {
-  static const std::regex re("([0-9]+)([smhdw])");
-  std::smatch m;
   const std::string t = n.IsScalar() ? n.Scalar() : "";
-  if (!std::regex_match(t, m, re))
-    fail(n, file, "bad_correlation", "timespan '" + t + "' is not a number followed by s, m, h or d (as in 90m)");
-  int64_t v = std::stoll(m[1].str());
-  switch (m[2].str()[0]) {
-    case 's': return v * 1000;
-    case 'm': return v * 60'000;
-    case 'h': return v * 3'600'000;
-    case 'd': return v * 86'400'000;
-    default: return v * 7 * 86'400'000;
-  }
+  int64_t v = 0;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  static const std::string units = "smhdw";
+  static const int64_t ms[] = {1000, 60'000, 3'600'000, 86'400'000, 7 * 86'400'000};
+  const size_t unit = r.ec == std::errc() && r.ptr + 1 == t.data() + t.size() ? units.find(*r.ptr) : std::string::npos;
+  if (t.empty() || t[0] == '-' || t[0] == '+' || unit == std::string::npos || v <= 0)
+    fail(n, file, "bad_correlation", "timespan '" + t + "' is not a positive number followed by s, m, h or d (as in 90m)");
+  if (v > 366LL * 86'400'000 / ms[unit] * 10)  // ten years: longer is a mistake, and would overflow below
+    fail(n, file, "bad_correlation", "timespan '" + t + "' is longer than ten years");
+  return v * ms[unit];
 }
 
 Correlation parse_correlation(const YAML::Node& n, const std::string& file) {
@@ -174,15 +196,24 @@ Correlation parse_correlation(const YAML::Node& n, const std::string& file) {
       }
       if (std::find(ops.begin(), ops.end(), op) == ops.end())
         fail(kv.first, file, "bad_correlation", "condition operator '" + op + "' is not one of gt, gte, lt, lte, eq, neq");
-      try {
-        c.condition.emplace_back(op, std::stod(kv.second.Scalar()));
-      } catch (const std::exception&) {
-        fail(kv.second, file, "bad_correlation", "condition '" + op + "' needs a number");
-      }
+      const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      double v = 0;
+      auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v) || v < 0)
+        fail(kv.second, file, "bad_correlation", "condition '" + op + "' needs a number of events or values");
+      c.condition.emplace_back(op, v);
     }
   }
   if ((c.type == "event_count" || c.type == "value_count") && c.condition.empty())
     fail(n, file, "bad_correlation", c.type + " needs a condition such as {gte: 10}");
+  // A stream decides as events arrive: a count that only has to stay below a
+  // bound (lt, lte) or differ from one (neq) is known only when a window closes.
+  if (!c.condition.empty() && std::none_of(c.condition.begin(), c.condition.end(), [](const auto& p) {
+        return p.first == "gt" || p.first == "gte" || p.first == "eq";
+      }))
+    fail(n["condition"], file, "unsupported_correlation",
+         "a condition without gt, gte or eq (only lt, lte or neq) is decided when a window closes; socstream decides "
+         "as events arrive: give it a lower bound");
   if (c.type == "value_count" && c.field.empty())
     fail(n, file, "bad_correlation", "value_count needs the counted field as condition.field");
   if (const YAML::Node a = n["aliases"]; a.IsDefined()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <variant>
 
@@ -565,7 +566,11 @@ CompiledValues compile_values(const FieldItem& item, bool keyword,
                                   : m == "gte" ? ValueTest::Kind::Gte
                                   : m == "lt"  ? ValueTest::Kind::Lt
                                                : ValueTest::Kind::Lte;
-        vals.assign(1, Cmp{k, std::stod(raw.text)});
+        double number = 0;
+        auto r = std::from_chars(raw.text.data(), raw.text.data() + raw.text.size(), number);
+        if (r.ec != std::errc() || !std::isfinite(number))
+          bad(raw.where, "bad_value", "'" + m + "' compares with a finite number, not '" + raw.text + "'");
+        vals.assign(1, Cmp{k, number});
         ++applied;
         continue;
       }

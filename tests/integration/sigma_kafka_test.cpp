@@ -94,5 +94,9 @@ TEST(SigmaKafka, SampleThroughKafkaToRedisOnceEach) {
     }, std::chrono::seconds(120)));
     EXPECT_EQ(e.terminate(), 0);
   }
-  EXPECT_EQ(redis_xlen(stream), static_cast<int64_t>(expected.size())) << "the replay wrote nothing twice";
+  EXPECT_EQ(redis_xlen(stream), static_cast<int64_t>(expected.size())) << "the replay wrote nothing twice to Redis";
+  auto both = keys_of(consume_all(alerts));
+  auto twice = expected;
+  twice.insert(expected.begin(), expected.end());
+  EXPECT_EQ(both, twice) << "the replay did alert: Kafka, at least once, has every alert twice";
 }

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <thread>
+
+#include <boost/crc.hpp>
 
 #include "engine/ack.hpp"
 #include "operators/operators.hpp"
@@ -45,15 +48,17 @@ class Corr {
       : rig_(kBase + "---\n" + correlations, SigmaRig::Options{.pipeline = kPipeline}),
         c_(rig_.shared(), max_groups) {}
   // The rules an event fires at time `t` seconds: detections that generate, and correlations.
-  Ids at(int t, const std::string& fields) {
+  // `id`: the event's identity (its source position); a new one per call unless given.
+  Ids at(int t, const std::string& fields, uint64_t event = 0) {
     Ids out;
+    if (!event) event = ++next_id_;
     auto matched = rig_.match("{\"ts\":" + std::to_string(t) + "," + fields + "}");
     fired_.clear();
     for (const auto& id : matched) {
       uint32_t index = 0;
       while (rig_.rules().rules()[index].id != id) ++index;
       if (rig_.rules().generates(index)) out.push_back(id);
-      c_.feed(index, t * 1000LL, rig_.evaluator(), fired_);
+      c_.feed(index, t * 1000LL, event, rig_.evaluator(), fired_);
     }
     for (const auto& f : fired_)
       if (rig_.rules().generates(f.rule)) out.push_back(rig_.rules().rules()[f.rule].id);
@@ -67,6 +72,7 @@ class Corr {
   SigmaRig rig_;
   sigma::Correlator c_;
   std::vector<sigma::Fired> fired_;
+  uint64_t next_id_ = 1000;
 };
 
 const std::string kFail = R"("EventID":4625)";
@@ -223,13 +229,25 @@ correlation:
   Corr b(rule);
   b.correlator().load(bytes);
   EXPECT_EQ(b.correlator().groups(), 1u);
-  EXPECT_EQ(b.at(2, kFail + R"(,"User":"bob")"), Ids{"bf"}) << "the window went on where it stopped";
+  EXPECT_EQ(b.at(2, kFail + R"(,"User":"bob")", 5000), Ids{"bf"}) << "the window went on where it stopped";
   for (size_t i = 0; i < bytes.size(); i += 7) {
     std::string bad = bytes;
     bad[i] = static_cast<char>(bad[i] ^ 0x5a);
     EXPECT_THROW(b.correlator().load(bad), std::runtime_error) << "flipped byte " << i;
   }
   for (size_t n : {size_t{0}, size_t{5}, bytes.size() - 1}) EXPECT_THROW(b.correlator().load(bytes.substr(0, n)), std::runtime_error);
+  // Well-formed but not what save() writes: the same group twice, with a valid checksum.
+  std::string body = bytes.substr(0, bytes.size() - 4);
+  const size_t record = 12;  // magic, version, count
+  std::string twice = body.substr(0, 8);
+  const uint32_t two = 2;
+  twice.append(reinterpret_cast<const char*>(&two), 4);
+  twice += body.substr(record) + body.substr(record);
+  boost::crc_32_type crc;
+  crc.process_bytes(twice.data(), twice.size());
+  const uint32_t sum = static_cast<uint32_t>(crc.checksum());
+  twice.append(reinterpret_cast<const char*>(&sum), 4);
+  EXPECT_THROW(b.correlator().load(twice), std::runtime_error);
 }
 
 namespace {
@@ -271,9 +289,10 @@ struct OpRig {
     out->connect(1, &other);
     out->connect(2, &dlq);
   }
-  void feed(const std::vector<Fields>& events, AckToken* token) {
+  // `offset`: the first event's position (events at one position are one event to a window).
+  void feed(const std::vector<Fields>& events, AckToken* token, int64_t offset = 0) {
     static const std::string source = "events";
-    Batch b = make_batch(&source, events);
+    Batch b = make_batch(&source, events, offset);
     for (auto& e : b.events) e.ack = Ack(token);
     op->process(std::move(b), *out);
   }
@@ -316,7 +335,7 @@ correlation:
   EXPECT_EQ(again.op->correlator()->groups(), 1u) << "restored at open";
   auto* t = new Token(&done, &ok);
   t->set_pending(1);
-  again.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t);
+  again.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t, 2);
   auto alerts = drain(again.matched, again.kept);
   ASSERT_EQ(alerts.size(), 1u);
   ASSERT_EQ(alerts[0].rules.size(), 1u);
@@ -346,7 +365,7 @@ correlation:
     OpRig r(state, rules);
     auto* t = new Token(&done, &ok);
     t->set_pending(1);
-    r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", std::to_string(100 + run)}}}, t);
+    r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", std::to_string(100 + run)}}}, t, run);
     for (auto& e : drain(r.other, r.kept)) e.ack.complete();
     r.op->finish(*r.out);
   }
@@ -362,10 +381,190 @@ correlation:
   bytes[bytes.size() / 2] ^= 1;
   std::ofstream(snaps.back(), std::ios::binary | std::ios::trunc) << bytes;
   OpRig r(state, rules);
+  EXPECT_EQ(r.op->correlator()->groups(), 1u) << "the older snapshot was restored";
   auto* t = new Token(&done, &ok);
   t->set_pending(1);
-  r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t);
+  r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t, 2);
   EXPECT_TRUE(drain(r.matched, r.kept).empty()) << "the older snapshot held one failure, not two";
+  for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+  r.op->finish(*r.out);
+}
+
+TEST(SigmaCorrelation, RedeliveredEventsCountOnce) {
+  // Kafka delivers again what was not committed, though a snapshot may hold it.
+  Corr c(R"(title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 3}
+)");
+  EXPECT_EQ(c.at(0, kFail + R"(,"User":"bob")", 1), Ids{});
+  EXPECT_EQ(c.at(1, kFail + R"(,"User":"bob")", 2), Ids{});
+  EXPECT_EQ(c.at(1, kFail + R"(,"User":"bob")", 2), Ids{}) << "the same event again";
+  EXPECT_EQ(c.at(0, kFail + R"(,"User":"bob")", 1), Ids{});
+  EXPECT_EQ(c.at(2, kFail + R"(,"User":"bob")", 3), Ids{"bf"});
+}
+
+TEST(SigmaCorrelation, OrderedStepsFollowEachOtherAndWindowsStartRight) {
+  Corr c(R"(title: Failed logon 2
+id: f2
+name: failed_again
+logsource: {product: windows, service: security}
+detection:
+    sel: {EventID: 4771}
+    condition: sel
+---
+title: Three steps
+id: three
+correlation:
+    type: temporal_ordered
+    rules: [failed_logon, failed_again, successful_logon]
+    group-by: [User]
+    timespan: 1h
+---
+title: Both kinds
+id: both
+correlation:
+    type: temporal
+    rules: [failed_logon, successful_logon]
+    group-by: [User]
+    timespan: 1h
+)");
+  ASSERT_TRUE(c.rig().rules().refused().empty()) << c.rig().rules().summary();
+  // A at 1, C at 10, then B arriving with time 5: the order was A, B? No: B came (in event time) before C.
+  EXPECT_EQ(c.at(1, kFail + R"(,"User":"x")"), Ids{});
+  EXPECT_EQ(c.at(10, kOk + R"(,"User":"x")"), Ids{"both"});
+  EXPECT_NE(c.fired()[0].explanation.find(R"("start":"1970-01-01T00:00:01.000Z","end":"1970-01-01T00:00:10.000Z")"),
+            std::string::npos)
+      << c.fired()[0].explanation;
+  EXPECT_EQ(c.at(5, R"("EventID":4771,"User":"x")"), Ids{}) << "step 2 after step 3 in event time: no chain";
+  EXPECT_EQ(c.at(20, R"("EventID":4771,"User":"y")"), Ids{});
+  EXPECT_EQ(c.at(21, kFail + R"(,"User":"y")"), Ids{});
+  EXPECT_EQ(c.at(22, kOk + R"(,"User":"y")"), Ids{"both"}) << "step 2 before step 1: no chain";
+  EXPECT_EQ(c.at(30, kFail + R"(,"User":"z")"), Ids{});
+  EXPECT_EQ(c.at(31, R"("EventID":4771,"User":"z")"), Ids{});
+  EXPECT_EQ(c.at(32, kOk + R"(,"User":"z")"), (Ids{"three", "both"}));
+}
+
+TEST(SigmaCorrelation, ConditionsNeedALowerBoundAndFiltersKeepInputs) {
+  Corr c(R"(title: Quiet
+id: quiet
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {lt: 3}
+)");
+  EXPECT_EQ(c.rig().refusal_reasons(), Ids{"unsupported_correlation"}) << "decided only when a window closes";
+  // min_level: high loads a high correlation and the (level-less) rules it counts.
+  TempDir d;
+  auto f = d.write("r.yml", kBase + R"(---
+title: Brute force
+id: bf
+level: high
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 2}
+)");
+  std::vector<sigma::Refusal> refused;
+  auto parsed = sigma::load_rules({f}, refused);
+  sigma::CompileOptions o;
+  o.min_level = Severity::High;
+  sigma::RuleSet rs(parsed, sigma::load_pipeline("none", d.path()), o);
+  EXPECT_TRUE(rs.refused().empty()) << rs.summary();
+  EXPECT_EQ(rs.correlations().size(), 1u);
+  EXPECT_EQ(rs.stats().loaded, 1u) << "failed_logon loads for bf; successful_logon is filtered out";
+}
+
+TEST(SigmaOperator, RulesOfAnUpstreamDetectorKeepTheirPlace) {
+  // regex_prefilter -> sigma: the event already carries a rule without an explanation.
+  TempDir state;
+  OpRig r(state, kBase);
+  ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+  Rule upstream;
+  upstream.id = "web-1";
+  static const std::string source = "events";
+  Batch b = make_batch(&source, {{{"EventID", "4624"}}, {{"EventID", "1"}}});
+  for (auto& e : b.events) e.rules.push_back(&upstream);
+  r.op->process(std::move(b), *r.out);
+  auto matched = drain(r.matched, r.kept);
+  ASSERT_EQ(matched.size(), 1u);
+  ASSERT_EQ(matched[0].rules.size(), 2u);
+  ASSERT_EQ(matched[0].matched.size(), 2u);
+  EXPECT_TRUE(matched[0].matched[0].empty()) << "the upstream rule has no Sigma explanation";
+  EXPECT_NE(std::string(matched[0].matched[1]).find("selections"), std::string::npos);
+  auto other = drain(r.other, r.kept);
+  ASSERT_EQ(other.size(), 1u) << "no Sigma rule matched: nomatch, whatever upstream found";
+  EXPECT_EQ(other[0].rules.size(), 1u);
+}
+
+TEST(SigmaOperator, AFailedSnapshotKeepsEventsHeldAndRetries) {
+  const std::string rules = kBase + R"(---
+title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 3}
+)";
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  OpRig r(state, rules);
+  ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+  // The state directory cannot be made: a file stands in its place.
+  std::ofstream(state.path() / "state") << "not a directory";
+  auto* t = new Token(&done, &ok);
+  t->set_pending(1);
+  r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "100"}}}, t);
+  for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  r.op->on_deadline(*r.out);
+  EXPECT_EQ(done.load(), 0) << "not written, so not acknowledged, and not abandoned either";
+  EXPECT_EQ(r.op->stats().snapshots, 0u);
+  std::filesystem::remove(state.path() / "state");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  r.op->on_deadline(*r.out);
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_TRUE(ok.load()) << "acknowledged once a snapshot held it";
+}
+
+TEST(SigmaOperator, EventsDatedAheadOfTheClockAreHeldToIt) {
+  const std::string rules = kBase + R"(---
+title: Brute force
+id: bf
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [User]
+    timespan: 10m
+    condition: {gte: 3}
+)";
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  OpRig r(state, rules);
+  auto* t = new Token(&done, &ok);
+  t->set_pending(3);
+  // Dated in 2100: taken as the clock plus max_future_s (300 s), so the window closes like any other.
+  r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "4102444800"}},
+          {{"EventID", "4625"}, {"User", "bob"}, {"ts", "4102444801"}},
+          {{"EventID", "4625"}, {"User", "bob"}, {"ts", "4102444802"}}},
+         t);
+  auto alerts = drain(r.matched, r.kept);
+  ASSERT_EQ(alerts.size(), 1u);
+  const std::string doc(alerts[0].matched[0]);
+  EXPECT_EQ(doc.find("2100-"), std::string::npos) << doc;
+  for (auto& e : alerts) e.ack.complete();
   for (auto& e : drain(r.other, r.kept)) e.ack.complete();
   r.op->finish(*r.out);
 }

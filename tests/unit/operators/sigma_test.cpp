@@ -385,8 +385,10 @@ TEST(SigmaRules, RefusedWithReasonAndPosition) {
     EXPECT_NE(r.where.file.find("rules.yml"), std::string::npos);
   }
   SigmaRig unknown(sigma_rule("    sel:\n        Image|endwith: 'x'\n    condition: sel"));
+  ASSERT_EQ(unknown.rules().refused().size(), 1u);
   EXPECT_NE(unknown.rules().refused()[0].message.find("did you mean 'endswith'"), std::string::npos);
   SigmaRig cond(sigma_rule("    selection:\n        Image: 'x'\n    condition: selectoin"));
+  ASSERT_EQ(cond.rules().refused().size(), 1u);
   EXPECT_NE(cond.rules().refused()[0].message.find("did you mean 'selection'"), std::string::npos);
   EXPECT_EQ(cond.rules().refused()[0].rule_id, "r1");
   EXPECT_EQ(cond.rules().refused()[0].title, "rule r1");
@@ -447,6 +449,19 @@ detection:
     sel:
         OriginalFileName: 'whoami.exe'
     condition: sel
+---
+title: Attrib by image or name
+id: w3
+logsource: {category: process_creation, product: windows}
+detection:
+    sel_img:
+        - Image|endswith: '\attrib.exe'
+        - OriginalFileName: 'ATTRIB.EXE'
+    sel_cli:
+        CommandLine|contains: ' +h '
+    filter:
+        OriginalFileName: 'legit.exe'
+    condition: all of sel_* and not filter
 )";
   SigmaRig s(rule, SigmaRig::Options{.pipeline = "nxlog"});
   // Sysmon 1 and Security 4688 are both process creation; 4688 names the image NewProcessName.
@@ -459,6 +474,9 @@ detection:
             Ids{}) << "4688 has no OriginalFileName: w2 has no 4688 variant";
   EXPECT_EQ(s.match(R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":3,"Image":"C:\\x\\whoami.exe"})"),
             Ids{}) << "a network connection is not a process creation";
+  // A rule that names a field 4688 lacks still runs on 4688: the field reads as missing.
+  EXPECT_EQ(s.match(R"({"Channel":"Security","EventID":4688,"NewProcessName":"C:\\Windows\\System32\\attrib.exe","CommandLine":"attrib +h x"})"),
+            Ids{"w3"});
   SigmaRig evtx(rule, SigmaRig::Options{.pipeline = "evtx_json"});
   EXPECT_EQ(evtx.match(R"({"Event":{"System":{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1},"EventData":{"Image":"C:\\x\\whoami.exe"}}})"),
             Ids{"w"});
@@ -555,7 +573,7 @@ TEST(SigmaPrefilter, SameMatchesWithAndWithout) {
   size_t events_seen = 0, matches = 0;
   std::vector<sigma::Match> ma, mb;
   for (size_t at = 0; at < events.size();) {
-    size_t end = events.find('\n', at);
+    size_t end = std::min(events.find('\n', at), events.size());
     std::string_view line(events.data() + at, end - at);
     at = end + 1;
     Event e;
@@ -584,4 +602,21 @@ TEST(SigmaExplain, SelectionsAndValues) {
   ASSERT_TRUE(s.hits(R"({"Image":"C:\\Windows\\System32\\rundll32.exe","CommandLine":"rundll32 comsvcs.dll MiniDump","User":"bob"})"));
   EXPECT_EQ(s.explain(),
             R"({"selections":["selection_img","selection_cli"],"fields":{"Image":"C:\\Windows\\System32\\rundll32.exe","CommandLine":"rundll32 comsvcs.dll MiniDump"}})");
+}
+
+TEST(SigmaPrefilter, KeywordsInArrays) {
+  // The keyword prefilter reads an array element by element, as the test does.
+  const std::string rule = R"(title: Mimikatz
+id: mk
+logsource: {product: windows}
+detection:
+    keywords:
+        - 'sekurlsa::'
+    condition: keywords
+)";
+  for (bool prefilter : {true, false}) {
+    SigmaRig s(rule, SigmaRig::Options{.pipeline = "nxlog", .prefilter = prefilter});
+    EXPECT_EQ(s.match(R"({"Channel":"x","Message":["start","sekurlsa::logonpasswords"]})"), Ids{"mk"}) << prefilter;
+    EXPECT_EQ(s.match(R"({"Channel":"x","Message":["start","nothing"]})"), Ids{}) << prefilter;
+  }
 }
