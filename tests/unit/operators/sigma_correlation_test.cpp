@@ -75,6 +75,12 @@ class Corr {
   uint64_t next_id_ = 1000;
 };
 
+// An event_count correlation over failed_logon by User.
+std::string brute_force(const std::string& timespan, int gte) {
+  return "title: Brute force\nid: bf\ncorrelation:\n    type: event_count\n    rules: [failed_logon]\n"
+         "    group-by: [User]\n    timespan: " + timespan + "\n    condition: {gte: " + std::to_string(gte) + "}\n";
+}
+
 const std::string kFail = R"("EventID":4625)";
 const std::string kOk = R"("EventID":4624)";
 
@@ -195,15 +201,7 @@ correlation:
 }
 
 TEST(SigmaCorrelation, MemoryIsBounded) {
-  Corr c(R"(title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 2}
-)",
+  Corr c(brute_force("1h", 2),
          100);
   for (int i = 0; i < 1000; ++i) c.at(i, kFail + R"(,"User":"u)" + std::to_string(i) + "\"");
   EXPECT_EQ(c.correlator().groups(), 100u);
@@ -213,15 +211,7 @@ correlation:
 }
 
 TEST(SigmaCorrelation, SnapshotRoundTripAndDamage) {
-  const std::string rule = R"(title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 3}
-)";
+  const std::string rule = brute_force("1h", 3);
   Corr a(rule);
   a.at(0, kFail + R"(,"User":"bob")");
   a.at(1, kFail + R"(,"User":"bob")");
@@ -301,16 +291,7 @@ struct OpRig {
 }  // namespace
 
 TEST(SigmaCorrelation, WindowsSurviveARestartAndHoldAcks) {
-  const std::string rules = kBase + R"(---
-title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 3}
-)";
+  const std::string rules = kBase + "---\n" + brute_force("1h", 3);
   TempDir state;
   std::atomic<int> done{0};
   std::atomic<bool> ok{false};
@@ -348,16 +329,7 @@ correlation:
 }
 
 TEST(SigmaCorrelation, DamagedSnapshotFallsBackToTheOneBefore) {
-  const std::string rules = kBase + R"(---
-title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 3}
-)";
+  const std::string rules = kBase + "---\n" + brute_force("1h", 3);
   TempDir state;
   std::atomic<int> done{0};
   std::atomic<bool> ok{false};
@@ -392,15 +364,7 @@ correlation:
 
 TEST(SigmaCorrelation, RedeliveredEventsCountOnce) {
   // Kafka delivers again what was not committed, though a snapshot may hold it.
-  Corr c(R"(title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 3}
-)");
+  Corr c(brute_force("1h", 3));
   EXPECT_EQ(c.at(0, kFail + R"(,"User":"bob")", 1), Ids{});
   EXPECT_EQ(c.at(1, kFail + R"(,"User":"bob")", 2), Ids{});
   EXPECT_EQ(c.at(1, kFail + R"(,"User":"bob")", 2), Ids{}) << "the same event again";
@@ -506,16 +470,7 @@ TEST(SigmaOperator, RulesOfAnUpstreamDetectorKeepTheirPlace) {
 }
 
 TEST(SigmaOperator, AFailedSnapshotKeepsEventsHeldAndRetries) {
-  const std::string rules = kBase + R"(---
-title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 1h
-    condition: {gte: 3}
-)";
+  const std::string rules = kBase + "---\n" + brute_force("1h", 3);
   TempDir state;
   std::atomic<int> done{0};
   std::atomic<bool> ok{false};
@@ -539,16 +494,7 @@ correlation:
 }
 
 TEST(SigmaOperator, EventsDatedAheadOfTheClockAreHeldToIt) {
-  const std::string rules = kBase + R"(---
-title: Brute force
-id: bf
-correlation:
-    type: event_count
-    rules: [failed_logon]
-    group-by: [User]
-    timespan: 10m
-    condition: {gte: 3}
-)";
+  const std::string rules = kBase + "---\n" + brute_force("10m", 3);
   TempDir state;
   std::atomic<int> done{0};
   std::atomic<bool> ok{false};
