@@ -96,33 +96,49 @@ std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
 
 }  // namespace
 
+// One set of correlation windows per component, whatever its number of workers.
+std::shared_ptr<SigmaOp::Correlations> correlations_for(const Settings& s, std::shared_ptr<const sigma::RuleSet> rules) {
+  static std::mutex m;
+  static std::map<std::string, std::weak_ptr<SigmaOp::Correlations>> shared;
+  const std::string key = s.file() + "\n" + s.component() + "\n" + YAML::Dump(s.node());
+  std::lock_guard lk(m);
+  std::erase_if(shared, [](const auto& kv) { return kv.second.expired(); });
+  if (auto it = shared.find(key); it != shared.end())
+    if (auto c = it->second.lock()) return c;
+  auto c = std::make_shared<SigmaOp::Correlations>(std::move(rules), static_cast<size_t>(s.integer("max_groups", 100000, 1)));
+  if (s.has("state_dir")) c->store.emplace(s.path("state_dir"), "correlations", 3);
+  shared[key] = c;
+  return c;
+}
+
 SigmaOp::SigmaOp(const Settings& s) {
   if (!s.has("rules") || !s.has("pipeline")) return;  // reported by the schema check
   rules_ = compiled_for(s);
   if (!rules_) return;
   explain_ = s.flag("explain", true);
   eval_ = std::make_unique<sigma::Evaluator>(rules_);
-  if (!rules_->correlations().empty()) {
-    if (s.integer("workers", 1) > 1)
-      s.error("workers", "correlation rules keep state per group: run this sigma operator with one worker");
-    correlator_ = std::make_unique<sigma::Correlator>(rules_, static_cast<size_t>(s.integer("max_groups", 100000, 1)));
-    if (s.has("state_dir")) store_.emplace(s.path("state_dir"), "correlations", 3);
-  }
+  if (!rules_->correlations().empty()) corr_ = correlations_for(s, rules_);
   snapshot_interval_ = std::chrono::milliseconds(s.integer("snapshot_interval_s", 10, 1, 86400) * 1000);
   max_future_ms_ = s.integer("max_future_s", 300, 0, 86400 * 366) * 1000;
 }
 
 void SigmaOp::open() {
   spdlog::info("sigma: {}", rules_->summary(5));
-  if (!store_) {
-    if (correlator_) spdlog::info("sigma: correlation windows live in memory only (no state_dir)");
+  if (!corr_) return;
+  std::lock_guard lk(corr_->m);
+  if (corr_->restored) return;  // another worker did
+  corr_->restored = true;
+  if (!corr_->store) {
+    spdlog::info("sigma: correlation windows live in memory only (no state_dir)");
     return;
   }
   std::vector<std::string> errors;
-  auto gen = store_->restore([&](std::string_view bytes) { correlator_->load(bytes); }, errors);
+  auto gen = corr_->store->restore([&](std::string_view bytes) { corr_->correlator.load(bytes); }, errors);
   for (const auto& e : errors) spdlog::warn("sigma: refused a correlation snapshot: {}", e);
-  if (gen) spdlog::info("sigma: restored {} correlation window(s) from {}", correlator_->groups(), store_->path_of(*gen).string());
-  next_snapshot_ = Clock::now() + snapshot_interval_;
+  if (gen)
+    spdlog::info("sigma: restored {} correlation window(s) from {}", corr_->correlator.groups(),
+                 corr_->store->path_of(*gen).string());
+  corr_->next_snapshot = Clock::now() + snapshot_interval_;
 }
 
 void SigmaOp::process(Batch&& in, Outputs& out) {
@@ -167,9 +183,10 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
           e.matched.emplace_back();
         }
       }
-      if (correlator_ && !rules_->feeds(m.rule).empty()) {
+      if (corr_ && !rules_->feeds(m.rule).empty()) {
         if (!now) now = event_time();
-        kept |= correlator_->feed(m.rule, now, event_id(e.pos), *eval_, fired_);
+        std::lock_guard lk(corr_->m);
+        kept |= corr_->correlator.feed(m.rule, now, event_id(e.pos), *eval_, fired_);
       }
     }
     for (auto& f : fired_) {
@@ -177,9 +194,12 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
       e.rules.push_back(&rules[f.rule]);
       e.matched.push_back(explain_ ? arena->copy(f.explanation) : std::string_view());
     }
-    // The window holds this event until a snapshot does: keep a reference to its token.
-    if (kept && store_) unsaved_.push_back(e.ack.share());
-    if (correlator_ && correlator_->evictions() != evictions_logged_) log_evictions();
+    if (kept) {
+      std::lock_guard lk(corr_->m);
+      // The window holds this event until a snapshot does: keep a reference to its token.
+      if (corr_->store) corr_->unsaved.push_back(e.ack.share());
+      if (corr_->correlator.evictions() != corr_->evictions_logged) log_evictions();
+    }
     if (e.rules.size() == upstream) {
       other.events.push_back(std::move(e));
     } else {
@@ -200,11 +220,12 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
 void SigmaOp::log_evictions() {
   // At most a line a second: a flood of new groups must not flood the log too.
   const auto now = Clock::now();
-  if (now < next_eviction_log_) return;
+  if (now < corr_->next_eviction_log) return;
+  const uint64_t total = corr_->correlator.evictions();
   spdlog::warn("sigma: {} correlation group(s) evicted to stay within max_groups ({} in all); their windows start over",
-               correlator_->evictions() - evictions_logged_, correlator_->evictions());
-  evictions_logged_ = correlator_->evictions();
-  next_eviction_log_ = now + std::chrono::seconds(1);
+               total - corr_->evictions_logged, total);
+  corr_->evictions_logged = total;
+  corr_->next_eviction_log = now + std::chrono::seconds(1);
 }
 
 int64_t SigmaOp::event_time() {
@@ -231,44 +252,51 @@ uint64_t SigmaOp::event_id(const SourcePos& pos) {
 }
 
 bool SigmaOp::snapshot() {
-  if (!store_) return true;
+  if (!corr_->store) return true;
   try {
-    store_->save(correlator_->save());
+    corr_->store->save(corr_->correlator.save());
   } catch (const std::exception& e) {
     // The windows are still in memory: keep the events held and try again at
     // the next deadline (abandoning them would stop the source's commits).
-    spdlog::error("sigma: cannot write a correlation snapshot to {}: {}", store_->dir().string(), e.what());
+    spdlog::error("sigma: cannot write a correlation snapshot to {}: {}", corr_->store->dir().string(), e.what());
     return false;
   }
-  ++stats_.snapshots;
-  for (auto& a : unsaved_) a.complete();
-  unsaved_.clear();
+  ++corr_->snapshots;
+  for (auto& a : corr_->unsaved) a.complete();
+  corr_->unsaved.clear();
   return true;
 }
 
 std::optional<Clock::time_point> SigmaOp::next_deadline() const {
-  if (!store_ || unsaved_.empty()) return std::nullopt;
-  return next_snapshot_;
+  if (!corr_) return std::nullopt;
+  std::lock_guard lk(corr_->m);
+  if (!corr_->store || corr_->unsaved.empty()) return std::nullopt;
+  return corr_->next_snapshot;
 }
 
 void SigmaOp::on_deadline(Outputs&) {
-  if (Clock::now() < next_snapshot_) return;
+  if (!corr_) return;
+  std::lock_guard lk(corr_->m);
+  if (Clock::now() < corr_->next_snapshot) return;
   snapshot();
-  next_snapshot_ = Clock::now() + snapshot_interval_;
+  corr_->next_snapshot = Clock::now() + snapshot_interval_;
 }
 
 void SigmaOp::finish(Outputs&) {
-  // At shutdown a snapshot that cannot be written leaves its events
-  // unacknowledged: they are delivered again after the restart.
-  if (store_ && correlator_ && !snapshot()) {
-    for (auto& a : unsaved_) a.abandon();
-    unsaved_.clear();
+  if (corr_) {
+    std::lock_guard lk(corr_->m);
+    // At shutdown a snapshot that cannot be written leaves its events
+    // unacknowledged: they are delivered again after the restart.
+    if (!snapshot()) {
+      for (auto& a : corr_->unsaved) a.abandon();
+      corr_->unsaved.clear();
+    }
   }
   spdlog::info("sigma: {} events, {} matched ({} rule matches), {} variants evaluated{}", stats_.events,
                stats_.matched, stats_.matches, eval_ ? eval_->evaluated() : 0,
-               correlator_ ? fmt::format("; correlations: {} fired, {} group(s) open, {} evicted", correlator_->fired(),
-                                         correlator_->groups(), correlator_->evictions())
-                           : std::string());
+               corr_ ? fmt::format("; correlations: {} fired, {} group(s) open, {} evicted", corr_->correlator.fired(),
+                                   corr_->correlator.groups(), corr_->correlator.evictions())
+                     : std::string());
 }
 
 std::string SigmaOp::report() const { return rules_ ? rules_->summary(50) : std::string(); }

@@ -20,8 +20,11 @@
 // the windows are snapshotted atomically every `snapshot_interval_s` and at
 // shutdown, restored at start, and an event that fed a window is acknowledged
 // only once a snapshot holds it, so a crash loses no half-built correlation.
+// The instances of a parallel sigma (`workers: N`) share one set of windows
+// behind a lock: only the rare events that feed a correlation take it.
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,32 +48,41 @@ class SigmaOp final : public Operator {
   std::string report() const override;
 
   const sigma::RuleSet& rules() const { return *rules_; }
-  const sigma::Correlator* correlator() const { return correlator_.get(); }
+  const sigma::Correlator* correlator() const { return corr_ ? &corr_->correlator : nullptr; }
   struct Stats {
-    uint64_t events = 0, matched = 0, matches = 0, no_fields = 0, snapshots = 0;
+    uint64_t events = 0, matched = 0, matches = 0, no_fields = 0;
   };
   const Stats& stats() const { return stats_; }
+  uint64_t snapshots() const { return corr_ ? corr_->snapshots : 0; }
+
+  // The correlation windows of one component, shared by its instances.
+  struct Correlations {
+    Correlations(std::shared_ptr<const sigma::RuleSet> rules, size_t max_groups) : correlator(std::move(rules), max_groups) {}
+    std::mutex m;
+    sigma::Correlator correlator;
+    std::optional<online::SnapshotStore> store;
+    std::vector<Ack> unsaved;  // events that fed windows since the last snapshot
+    Clock::time_point next_snapshot{};
+    bool restored = false;
+    uint64_t snapshots = 0, evictions_logged = 0;
+    Clock::time_point next_eviction_log{};
+  };
 
  private:
-  bool snapshot();  // false if it could not be written (the events stay held)
+  bool snapshot();  // under corr_->m; false if it could not be written (the events stay held)
   void log_evictions();
   int64_t event_time();
   uint64_t event_id(const SourcePos& pos);
 
   std::shared_ptr<const sigma::RuleSet> rules_;
   std::unique_ptr<sigma::Evaluator> eval_;
-  std::unique_ptr<sigma::Correlator> correlator_;
+  std::shared_ptr<Correlations> corr_;
   bool explain_ = true;
-  std::optional<online::SnapshotStore> store_;
   std::chrono::milliseconds snapshot_interval_{10'000};
   int64_t max_future_ms_ = 300'000;
-  Clock::time_point next_snapshot_{};
-  std::vector<Ack> unsaved_;  // events that fed correlation windows since the last snapshot
   std::vector<sigma::Match> matches_;
   std::vector<sigma::Fired> fired_;
   std::string scratch_;
-  uint64_t evictions_logged_ = 0;
-  Clock::time_point next_eviction_log_{};
   Stats stats_;
 };
 

@@ -264,6 +264,8 @@ struct OpRig {
   Channel matched{10000, 1 << 24}, other{10000, 1 << 24}, dlq{10000, 1 << 24};
   std::vector<Batch> kept;
 
+  std::unique_ptr<SigmaOp> second;  // another worker of the same component
+
   OpRig(const TempDir& state, const std::string& rules) {
     files.write("rules.yml", rules);
     files.write("p.yaml", kPipeline);
@@ -272,6 +274,7 @@ struct OpRig {
     Settings s(n, name, (files.path() / "t.yaml").string(), files.path(), &diag);
     s.check(sigma_spec().settings);
     op = std::make_unique<SigmaOp>(s);
+    second = std::make_unique<SigmaOp>(s);
     if (!diag.ok()) return;
     op->open();
     out = std::make_unique<Outputs>(&name, op->output_ports());
@@ -309,7 +312,7 @@ TEST(SigmaCorrelation, WindowsSurviveARestartAndHoldAcks) {
     r.op->finish(*r.out);  // shutdown writes a snapshot
     EXPECT_EQ(done.load(), 1);
     EXPECT_TRUE(ok.load());
-    EXPECT_EQ(r.op->stats().snapshots, 1u);
+    EXPECT_EQ(r.op->snapshots(), 1u);
   }
   OpRig again(state, rules);
   ASSERT_TRUE(again.diag.ok());
@@ -485,7 +488,7 @@ TEST(SigmaOperator, AFailedSnapshotKeepsEventsHeldAndRetries) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   r.op->on_deadline(*r.out);
   EXPECT_EQ(done.load(), 0) << "not written, so not acknowledged, and not abandoned either";
-  EXPECT_EQ(r.op->stats().snapshots, 0u);
+  EXPECT_EQ(r.op->snapshots(), 0u);
   std::filesystem::remove(state.path() / "state");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   r.op->on_deadline(*r.out);
@@ -513,4 +516,33 @@ TEST(SigmaOperator, EventsDatedAheadOfTheClockAreHeldToIt) {
   for (auto& e : alerts) e.ack.complete();
   for (auto& e : drain(r.other, r.kept)) e.ack.complete();
   r.op->finish(*r.out);
+}
+
+TEST(SigmaOperator, WorkersShareTheWindows) {
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  OpRig r(state, kBase + "---\n" + brute_force("1h", 3));
+  ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+  r.second->open();
+  EXPECT_EQ(r.op->correlator(), r.second->correlator()) << "one set of windows for the component";
+  auto* t = new Token(&done, &ok);
+  t->set_pending(3);
+  static const std::string source = "events";
+  auto one = [&](SigmaOp& op, int64_t offset) {
+    Batch b = make_batch(&source, {{{"EventID", "4625"}, {"User", "bob"}, {"ts", std::to_string(100 + offset)}}}, offset);
+    b.events[0].ack = Ack(t);
+    op.process(std::move(b), *r.out);
+  };
+  one(*r.op, 0);
+  one(*r.second, 1);
+  one(*r.op, 2);
+  auto alerts = drain(r.matched, r.kept);
+  ASSERT_EQ(alerts.size(), 1u) << "three failures over two workers are one brute force";
+  for (auto& e : alerts) e.ack.complete();
+  for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+  r.op->finish(*r.out);
+  r.second->finish(*r.out);
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_TRUE(ok.load());
 }
