@@ -11,6 +11,7 @@
 
 #include "connectors/connectors.hpp"
 #include "connectors/line_reader.hpp"
+#include "engine/sha256.hpp"
 
 namespace socstream {
 
@@ -40,12 +41,12 @@ class FileSource final : public Source {
       lines.clear();
       ssize_t n = reader_.read_from(fd, lines, buf);
       if (n < 0) throw std::runtime_error("reading " + path_.string() + ": " + std::strerror(errno));
-      if (!lines.empty()) emit_lines(ctx, lines, buf, format_);
+      if (!lines.empty()) emit(ctx, fd, lines, buf);
       if (n > 0) continue;
       if (!follow_ || rotated) {
         // The end of this file: its last line needs no newline.
         lines.clear();
-        if (reader_.take_partial(lines, buf)) emit_lines(ctx, lines, buf, format_);
+        if (reader_.take_partial(lines, buf)) emit(ctx, fd, lines, buf);
         if (!follow_) break;
         ::close(fd);
         fd = open_file(ctx, false);
@@ -60,6 +61,7 @@ class FileSource final : public Source {
           spdlog::info("{}: {} was truncated; reading from the start", ctx.name, path_.string());
           ::lseek(fd, 0, SEEK_SET);
           reader_.reset(0);
+          origin_known_ = false;  // copytruncate: the same inode holds a new stream
           break;
         case Change::Rotated:
           // Drain what was written to the old file before the switch, then reopen.
@@ -74,6 +76,28 @@ class FileSource final : public Source {
  private:
   enum class Change { None, Truncated, Rotated };
 
+  void emit(SourceContext& ctx, int fd, const std::vector<Line>& lines, const std::shared_ptr<LineBuffer>& buf) {
+    if (!origin_known_) fingerprint(fd);
+    emit_lines(ctx, lines, buf, format_);
+  }
+
+  // Which file this is, as Vector's file source tells files apart: its device
+  // and inode (rotation makes a new file) and its first line, up to 256 bytes
+  // (copytruncate keeps the inode but starts a new first line). Offsets restart
+  // in a new file; with this in the alert id, a new event never takes an old id.
+  void fingerprint(int fd) {
+    char head[256];
+    ssize_t n = ::pread(fd, head, sizeof head, 0);
+    if (n < 0) n = 0;
+    const char* nl = static_cast<const char*>(std::memchr(head, '\n', static_cast<size_t>(n)));
+    const size_t len = nl ? static_cast<size_t>(nl - head) : static_cast<size_t>(n);
+    std::string in = std::to_string(dev_) + ":" + std::to_string(ino_) + ":";
+    in.append(head, len);
+    format_.origin = std::stoull(sha256_hex(in).substr(0, 16), nullptr, 16);
+    // A first line still being written is read again at the next batch.
+    origin_known_ = nl || n == static_cast<ssize_t>(sizeof head) || !follow_;
+  }
+
   int open_file(SourceContext& ctx, bool first) {
     for (;;) {
       int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
@@ -82,6 +106,7 @@ class FileSource final : public Source {
         ::fstat(fd, &st);
         ino_ = st.st_ino;
         dev_ = st.st_dev;
+        origin_known_ = false;
         int64_t start = 0;
         if (first && from_end_) start = ::lseek(fd, 0, SEEK_END);
         reader_.reset(start);
@@ -114,6 +139,7 @@ class FileSource final : public Source {
   LineReader reader_;
   ino_t ino_ = 0;
   dev_t dev_ = 0;
+  bool origin_known_ = false;
 };
 
 }  // namespace

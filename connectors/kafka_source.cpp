@@ -171,7 +171,10 @@ class KafkaSource final : public Source {
       if (m->len) std::memcpy(buf->data.get() + at, m->payload, m->len);
       Event e;
       e.raw = std::string_view(buf->data.get() + at, m->len);
-      e.pos = SourcePos{&ctx_->name, m->partition, m->offset, sp.stream};
+      // The message's timestamp tells this topic's offset 7 from a re-created topic's offset 7.
+      rd_kafka_timestamp_type_t ts_type;
+      const int64_t ts = rd_kafka_message_timestamp(m, &ts_type);
+      e.pos = SourcePos{&ctx_->name, m->partition, m->offset, sp.stream, ts < 0 ? 0 : static_cast<uint64_t>(ts)};
       at += m->len;
       sp.last = std::max(sp.last, m->offset);
       b.events.push_back(std::move(e));

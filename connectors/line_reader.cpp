@@ -107,7 +107,7 @@ void emit_lines(SourceContext& ctx, const std::vector<Line>& lines, const std::s
       const Line& l = lines[i];
       Event e;
       e.raw = l.text;
-      e.pos = SourcePos{&ctx.name, partition, l.offset, fmt.stream};
+      e.pos = SourcePos{&ctx.name, partition, l.offset, fmt.stream, fmt.origin};
       e.ack = Ack(token);
       if (l.length > l.text.size()) {
         ctx.out.reject(rejected, std::move(e), "line_too_long",

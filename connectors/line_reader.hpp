@@ -55,6 +55,7 @@ struct LineFormat {
   bool plain = false;  // plain lines also carry the line as the field "message"
   size_t batch_size = 1024;
   std::string stream;  // what events name as their stream (the file as configured)
+  uint64_t origin = 0;  // which instance of that stream (SourcePos::origin)
 };
 
 // Emits lines as batches with completion tokens. Truncated (over-long) lines go

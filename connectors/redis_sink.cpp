@@ -71,7 +71,10 @@ class RedisSink final : public Sink {
         connect_timeout_ms_(s.integer("connect_timeout_ms", 1000, 1, 600000)),
         io_timeout_ms_(s.integer("io_timeout_ms", 5000, 1, 600000)),
         backoff_min_ms_(s.integer("backoff_initial_ms", 100, 1, 600000)),
-        backoff_max_ms_(s.integer("backoff_max_ms", 5000, 1, 600000)) {}
+        backoff_max_ms_(s.integer("backoff_max_ms", 5000, 1, 600000)),
+        // Remembered ids are per destination: two pipelines writing to two keys
+        // of one Redis must not swallow each other's alerts.
+        seen_prefix_(prefix_ + key_ + ":") {}
   ~RedisSink() override { disconnect(); }
 
   void open() override { connect(); }  // a first failure is not fatal: process() retries
@@ -204,7 +207,7 @@ class RedisSink final : public Sink {
       size_t end = i;
       dedupe_keys.clear();
       while (end < n && has_id[end] && end - i < kChunk) {
-        dedupe_keys.push_back(prefix_ + std::string(in.events[end].field(id_field_)->value));
+        dedupe_keys.push_back(seen_prefix_ + std::string(in.events[end].field(id_field_)->value));
         ++end;
       }
       const std::string numkeys = std::to_string(1 + dedupe_keys.size());
@@ -272,6 +275,7 @@ class RedisSink final : public Sink {
   int64_t io_timeout_ms_;
   int64_t backoff_min_ms_;
   int64_t backoff_max_ms_;
+  std::string seen_prefix_;
   redisContext* ctx_ = nullptr;
   std::string sha_;
   uint64_t failures_ = 0;
@@ -293,7 +297,7 @@ ComponentSpec redis_sink_spec() {
        {"idempotent", SettingType::Bool, false, "write an event only once per id (default false)"},
        {"id_field", SettingType::String, false, "the event field with the id (default alert_id)"},
        {"dedupe_ttl_s", SettingType::Int, false, "how long an id is remembered (default 7 days)"},
-       {"dedupe_prefix", SettingType::String, false, "key prefix of remembered ids"},
+       {"dedupe_prefix", SettingType::String, false, "key prefix of remembered ids, before the target key (default socstream:seen:)"},
        {"password_env", SettingType::String, false, "the environment variable holding the password"},
        {"db", SettingType::Int, false, "the database number"},
        {"connect_timeout_ms", SettingType::Int, false, ""},

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "connectors/connectors.hpp"
 #include "connectors/line_reader.hpp"
@@ -15,7 +16,12 @@ namespace {
 class StdinSource final : public Source {
  public:
   explicit StdinSource(const Settings& s)
-      : format_(line_format(s)), reader_(s.bytes("read_buffer_bytes", 256 << 10), s.bytes("max_line_bytes", 64u << 20)) {}
+      : format_(line_format(s)), reader_(s.bytes("read_buffer_bytes", 256 << 10), s.bytes("max_line_bytes", 64u << 20)) {
+    // Each run reads another stream from offset 0: a random id per run keeps
+    // its alerts apart from an earlier run's (stdin is never read again).
+    std::random_device rd;
+    format_.origin = (uint64_t{rd()} << 32) | rd();
+  }
 
   void run(SourceContext& ctx) override {
     std::vector<Line> lines;

@@ -35,6 +35,11 @@ struct SourcePos {
   int32_t partition = 0;
   int64_t offset = -1;      // Kafka offset, or byte offset of the line in a file
   std::string_view stream;  // the Kafka topic, or the file as configured; outlives the run
+  // Which instance of the stream: offsets restart when a file is rotated or
+  // truncated, a topic is re-created, stdin is read by another run. A file's
+  // device, inode and first line; a Kafka message's timestamp; a run's random
+  // id for stdin. With the rest it names one event and no other.
+  uint64_t origin = 0;
 };
 
 struct Event {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "models/model.hpp"
-#include "models/sha256.hpp"
+#include "engine/sha256.hpp"
 
 namespace socstream {
 

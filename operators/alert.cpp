@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "engine/json_writer.hpp"
+#include "engine/sha256.hpp"
 #include "operators/operators.hpp"
 
 namespace socstream {
@@ -47,27 +48,27 @@ AlertOp::Detection AlertOp::detection(const Event& e) const {
 }
 
 std::string AlertOp::alert_id(std::string_view detector, const SourcePos& pos, std::string_view rule) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(detector);
-  mix(std::string_view("\0", 1));
-  mix(pos.source ? std::string_view(*pos.source) : std::string_view());
-  mix(std::string_view("\0", 1));
-  mix(pos.stream);
-  mix(std::string_view("\0", 1));
-  mix(std::to_string(pos.partition));
-  mix(std::string_view("\0", 1));
-  mix(std::to_string(pos.offset));
+  std::string in;
+  in.reserve(128);
+  in.append(detector);
+  in += '\0';
+  if (pos.source) in.append(*pos.source);
+  in += '\0';
+  in.append(pos.stream);
+  in += '\0';
+  in += std::to_string(pos.partition);
+  in += '\0';
+  in += std::to_string(pos.offset);
+  in += '\0';
+  in += std::to_string(pos.origin);
   if (!rule.empty()) {
-    mix(std::string_view("\0", 1));
-    mix(rule);
+    in += '\0';
+    in.append(rule);
   }
-  return fmt::format("{:016x}", h);
+  // 128 bits of SHA-256: parts of the input are the sender's to choose (a Kafka
+  // timestamp, a log's first line), and an id they could collide with an
+  // earlier alert's would have the idempotent sink drop theirs.
+  return sha256_hex(in).substr(0, 32);
 }
 
 void AlertOp::render(std::string& out, const Event& e, std::string_view detected_at) const {

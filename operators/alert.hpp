@@ -19,8 +19,9 @@ class AlertOp final : public Operator {
   explicit AlertOp(const Settings& s);
   void process(Batch&& in, Outputs& out) override;
 
-  // FNV-1a 64 of "detector\0source\0stream\0partition\0offset", as 16 hex digits;
-  // with a rule, "\0rule" follows.
+  // The first 32 hex digits (128 bits) of SHA-256 over
+  // "detector\0source\0stream\0partition\0offset\0origin", numbers in decimal;
+  // with a rule, "\0rule" follows (docs/alerts.md has a reference implementation).
   static std::string alert_id(std::string_view detector, const SourcePos& pos, std::string_view rule = {});
   // Appends the alert JSON for e; detected_at is an RFC 3339 UTC time.
   void render(std::string& out, const Event& e, std::string_view detected_at) const;

@@ -248,6 +248,8 @@ uint64_t SigmaOp::event_id(const SourcePos& pos) {
   scratch_ += std::to_string(pos.partition);
   scratch_ += '\0';
   scratch_ += std::to_string(pos.offset);
+  scratch_ += '\0';
+  scratch_ += std::to_string(pos.origin);
   return name_hash(scratch_);
 }
 

@@ -1,5 +1,9 @@
 #include "tests/support/test_support.hpp"
 
+#include <sys/stat.h>
+
+#include "engine/sha256.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +107,23 @@ std::string base64_decode(std::string_view in) {
     if ((bits += 6) >= 8) out += static_cast<char>((acc >> (bits -= 8)) & 0xff);
   }
   return out;
+}
+
+std::string expected_alert_id(std::string_view detector, std::string_view source, std::string_view stream,
+                              int32_t partition, int64_t offset, uint64_t origin, std::string_view rule) {
+  std::string in = std::string(detector) + '\0' + std::string(source) + '\0' + std::string(stream) + '\0' +
+                   std::to_string(partition) + '\0' + std::to_string(offset) + '\0' + std::to_string(origin);
+  if (!rule.empty()) in += '\0' + std::string(rule);
+  return sha256_hex(in).substr(0, 32);
+}
+
+uint64_t expected_file_origin(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) throw std::runtime_error("stat " + file.string());
+  std::string head = read_file(file).substr(0, 256);
+  head = head.substr(0, head.find('\n'));
+  return std::stoull(
+      sha256_hex(std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + head).substr(0, 16), nullptr, 16);
 }
 
 CommandResult run_socstream(const std::string& args, const std::string& env) {

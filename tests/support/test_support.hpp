@@ -53,6 +53,15 @@ std::vector<Event> drain(Channel& ch, std::vector<Batch>& kept);
 // A field's value, or "<none>".
 std::string field_of(const Event& e, std::string_view name);
 
+// An alert id as docs/alerts.md documents it, computed here from its parts:
+// the first 32 hex digits of SHA-256 over detector, source, stream, partition,
+// offset and origin (decimal), NUL-separated, then NUL and the rule if any.
+std::string expected_alert_id(std::string_view detector, std::string_view source, std::string_view stream,
+                              int32_t partition, int64_t offset, uint64_t origin, std::string_view rule = {});
+// A file's origin as docs/alerts.md documents it: the first 16 hex digits of
+// SHA-256 over "device:inode:" and its first line (up to 256 bytes), as a number.
+uint64_t expected_file_origin(const std::filesystem::path& file);
+
 // Runs the built socstream binary with the given arguments.
 CommandResult run_socstream(const std::string& args, const std::string& env = "");
 

@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-#include "models/sha256.hpp"
+#include "engine/sha256.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace socstream;

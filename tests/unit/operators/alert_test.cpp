@@ -40,7 +40,7 @@ TEST(Alert, IdIsDeterministicAndDependsOnPositionAndDetector) {
   std::string src = "access", other = "other";
   SourcePos a{&src, 0, 100, {}}, b{&src, 0, 101, {}}, c{&other, 0, 100, {}}, d{&src, 1, 100, {}};
   EXPECT_EQ(AlertOp::alert_id("web", a), AlertOp::alert_id("web", a));
-  EXPECT_EQ(AlertOp::alert_id("web", a).size(), 16u);
+  EXPECT_EQ(AlertOp::alert_id("web", a).size(), 32u);
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", b));
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", c));
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", d));
@@ -48,15 +48,18 @@ TEST(Alert, IdIsDeterministicAndDependsOnPositionAndDetector) {
   SourcePos other_topic = a;
   other_topic.stream = "another-topic";
   EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", other_topic)) << "same position, other topic";
-  // FNV-1a 64 of "web\0access\0\00\0100" (no stream), computed independently.
-  uint64_t h = 1469598103934665603ull;
-  for (char ch : std::string("web\0access\0\0" "0\0" "100", 17)) {
-    h ^= static_cast<unsigned char>(ch);
-    h *= 1099511628211ull;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  EXPECT_EQ(AlertOp::alert_id("web", a), hex);
+  SourcePos again = a;
+  again.origin = 7;
+  EXPECT_NE(AlertOp::alert_id("web", a), AlertOp::alert_id("web", again))
+      << "the same position in another instance of the stream (a rotated file, a re-created topic)";
+  EXPECT_NE(AlertOp::alert_id("web", a, "rule-1"), AlertOp::alert_id("web", a, "rule-2"));
+  EXPECT_EQ(AlertOp::alert_id("web", a), socstream::testing::expected_alert_id("web", "access", "", 0, 100, 0));
+  EXPECT_EQ(AlertOp::alert_id("web", again, "r"), socstream::testing::expected_alert_id("web", "access", "", 0, 100, 7, "r"));
+  // The documented reference implementation (scripts/alert_id.py), as a consumer would run it.
+  auto py = socstream::testing::run_command("python3 " + (socstream::testing::source_dir() / "scripts/alert_id.py").string() +
+                                            " web access '' 0 100 7 r");
+  ASSERT_EQ(py.exit_code, 0) << py.err;
+  EXPECT_EQ(py.out, AlertOp::alert_id("web", again, "r") + "\n");
 }
 
 TEST(Alert, RendersTheDocumentedSchema) {

@@ -1,4 +1,4 @@
-#include "models/sha256.hpp"
+#include "engine/sha256.hpp"
 
 #include <array>
 #include <cstdint>
