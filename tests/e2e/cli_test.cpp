@@ -191,3 +191,22 @@ TEST(Cli, StartsWithoutLoadingLibtorch) {
   auto r = run_command("ldd " + std::string(SOCSTREAM_BIN));
   EXPECT_EQ(r.out.find("libtorch"), std::string::npos) << "socstream links libtorch";
 }
+
+TEST(Cli, StdinRunsGiveTheirAlertsOwnIds) {
+  // Each run reads another stream from offset 0: the same line alerts under a
+  // new id, so an idempotent sink does not take it for the earlier run's alert.
+  TempDir dir;
+  auto topo = dir.write("t.yaml", "sources:\n  in: {type: stdin}\noperators:\n"
+                                  "  parse: {type: json_parse, inputs: [in], fields: {query: /q}}\n"
+                                  "  rules: {type: regex_prefilter, inputs: [parse], field: query, rules: '" +
+                                      (source_dir() / "config/rules/web.yaml").string() +
+                                      "'}\n  alerts: {type: alert, inputs: [rules.match]}\nsinks:\n  out: {type: stdout, inputs: [alerts]}\n");
+  auto input = dir.write("in.jsonl", "{\"q\":\"<script>alert(1)</script>\"}\n");
+  auto one = run_command(std::string(SOCSTREAM_BIN) + " run " + topo.string() + " < " + input.string());
+  auto two = run_command(std::string(SOCSTREAM_BIN) + " run " + topo.string() + " < " + input.string());
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  auto id = [](const std::string& out) { return out.substr(out.find("\"id\":\"") + 6, 32); };
+  ASSERT_NE(one.out.find("\"id\":\""), std::string::npos) << one.out;
+  EXPECT_NE(id(one.out), id(two.out));
+}

@@ -73,6 +73,27 @@ void create_topic(const std::string& topic, int partitions) {
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
+void delete_topic(const std::string& topic) {
+  rd_kafka_t* rk = client(RD_KAFKA_PRODUCER);
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_DeleteTopics(rk, &dt, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+  std::string failure;
+  if (!ev) failure = "no answer";
+  else if (rd_kafka_event_error(ev)) failure = rd_kafka_event_error_string(ev);
+  else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    if (n == 1 && rd_kafka_topic_result_error(res[0])) failure = rd_kafka_topic_result_error_string(res[0]);
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_DeleteTopic_destroy(dt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+  if (!failure.empty()) throw std::runtime_error("deleting topic " + topic + ": " + failure);
+}
+
 void produce_file(const std::string& topic, const std::filesystem::path& file) {
   // kcat -l: one message per line. A random partitioner spreads lines over partitions.
   auto r = run_command("kcat -b " + brokers() + " -t " + topic + " -P -l -X topic.partitioner=random " +

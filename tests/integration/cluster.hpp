@@ -22,6 +22,7 @@ int redis_port();          // $REDIS_PORT, default 16379
 std::string check_servers();
 
 void create_topic(const std::string& topic, int partitions);
+void delete_topic(const std::string& topic);
 // Produces every line of a file as one message (kcat), spread over partitions.
 void produce_file(const std::string& topic, const std::filesystem::path& file);
 // Produces each message (librdkafka), waiting until all are delivered.
