@@ -118,31 +118,6 @@ void JsonParse::extract(const PathNode* node, dom::element el, Event& e, Arena& 
   }
 }
 
-JsonParse::Names::Entry* JsonParse::Names::find_or_add(std::string_view name) {
-  const uint64_t h = name_hash(name);
-  size_t mask = slots_.size() - 1;
-  size_t i = h & mask, probes = 0;
-  for (; slots_[i]; i = (i + 1) & mask) {
-    Entry& e = entries_[slots_[i] - 1];
-    if (e.hash == h && e.name == name) return &e;
-    if (++probes == kMaxProbes) return nullptr;
-  }
-  if (entries_.size() >= max_names_ || bytes_ + name.size() > max_bytes_) return nullptr;
-  entries_.push_back(Entry{std::string(name), h});
-  bytes_ += name.size();
-  slots_[i] = static_cast<uint32_t>(entries_.size());
-  if (entries_.size() * 2 > slots_.size()) {  // keep probes short: at most half full
-    slots_.assign(slots_.size() * 2, 0);
-    mask = slots_.size() - 1;
-    for (uint32_t k = 0; k < entries_.size(); ++k) {
-      size_t j = entries_[k].hash & mask;
-      while (slots_[j]) j = (j + 1) & mask;
-      slots_[j] = k + 1;
-    }
-  }
-  return &entries_.back();
-}
-
 // Every key, depth first; objects become prefixes, everything else a field.
 // An empty object is kept as a field ({}), so `exists` still sees it. Object
 // prefixes are stamped too: {"a":{"b":1},"a":{"c":2}} repeats "a" as surely as
@@ -163,7 +138,7 @@ void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
     }
     dom::object inner;
     const bool object = value.get_object().get(inner) == SUCCESS && inner.size() != 0;
-    Names::Entry* n = names_.find_or_add(path_);
+    FieldNames::Entry* n = names_.find_or_add(path_);
     if (!n) {
       uninterned_ = true;
       if (object) {
@@ -183,7 +158,7 @@ void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
       if (duplicates_ == Duplicates::Last) {
         if (object) {
           flatten(inner, e, arena);  // its leaves overwrite the earlier ones of the same names
-        } else if (n->field != Names::kObject && n->field < e.fields.size() && e.fields[n->field].name.data() == n->name.data()) {
+        } else if (n->field != FieldNames::kObject && n->field < e.fields.size() && e.fields[n->field].name.data() == n->name.data()) {
           const size_t before = e.fields.size();
           capture(n->name, value, e, arena);
           e.fields[n->field].value = e.fields[before].value;
@@ -199,7 +174,7 @@ void JsonParse::flatten(dom::object obj, Event& e, Arena& arena) {
     } else {
       n->seen = event_seq_;
       if (object) {
-        n->field = Names::kObject;
+        n->field = FieldNames::kObject;
         flatten(inner, e, arena);
       } else {
         n->field = static_cast<uint32_t>(e.fields.size());

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/component.hpp"
+#include "engine/field_names.hpp"
 
 namespace socstream {
 
@@ -63,31 +64,6 @@ class JsonParse final : public Operator {
   };
   enum class Duplicates { Reject, First, Last };
 
-  // The dotted names `fields: all` produces, each stored once for the life of
-  // the operator: events point at them (no copy per event), a repeated name is
-  // found by one stamp per name instead of a sort, and consumers can key on
-  // the pointer. Bounded in names and bytes, and in probes per lookup (names
-  // are the sender's to choose: a crafted run of colliding hashes must not make
-  // every later lookup slow); past a bound, names go to the batch's arena.
-  class Names {
-   public:
-    struct Entry {
-      std::string name;
-      uint64_t hash;
-      uint64_t seen = 0;                     // the event that last used it
-      uint32_t field = 0;                    // its index in that event, or kObject
-    };
-    static constexpr uint32_t kObject = ~uint32_t{0};
-    Names(size_t max_names, size_t max_bytes) : max_names_(max_names), max_bytes_(max_bytes) {}
-    Entry* find_or_add(std::string_view name);
-
-   private:
-    static constexpr size_t kMaxProbes = 32;
-    std::deque<Entry> entries_;  // stable addresses
-    std::vector<uint32_t> slots_ = std::vector<uint32_t>(1024, 0);  // entry index + 1
-    size_t max_names_, max_bytes_, bytes_ = 0;
-  };
-
   void capture(std::string_view name, simdjson::dom::element el, Event& e, Arena& arena);
   void extract(const PathNode* node, simdjson::dom::element el, Event& e, Arena& arena);
   void flatten(simdjson::dom::object obj, Event& e, Arena& arena);
@@ -98,7 +74,7 @@ class JsonParse final : public Operator {
 
   bool all_ = false;
   Duplicates duplicates_ = Duplicates::Reject;
-  Names names_{65536, 4u << 20};
+  FieldNames names_{65536, 4u << 20};  // the dotted names of fields: all
   uint64_t event_seq_ = 0;
   bool uninterned_ = false;      // this event has names outside names_ (a bound was reached)
   std::vector<std::string_view> uninterned_objects_;  // their object prefixes, for the duplicate check

@@ -10,6 +10,7 @@
 
 #include "engine/hash.hpp"
 #include "engine/json_writer.hpp"
+#include "engine/timestamp.hpp"
 
 namespace socstream::sigma {
 
@@ -18,25 +19,6 @@ namespace {
 constexpr int64_t kNone = INT64_MIN;
 constexpr uint32_t kMagic = 0x524f4353;  // "SCOR"
 constexpr uint32_t kVersion = 2;
-
-std::string rfc3339(int64_t ms) {
-  const int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  const int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-  int64_t rem = s - days * 86400;
-  // civil_from_days (Howard Hinnant)
-  int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y, m, d, rem / 3600, rem / 60 % 60, rem % 60,
-                     ((ms % 1000) + 1000) % 1000);
-}
 
 struct Writer {
   std::string out;
@@ -239,7 +221,7 @@ bool Correlator::update(uint32_t ci, size_t input, int64_t t, uint64_t event, Ev
     if (i) doc += ',';
     json::append_string(doc, rules_->rules()[d.inputs[i]].id);
   }
-  doc += "],\"window\":{\"start\":\"" + rfc3339(start) + "\",\"end\":\"" + rfc3339(t) +
+  doc += "],\"window\":{\"start\":\"" + timestamp::rfc3339(start) + "\",\"end\":\"" + timestamp::rfc3339(t) +
          fmt::format("\",\"timespan_s\":{}}}}}", c.timespan_ms / 1000);
   // Fired: start over, so the next alert needs a new set of events.
   lru_.erase(w.lru);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/json_writer.hpp"
+#include "engine/timestamp.hpp"
 
 namespace socstream::sigma {
 
@@ -12,56 +13,6 @@ namespace {
 
 bool scalar(const Field& f) { return f.kind == ValueKind::String || f.kind == ValueKind::Number || f.kind == ValueKind::Bool; }
 bool is_array(const Field& f) { return f.kind == ValueKind::Json && !f.value.empty() && f.value[0] == '['; }
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// RFC 3339 and its relatives: "2020-10-18T19:50:09.240Z", "2020-10-18 07:50:06.220"
-// (no zone: UTC), "...+02:00"; or a number of seconds or milliseconds since the epoch.
-std::optional<int64_t> parse_time(std::string_view s) {
-  auto num = [&](size_t at, size_t n) -> int {
-    int v = 0;
-    if (at + n > s.size()) return -1;
-    for (size_t i = at; i < at + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  if (s.size() >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') && s[13] == ':') {
-    const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || se < 0 || se > 60)
-      return std::nullopt;
-    int64_t ms = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se) * 1000;
-    size_t i = 19;
-    if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
-      int64_t frac = 0, scale = 1000;
-      for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
-        if (scale > 1) {
-          scale /= 10;
-          frac += (s[i] - '0') * scale;
-        }
-      ms += frac;
-    }
-    if (i + 6 <= s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-      const int oh = num(i + 1, 2), om = num(i + 4, 2);
-      if (oh >= 0 && om >= 0) ms -= (s[i] == '+' ? 1 : -1) * (oh * 60 + om) * 60'000LL;
-    }
-    return ms;
-  }
-  double v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  const double ms = v < 1e11 ? v * 1000 : v;  // seconds or milliseconds
-  if (!(ms >= 0 && ms < 1e15)) return std::nullopt;  // before 1970 or after the year 33,000: not a time
-  return static_cast<int64_t>(ms);
-}
 
 }  // namespace
 
@@ -422,9 +373,11 @@ std::optional<std::string_view> Evaluator::value_of(const std::vector<FieldId>& 
 }
 
 std::optional<int64_t> Evaluator::event_time() {
-  for (FieldId id : rules_->timestamp_fields())
-    if (slot_[id] && scalar(*slot_[id]))
-      if (auto t = parse_time(slot_[id]->value)) return t;
+  for (FieldId id : rules_->timestamp_fields()) {
+    if (!slot_[id] || !scalar(*slot_[id])) continue;
+    if (auto t = timestamp::parse_iso8601(slot_[id]->value)) return t;
+    if (auto t = timestamp::parse_epoch(slot_[id]->value)) return t;
+  }
   return std::nullopt;
 }
 
