@@ -9,6 +9,7 @@ ComponentSpec alert_spec();
 ComponentSpec transformer_spec();
 ComponentSpec online_classifier_spec();
 ComponentSpec sigma_spec();
+ComponentSpec parse_spec();
 
 void register_operators(Registry& r);
 

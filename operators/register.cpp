@@ -9,6 +9,7 @@ void register_operators(Registry& r) {
   r.add(transformer_spec());
   r.add(online_classifier_spec());
   r.add(sigma_spec());
+  r.add(parse_spec());
 }
 
 }  // namespace socstream

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "operators/embedded.hpp"
 #include "operators/sigma/rule.hpp"
 
 namespace socstream::sigma {
@@ -47,7 +48,5 @@ struct Pipeline {
 Pipeline load_pipeline(const std::string& name_or_path, const std::filesystem::path& base_dir);
 
 std::vector<std::string> builtin_pipelines();
-// Embedded data files (generated at build time from config/): pipelines, ATT&CK tables.
-std::optional<std::string_view> embedded_file(std::string_view name);
 
 }  // namespace socstream::sigma
