@@ -31,6 +31,7 @@ struct Rule {
 
   std::string kind = "regex";  // regex, sigma, sigma_correlation
   std::string title, status, level, author, date, modified, file;
+  std::string ruleset;  // what alerts give as rule.ruleset: a rules file's stem, a Sigma rules tree's name
   std::vector<std::string> references, falsepositives;
   std::string product, category, service;  // the Sigma logsource
   std::vector<AttackRef> tactics, techniques;

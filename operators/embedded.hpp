@@ -1,6 +1,6 @@
 #pragma once
 // Data files compiled into the binary at build time (operators/CMakeLists.txt,
-// operators/sigma/embed.cmake), so built-in pipelines, the ATT&CK tables and
+// operators/embed.cmake), so built-in pipelines, the ATT&CK tables, the ECS tables and
 // the grok library are there wherever socstream is installed.
 #include <optional>
 #include <string_view>

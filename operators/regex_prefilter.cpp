@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "operators/operators.hpp"
+#include "operators/sigma/attack.hpp"
 
 namespace socstream {
 
@@ -51,6 +52,8 @@ Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t m
       continue;
     }
     singles->push_back(std::make_unique<RE2>(rs.rule.pattern, re2_options(max_mem)));
+    rs.rule.ruleset = file.stem().string();
+    sigma::AttackTables::builtin().classify(rs.rule.tags, rs.rule.tactics, rs.rule.techniques);
     rules->push_back(std::move(rs.rule));
   }
   if (diag.count() != before) return {};

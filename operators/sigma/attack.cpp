@@ -82,6 +82,7 @@ AttackTables::AttackTables(std::string_view tactics_csv, std::string_view techni
       const auto& row = tactics[r];
       if (row.size() <= std::max({id, shortname, name})) continue;
       tactics_[normalise(row[shortname])] = AttackRef{row[id], row[name]};
+      tactics_[normalise(row[id])] = AttackRef{row[id], row[name]};
     }
   }
   auto techniques = parse_csv(techniques_csv);
@@ -95,6 +96,11 @@ AttackTables::AttackTables(std::string_view tactics_csv, std::string_view techni
   }
 }
 
+const AttackRef* AttackTables::technique(std::string_view id) const {
+  auto it = techniques_.find(normalise(std::string(id)));
+  return it == techniques_.end() ? nullptr : &it->second;
+}
+
 const AttackTables& AttackTables::builtin() {
   static const AttackTables t(embedded_file("attack/tactics.csv").value_or(""),
                               embedded_file("attack/techniques.csv").value_or(""));
@@ -105,8 +111,15 @@ void AttackTables::classify(const std::vector<std::string>& tags, std::vector<At
                             std::vector<AttackRef>& techniques) const {
   for (const auto& tag : tags) {
     const std::string t = normalise(tag);
-    if (t.rfind("attack.", 0) != 0) continue;
-    const std::string rest = t.substr(7);
+    std::string rest;
+    if (t.rfind("attack.", 0) == 0)
+      rest = t.substr(7);
+    else if (t.size() >= 5 && t[0] == 't' && t[1] >= '0' && t[1] <= '9')
+      rest = t;  // T1190
+    else if (t.size() >= 6 && t[0] == 't' && t[1] == 'a' && t[2] >= '0' && t[2] <= '9')
+      rest = t;  // TA0001
+    else
+      continue;
     if (auto it = tactics_.find(rest); it != tactics_.end()) {
       tactics.push_back(it->second);
     } else if (auto jt = techniques_.find(rest); jt != techniques_.end()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <set>
 
 #include "operators/sigma/attack.hpp"
@@ -236,6 +237,12 @@ socstream::Rule RuleSet::meta(const Rule& r, const char* kind) const {
   m.date = r.date;
   m.modified = r.modified;
   m.file = r.file;
+  // The rules tree a rule comes from (SigmaHQ's rules, rules-emerging-threats,
+  // rules-threat-hunting, ...) is its ruleset; elsewhere, the rule's folder.
+  const std::filesystem::path file(r.file);
+  for (const auto& part : file.parent_path())
+    if (part.string() == "rules" || part.string().rfind("rules-", 0) == 0) m.ruleset = part.string();
+  if (m.ruleset.empty()) m.ruleset = file.parent_path().filename().string();
   m.references = r.references;
   m.falsepositives = r.falsepositives;
   m.product = r.logsource.product;
