@@ -154,13 +154,13 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
   for (const auto& a : alerts) {
     simdjson::dom::element doc;
     ASSERT_EQ(parser.parse(a).get(doc), simdjson::SUCCESS) << a;
-    int64_t off = doc["source"]["offset"];
+    int64_t off = doc["socstream"]["source"]["offset"];
     Got g;
-    for (auto rule : doc["rules"].get_array()) g.rules.insert(std::string(std::string_view(rule["id"])));
-    EXPECT_EQ(std::string_view(doc["model"]["name"]), "web-attack-classifier");
-    EXPECT_EQ(int64_t(doc["model"]["version"]), 1);
-    g.label = std::string(std::string_view(doc["model"]["label"]));
-    g.score = double(doc["model"]["score"]);
+    for (auto rule : doc["socstream"]["rules"].get_array()) g.rules.insert(std::string(std::string_view(rule["id"])));
+    EXPECT_EQ(std::string_view(doc["socstream"]["model"]["name"]), "web-attack-classifier");
+    EXPECT_EQ(int64_t(doc["socstream"]["model"]["version"]), 1);
+    g.label = std::string(std::string_view(doc["socstream"]["model"]["label"]));
+    g.score = double(doc["socstream"]["model"]["score"]);
     EXPECT_GE(g.score, 0.5);
     got[off] = g;
   }
@@ -185,7 +185,7 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
   std::set<int64_t> cached_offsets;
   {
     std::stringstream cs(cached.out);
-    for (std::string l; std::getline(cs, l);) cached_offsets.insert(int64_t(parser.parse(l)["source"]["offset"]));
+    for (std::string l; std::getline(cs, l);) cached_offsets.insert(int64_t(parser.parse(l)["socstream"]["source"]["offset"]));
   }
   size_t same = 0;
   for (const auto& [off, g] : got) same += cached_offsets.count(off);
@@ -229,21 +229,25 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
   for (size_t k : {size_t(0), alerts.size() / 2, alerts.size() - 1}) {
     simdjson::dom::parser p1, p2;
     simdjson::dom::element a = p1.parse(alerts[k]);
-    int64_t off = a["source"]["offset"];
+    int64_t off = a["socstream"]["source"]["offset"];
     simdjson::dom::element src = p2.parse(line_at.at(off));
-    EXPECT_EQ(std::string_view(a["id"]),
+    EXPECT_EQ(std::string_view(a["event"]["id"]),
               expected_alert_id("web-attacks", "access", "samples/web-access.jsonl", 0, off, origin));
-    EXPECT_EQ(std::string_view(a["detector"]), "web-attacks");
-    EXPECT_EQ(std::string_view(a["source"]["name"]), "access");
-    EXPECT_EQ(std::string_view(a["source"]["stream"]), "samples/web-access.jsonl");
+    EXPECT_EQ(std::string_view(a["event"]["kind"]), "alert");
+    EXPECT_EQ(std::string_view(a["socstream"]["detector"]), "web-attacks");
+    EXPECT_EQ(std::string_view(a["socstream"]["source"]["name"]), "access");
+    EXPECT_EQ(std::string_view(a["socstream"]["source"]["stream"]), "samples/web-access.jsonl");
     EXPECT_EQ(std::string_view(a["@timestamp"]), std::string_view(src["@timestamp"]));
-    EXPECT_EQ(std::string_view(a["fields"]["source_ip"]), std::string_view(src["source"]["ip"]));
-    EXPECT_EQ(std::string_view(a["fields"]["query"]), std::string_view(src["url"]["query"]));
-    EXPECT_EQ(std::string_view(a["fields"]["path"]), std::string_view(src["url"]["path"]));
-    EXPECT_EQ(std::string_view(a["fields"]["user_agent"]), std::string_view(src["user_agent"]["original"]));
-    EXPECT_EQ(int64_t(a["fields"]["status"]), int64_t(src["http"]["response"]["status_code"]));
-    std::string_view sev = a["severity"];
+    EXPECT_EQ(std::string_view(a["source"]["ip"]), std::string_view(src["source"]["ip"]));
+    EXPECT_EQ(std::string_view(a["url"]["query"]), std::string_view(src["url"]["query"]));
+    EXPECT_EQ(std::string_view(a["url"]["path"]), std::string_view(src["url"]["path"]));
+    EXPECT_EQ(std::string_view(a["user_agent"]["original"]), std::string_view(src["user_agent"]["original"]));
+    EXPECT_EQ(int64_t(a["http"]["response"]["status_code"]), int64_t(src["http"]["response"]["status_code"]));
+    EXPECT_EQ(std::string_view(a["http"]["request"]["method"]), std::string_view(src["http"]["request"]["method"]));
+    std::string_view sev = a["socstream"]["severity"];
     EXPECT_TRUE(sev == "low" || sev == "medium" || sev == "high") << sev;
+    EXPECT_EQ(int64_t(a["event"]["severity"]), sev == "low" ? 2 : sev == "medium" ? 3 : 4);
+    EXPECT_FALSE(std::string_view(a["rule"]["id"]).empty());
   }
 
   // Deterministic: a second run gives the same ids.
@@ -254,7 +258,8 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
   std::string first2;
   std::getline(out2, first2);
   simdjson::dom::parser pa, pb;
-  EXPECT_EQ(std::string_view(pa.parse(first2)["id"]), std::string_view(pb.parse(alerts[0])["id"]));
+  EXPECT_EQ(std::string_view(pa.parse(first2)["event"]["id"]), std::string_view(pb.parse(alerts[0])["event"]["id"]));
+  expect_schema_valid(alerts, "config/default.yaml");
 }
 
 // The comparison topology: no prefilter, the model on every event.
@@ -274,8 +279,11 @@ TEST(DefaultPipeline, ModelOnEveryEvent) {
   auto r = run_socstream("run " + (root / "config/model-everything.yaml").string(),
                          "SOCSTREAM_MODEL_CACHE=0 SOCSTREAM_DLQ=" + (tmp.path() / "dlq.jsonl").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  size_t alerts = 0;
-  for (char c : r.out) alerts += c == '\n';
+  std::vector<std::string> docs;
+  std::stringstream out(r.out);
+  for (std::string l; std::getline(out, l);) docs.push_back(l);
+  const size_t alerts = docs.size();
+  expect_schema_valid(docs, "config/model-everything.yaml");
   EXPECT_LE(alerts, positive + unsure);
   EXPECT_GE(alerts + unsure, positive);
   EXPECT_GT(positive, 1500u);

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -36,20 +37,44 @@ TEST(SigmaE2E, BundledTopologyAlertsOnTheSample) {
   auto r = run_socstream("run " + (source_dir() / "config/sigma-windows.yaml").string(), "SOCSTREAM_DLQ=" + dlq.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   simdjson::dom::parser p;
-  std::set<std::string> ids, titles;
+  std::set<std::string> ids, titles, event_times;
+  {
+    std::ifstream in(source_dir() / "config/samples/windows-events.jsonl");
+    std::string line;
+    simdjson::dom::parser ep;
+    while (std::getline(in, line)) {
+      simdjson::dom::element e;
+      if (ep.parse(line).get(e)) continue;
+      for (const char* k : {"@timestamp", "EventTime", "TimeCreated"}) {
+        std::string_view t;
+        if (e[k].get(t) || t.size() < 19) continue;
+        std::string iso(t.substr(0, 19));
+        iso[10] = 'T';
+        event_times.insert(iso);
+      }
+    }
+  }
   size_t alerts = 0;
   for (const auto& line : lines_of(r.out)) {
     simdjson::dom::element a;
     ASSERT_EQ(p.parse(line).get(a), simdjson::SUCCESS) << line;
     ++alerts;
-    EXPECT_TRUE(ids.insert(std::string(std::string_view(a["id"]))).second) << "alert ids never repeat: " << line;
-    ASSERT_EQ(simdjson::dom::array(a["rules"]).size(), 1u) << "one alert per (event, rule)";
-    auto rule = a["rules"].at(0);
+    EXPECT_TRUE(ids.insert(std::string(std::string_view(a["event"]["id"]))).second) << "alert ids never repeat: " << line;
+    ASSERT_EQ(simdjson::dom::array(a["socstream"]["rules"]).size(), 1u) << "one alert per (event, rule)";
+    auto rule = a["socstream"]["rules"].at(0);
     titles.insert(std::string(std::string_view(rule["title"])));
     EXPECT_FALSE(std::string_view(rule["author"]).empty()) << "DRL 1.1: the author is kept";
     EXPECT_EQ(std::string_view(rule["kind"]), "sigma");
     EXPECT_FALSE(rule["matched"]["selections"].error()) << line;
-    EXPECT_EQ(std::string_view(a["severity"]), std::string_view(rule["severity"]));
+    EXPECT_EQ(std::string_view(a["socstream"]["severity"]), std::string_view(rule["severity"]));
+    // ECS: the rule by its title, the event's host and time where a SIEM looks for them.
+    EXPECT_EQ(std::string_view(a["rule"]["name"]), std::string_view(rule["title"]));
+    EXPECT_EQ(std::string_view(a["rule"]["uuid"]), std::string_view(rule["id"]));
+    EXPECT_EQ(std::string_view(a["rule"]["author"].at(0)), std::string_view(rule["author"]));
+    EXPECT_FALSE(std::string_view(a["host"]["name"]).empty()) << line;
+    // The event's own time (its @timestamp, else EventTime or TimeCreated; zone-less ones are UTC), never now.
+    const std::string ts{std::string_view(a["@timestamp"])};
+    EXPECT_TRUE(event_times.count(ts.substr(0, 19))) << ts << " is not a time any sample event carries";
   }
   EXPECT_GT(alerts, 150u);
   // The attack activity in the sample, as the corpus names it.
@@ -62,10 +87,17 @@ TEST(SigmaE2E, BundledTopologyAlertsOnTheSample) {
     if (line.find("a49fa4d5-11db-418c-8473-1e014a8dd462") == std::string::npos) continue;
     simdjson::dom::element a;
     ASSERT_EQ(p.parse(line).get(a), simdjson::SUCCESS);
-    auto threat = a["rules"].at(0)["threat"];
+    auto threat = a["socstream"]["rules"].at(0)["threat"];
     for (auto t : simdjson::dom::array(threat["techniques"])) enriched |= std::string_view(t["id"]) == "T1003.001";
+    // ECS threat.*: the technique and its sub-technique apart.
+    EXPECT_EQ(std::string_view(a["threat"]["technique"]["id"].at(0)), "T1003");
+    EXPECT_EQ(std::string_view(a["threat"]["technique"]["name"].at(0)), "OS Credential Dumping");
+    EXPECT_EQ(std::string_view(a["threat"]["technique"]["subtechnique"]["id"].at(0)), "T1003.001");
+    EXPECT_EQ(std::string_view(a["threat"]["technique"]["subtechnique"]["name"].at(0)), "LSASS Memory");
+    EXPECT_EQ(std::string_view(a["threat"]["tactic"]["name"].at(0)), "Credential Access");
   }
   EXPECT_TRUE(enriched);
+  expect_schema_valid(lines_of(r.out), "config/sigma-windows.yaml");
   // The sample's two empty lines are dead letters with their reason, nothing else is.
   auto dead = lines_of(read_file(dlq));
   ASSERT_EQ(dead.size(), 2u);
@@ -135,7 +167,8 @@ TEST(SigmaE2E, RegressionEventsFireTheirRules) {
   for (const auto& l : lines_of(read_file(out))) {
     simdjson::dom::element a;
     ASSERT_EQ(p.parse(l).get(a), simdjson::SUCCESS);
-    fired[std::string(std::string_view(a["rules"].at(0)["id"]))].insert(line_at.at(int64_t(a["source"]["offset"])));
+    fired[std::string(std::string_view(a["socstream"]["rules"].at(0)["id"]))].insert(
+        line_at.at(int64_t(a["socstream"]["source"]["offset"])));
   }
   std::string missed, counts;
   for (const auto& t : tests) {
@@ -201,18 +234,12 @@ TEST(SigmaE2E, SameMatchesInEveryShape) {
                            sample.string() + " > " + input.string());
       ASSERT_EQ(c.exit_code, 0) << c.err;
     }
-    const auto out = dir.path() / (shape + ".alerts.jsonl");
-    const auto topo = dir.write(shape + ".yaml", "sources:\n  events: {type: file, path: " + input.string() +
-                                                     ", format: json}\noperators:\n"
-                                                     "  parse: {type: json_parse, inputs: [events], fields: all}\n"
-                                                     "  sigma: {type: sigma, inputs: [parse], rules: '" +
-                                                     (source_dir() / "config/sigma/rules*").string() +
-                                                     "', pipeline: " + shape +
-                                                     "}\n  alerts: {type: alert, inputs: [sigma], per_rule: true}\n"
-                                                     "sinks:\n  out: {type: file, inputs: [alerts], path: " +
-                                                     out.string() + "}\n");
-    auto r = run_socstream("run " + topo.string());
+    // The bundled topology, told the input and its shape.
+    auto r = run_socstream("run " + (source_dir() / "config/sigma-windows.yaml").string(),
+                           "SOCSTREAM_INPUT=" + input.string() + " SOCSTREAM_SIGMA_PIPELINE=" + shape +
+                               " SOCSTREAM_DLQ=" + (dir.path() / (shape + ".dlq.jsonl")).string());
     ASSERT_EQ(r.exit_code, 0) << shape << ": " << r.err;
+    const auto alerts = lines_of(r.out);
     std::map<int64_t, size_t> line_at;
     int64_t offset = 0;
     size_t n = 0;
@@ -224,12 +251,20 @@ TEST(SigmaE2E, SameMatchesInEveryShape) {
       at = end + 1;
     }
     simdjson::dom::parser p;
-    for (const auto& l : lines_of(read_file(out))) {
+    std::set<std::string> hosts, commands;
+    for (const auto& l : alerts) {
       simdjson::dom::element a;
       ASSERT_EQ(p.parse(l).get(a), simdjson::SUCCESS);
-      by_shape[shape].emplace(line_at.at(int64_t(a["source"]["offset"])),
-                              std::string(std::string_view(a["rules"].at(0)["id"])));
+      by_shape[shape].emplace(line_at.at(int64_t(a["socstream"]["source"]["offset"])),
+                              std::string(std::string_view(a["socstream"]["rules"].at(0)["id"])));
+      std::string_view v;
+      if (a["host"]["name"].get(v) == simdjson::SUCCESS) hosts.insert(std::string(v));
+      if (a["process"]["command_line"].get(v) == simdjson::SUCCESS) commands.insert(std::string(v));
     }
+    // Whatever the shape, the ECS fields a SIEM groups on are where ECS puts them.
+    EXPECT_GT(hosts.size(), 1u) << shape;
+    EXPECT_GT(commands.size(), 10u) << shape;
+    expect_schema_valid(alerts, "config/sigma-windows.yaml, " + shape + " events");
   }
   EXPECT_GT(by_shape["nxlog"].size(), 150u);
   EXPECT_EQ(by_shape["evtx_json"], by_shape["nxlog"]);

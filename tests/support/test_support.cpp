@@ -1,5 +1,7 @@
 #include "tests/support/test_support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <sys/stat.h>
 
 #include "engine/sha256.hpp"
@@ -124,6 +126,20 @@ uint64_t expected_file_origin(const std::filesystem::path& file) {
   head = head.substr(0, head.find('\n'));
   return std::stoull(
       sha256_hex(std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + head).substr(0, 16), nullptr, 16);
+}
+
+void expect_schema_valid(const std::vector<std::string>& alerts, const std::string& what) {
+  ASSERT_FALSE(alerts.empty()) << what << ": no alerts to check";
+  const char* env = std::getenv("SOCSTREAM_PYTHON");
+  const std::string python = env && *env ? env : (source_dir() / ".venv/bin/python").string();
+  TempDir dir;
+  const auto file = dir.path() / "alerts.jsonl";
+  {
+    std::ofstream out(file);
+    for (const auto& a : alerts) out << a << (a.empty() || a.back() != '\n' ? "\n" : "");
+  }
+  auto r = run_command(python + " " + (source_dir() / "scripts/validate_alerts.py").string() + " " + file.string());
+  EXPECT_EQ(r.exit_code, 0) << what << ": alerts that do not conform to docs/alert.schema.json:\n" << r.err << r.out;
 }
 
 CommandResult run_socstream(const std::string& args, const std::string& env) {

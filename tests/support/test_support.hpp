@@ -62,6 +62,11 @@ std::string expected_alert_id(std::string_view detector, std::string_view source
 // SHA-256 over "device:inode:" and its first line (up to 256 bytes), as a number.
 uint64_t expected_file_origin(const std::filesystem::path& file);
 
+// Checks alerts against docs/alert.schema.json with the reference validator
+// (scripts/validate_alerts.py, jsonschema in the venv of scripts/python_env.sh,
+// or $SOCSTREAM_PYTHON); a failure names the alerts that do not conform.
+void expect_schema_valid(const std::vector<std::string>& alerts, const std::string& what);
+
 // Runs the built socstream binary with the given arguments.
 CommandResult run_socstream(const std::string& args, const std::string& env = "");
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <fstream>
+
 #include "tests/support/test_support.hpp"
 
 using namespace socstream;
@@ -62,19 +64,21 @@ TEST(Alert, IdIsDeterministicAndDependsOnPositionAndDetector) {
   EXPECT_EQ(py.out, AlertOp::alert_id("web", again, "r") + "\n");
 }
 
-TEST(Alert, RendersTheDocumentedSchema) {
+TEST(Alert, RendersAnEcsAlert) {
   Diagnostics diag;
-  auto op = make("{detector: web, fields: [ip, status, note]}", diag);
+  auto op = make("{detector: web, fields: [timestamp, source.ip, http.response.status_code, note]}", diag);
   ASSERT_TRUE(diag.ok()) << diag.str();
   Rule r1 = regex_rule("sqli-union", Severity::Medium, {"sqli", "T1190"});
-  Rule r2 = regex_rule("xss", Severity::Critical, {});
+  r1.description = "UNION-based SQL injection";
+  r1.ruleset = "web";
+  Rule r2 = regex_rule("xss", Severity::Critical, {"T1059.007", "attack.execution"});
   std::string src = "access";
   Event e;
   e.pos = SourcePos{&src, 3, 42, {}};
   e.rules = {&r1, &r2};
-  e.fields.push_back(Field{"timestamp", "2026-01-02T03:04:05Z"});
-  e.fields.push_back(Field{"ip", "10.1.2.3"});
-  e.fields.push_back(Field{"status", "404", ValueKind::Number});
+  e.fields.push_back(Field{"timestamp", "2026-01-02T04:04:05+01:00"});
+  e.fields.push_back(Field{"source.ip", "10.1.2.3"});
+  e.fields.push_back(Field{"http.response.status_code", "404", ValueKind::Number});
   e.fields.push_back(Field{"note", "quote\" and \x01"});
   e.fields.push_back(Field{"secret", "not copied"});
   std::string doc;
@@ -82,22 +86,133 @@ TEST(Alert, RendersTheDocumentedSchema) {
   simdjson::dom::parser p;
   simdjson::dom::element a;
   ASSERT_EQ(p.parse(doc).get(a), simdjson::SUCCESS) << doc;
-  EXPECT_EQ(std::string_view(a["id"]), AlertOp::alert_id("web", e.pos));
-  EXPECT_EQ(std::string_view(a["@timestamp"]), "2026-01-02T03:04:05Z");
-  EXPECT_EQ(std::string_view(a["detected_at"]), "2026-11-21T00:00:00.000Z");
-  EXPECT_EQ(std::string_view(a["detector"]), "web");
-  EXPECT_EQ(std::string_view(a["severity"]), "critical") << "the highest severity of the matched rules";
-  EXPECT_EQ(std::string_view(a["rules"].at(0)["id"]), "sqli-union");
-  EXPECT_EQ(std::string_view(a["rules"].at(0)["tags"].at(1)), "T1190");
-  EXPECT_EQ(std::string_view(a["rules"].at(1)["severity"]), "critical");
-  EXPECT_EQ(std::string_view(a["fields"]["ip"]), "10.1.2.3");
-  EXPECT_EQ(int64_t(a["fields"]["status"]), 404);
-  EXPECT_EQ(std::string_view(a["fields"]["note"]), "quote\" and \x01");
-  EXPECT_TRUE(a["fields"]["secret"].error()) << "only the configured fields are copied";
-  EXPECT_EQ(std::string_view(a["source"]["name"]), "access");
-  EXPECT_EQ(std::string_view(a["source"]["stream"]), "");
-  EXPECT_EQ(int64_t(a["source"]["partition"]), 3);
-  EXPECT_EQ(int64_t(a["source"]["offset"]), 42);
+  EXPECT_EQ(std::string_view(a["@timestamp"]), "2026-01-02T03:04:05.000Z") << "the event's own time, in UTC";
+  EXPECT_EQ(std::string_view(a["event"]["kind"]), "alert");
+  EXPECT_EQ(std::string_view(a["event"]["id"]), AlertOp::alert_id("web", e.pos));
+  EXPECT_EQ(std::string_view(a["event"]["created"]), "2026-11-21T00:00:00.000Z");
+  EXPECT_EQ(int64_t(a["event"]["severity"]), 5) << "the highest severity of the matched rules";
+  EXPECT_EQ(int64_t(a["event"]["risk_score"]), 99);
+  EXPECT_EQ(std::string_view(a["event"]["reason"]), "rules \"sqli-union\", \"xss\" matched");
+  EXPECT_EQ(std::string_view(a["message"]), std::string_view(a["event"]["reason"])) << "no message of its own";
+  EXPECT_EQ(std::string_view(a["rule"]["id"]), "xss") << "rule.* is the most severe rule";
+  EXPECT_EQ(std::string_view(a["ecs"]["version"]), "9.4.0");
+  EXPECT_EQ(std::string_view(a["threat"]["framework"]), "MITRE ATT&CK");
+  EXPECT_EQ(std::string_view(a["threat"]["tactic"]["id"].at(0)), "TA0002");
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["id"].at(0)), "T1190");
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["name"].at(0)), "Exploit Public-Facing Application");
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["id"].at(1)), "T1059") << "the sub-technique's parent";
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["subtechnique"]["id"].at(0)), "T1059.007");
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["subtechnique"]["name"].at(0)), "JavaScript");
+  EXPECT_EQ(std::string_view(a["threat"]["technique"]["subtechnique"]["reference"].at(0)),
+            "https://attack.mitre.org/techniques/T1059/007/");
+  EXPECT_EQ(std::string_view(a["tags"].at(1)), "T1190");
+  EXPECT_EQ(std::string_view(a["source"]["ip"]), "10.1.2.3") << "an ECS field at its ECS path";
+  EXPECT_EQ(int64_t(a["http"]["response"]["status_code"]), 404);
+  auto s = a["socstream"];
+  EXPECT_EQ(std::string_view(s["detector"]), "web");
+  EXPECT_EQ(std::string_view(s["severity"]), "critical");
+  EXPECT_EQ(std::string_view(s["rules"].at(0)["id"]), "sqli-union");
+  EXPECT_EQ(std::string_view(s["rules"].at(1)["severity"]), "critical");
+  EXPECT_EQ(std::string_view(s["fields"]["note"]), "quote\" and \x01") << "no ECS path: kept under socstream";
+  EXPECT_EQ(std::string_view(s["fields"]["timestamp"]), "2026-01-02T04:04:05+01:00");
+  EXPECT_TRUE(s["fields"]["secret"].error()) << "only the configured fields are copied";
+  EXPECT_EQ(std::string_view(s["source"]["name"]), "access");
+  EXPECT_EQ(int64_t(s["source"]["partition"]), 3);
+  EXPECT_EQ(int64_t(s["source"]["offset"]), 42);
+  expect_schema_valid({doc}, "the unit test's alert");
+}
+
+TEST(Alert, PlacesOnlyWhatFitsAndNeverWhatTheAlertOwns) {
+  Diagnostics diag;
+  auto op = make("{detector: win, field_map: windows, ecs_fields: {Team: labels.team}, original: true}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  Rule r = regex_rule("r", Severity::Low, {});
+  std::string src = "events";
+  Event e;
+  e.pos = SourcePos{&src, 0, 7, {}};
+  e.rules = {&r};
+  e.raw = "{\"the\": \"original\"}";
+  const Field fields[] = {
+      {"@timestamp", "yesterday"},                       // not a time: the alert's time is its creation
+      {"ProcessId", "0x1fc"},                            // Security's hex pid fits process.pid as 508
+      {"Event.EventData.CommandLine", "cmd /c whoami"},  // EVTX JSON, the prefix stripped
+      {"IpAddress", "-"},                                // not an address: stays where it was
+      {"User", "NT AUTHORITY\\SYSTEM"},
+      {"SubjectUserName", "bob"},  // user.name again: the first one wins
+      {"event.kind", "event"},     // the alert's own: an event cannot pose as it
+      {"rule.name", "benign"},
+      {"socstream.severity", "info"},
+      {"source.port", "65536x"},
+      {"Team", "blue"},
+      {"labels.env", "prod"},
+      {"registry.data.strings", "[\"a\",\"b\"]", ValueKind::Json},
+      {"process.args", "[1,2]", ValueKind::Json},  // not strings: not a keyword array
+  };
+  for (const auto& f : fields) e.fields.push_back(f);
+  std::string doc;
+  op->render(doc, e, "2026-11-21T00:00:00.000Z");
+  simdjson::dom::parser p;
+  simdjson::dom::element a;
+  ASSERT_EQ(p.parse(doc).get(a), simdjson::SUCCESS) << doc;
+  EXPECT_EQ(std::string_view(a["@timestamp"]), "2026-11-21T00:00:00.000Z");
+  EXPECT_EQ(int64_t(a["process"]["pid"]), 508);
+  EXPECT_EQ(std::string_view(a["process"]["command_line"]), "cmd /c whoami");
+  EXPECT_EQ(std::string_view(a["user"]["name"]), "NT AUTHORITY\\SYSTEM");
+  EXPECT_EQ(std::string_view(a["event"]["kind"]), "alert");
+  EXPECT_EQ(std::string_view(a["rule"]["name"]), "r");
+  EXPECT_EQ(std::string_view(a["labels"]["team"]), "blue");
+  EXPECT_EQ(std::string_view(a["labels"]["env"]), "prod");
+  EXPECT_EQ(std::string_view(a["registry"]["data"]["strings"].at(1)), "b");
+  EXPECT_EQ(std::string_view(a["event"]["original"]), "{\"the\": \"original\"}");
+  auto kept = a["socstream"]["fields"];
+  EXPECT_EQ(std::string_view(kept["@timestamp"]), "yesterday");
+  EXPECT_EQ(std::string_view(kept["IpAddress"]), "-");
+  EXPECT_EQ(std::string_view(kept["SubjectUserName"]), "bob");
+  EXPECT_EQ(std::string_view(kept["event.kind"]), "event");
+  EXPECT_EQ(std::string_view(kept["rule.name"]), "benign");
+  EXPECT_EQ(std::string_view(kept["socstream.severity"]), "info");
+  EXPECT_EQ(std::string_view(kept["source.port"]), "65536x");
+  EXPECT_EQ(std::string(simdjson::minify(kept["process.args"])), "[1,2]");
+  EXPECT_TRUE(a["source"].error()) << "nothing of source fitted";
+  expect_schema_valid({doc}, "the unit test's alert");
+}
+
+TEST(Alert, FieldMapsAreCheckedAtLoad) {
+  TempDir dir;
+  {
+    std::ofstream f(dir.path() / "map.yaml");
+    f << "fields:\n  Image: process.executable\n  CommandLine: process.commandline\n";
+  }
+  Diagnostics diag;
+  YAML::Node n = YAML::Load("{field_map: map.yaml, ecs_fields: {x: url.queryy}}");
+  Settings s(n, "alerts", "inline.yaml", dir.path(), &diag);
+  AlertOp op(s);
+  const std::string out = diag.str();
+  EXPECT_NE(out.find("map.yaml:3:16: error: 'process.commandline' is not an ECS field"), std::string::npos) << out;
+  EXPECT_NE(out.find("'url.queryy' is not an ECS field"), std::string::npos) << out;
+  Diagnostics d2;
+  YAML::Node m = YAML::Load("{field_map: windowz}");
+  Settings s2(m, "alerts", "inline.yaml", dir.path(), &d2);
+  AlertOp op2(s2);
+  EXPECT_NE(d2.str().find("inline.yaml:1:13: error: 'windowz' is not a built-in field map (windows)"), std::string::npos)
+      << d2.str();
+}
+
+// The alert's Windows map and the Sigma ECS pipeline say where Winlogbeat puts
+// a field; where both name an ECS field for one Sigma name, they agree.
+TEST(Alert, WindowsMapAgreesWithTheSigmaEcsPipeline) {
+  YAML::Node map = YAML::LoadFile((source_dir() / "config/ecs/maps/windows.yaml").string())["fields"];
+  YAML::Node pipeline = YAML::LoadFile((source_dir() / "config/sigma/pipelines/ecs.yaml").string())["fields"];
+  size_t compared = 0;
+  for (const auto& kv : pipeline) {
+    const std::string name = kv.first.as<std::string>();
+    if (!kv.second.IsScalar() || !map[name]) continue;
+    const std::string target = kv.second.as<std::string>();
+    if (!alert::EcsSchema::builtin().find(target)) continue;  // winlog.*: not ECS, not placed by the map
+    EXPECT_EQ(map[name].as<std::string>(), target) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 20u);
 }
 
 TEST(Alert, MinSeverityDropsAndCompletes) {
@@ -129,7 +244,7 @@ TEST(Alert, MinSeverityDropsAndCompletes) {
   }
   Batch got = process(*op, std::move(in));
   ASSERT_EQ(got.size(), 1u) << "the low-severity detection is dropped";
-  EXPECT_NE(got.events[0].raw.find("\"severity\":\"high\""), std::string_view::npos);
+  EXPECT_NE(got.events[0].raw.find("\"severity\":\"high\""), std::string_view::npos) << got.events[0].raw;
   EXPECT_EQ(calls, 0) << "the alert still in flight keeps the batch open";
   got.complete_all();
   EXPECT_EQ(calls, 1);
@@ -161,11 +276,14 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
   ASSERT_EQ(got.size(), 1u) << "the 0.7 verdict is below min_score";
   simdjson::dom::parser p;
   simdjson::dom::element a = p.parse(std::string(got.events[0].raw));
-  EXPECT_EQ(std::string_view(a["model"]["name"]), "web");
-  EXPECT_EQ(int64_t(a["model"]["version"]), 2);
-  EXPECT_EQ(std::string_view(a["model"]["label"]), "sqli");
-  EXPECT_DOUBLE_EQ(double(a["model"]["score"]), 0.95);
-  EXPECT_EQ(std::string_view(a["severity"]), "medium") << "the model's verdict raises a low rule to model_severity";
-  EXPECT_EQ(a["fields"]["label"].error(), simdjson::NO_SUCH_FIELD) << "the verdict is not repeated among the fields";
-  EXPECT_EQ(std::string_view(a["fields"]["q"]), "1 or 1=1");
+  auto s = a["socstream"];
+  EXPECT_EQ(std::string_view(s["model"]["name"]), "web");
+  EXPECT_EQ(int64_t(s["model"]["version"]), 2);
+  EXPECT_EQ(std::string_view(s["model"]["label"]), "sqli");
+  EXPECT_DOUBLE_EQ(double(s["model"]["score"]), 0.95);
+  EXPECT_EQ(std::string_view(s["severity"]), "medium") << "the model's verdict raises a low rule to model_severity";
+  EXPECT_EQ(int64_t(a["event"]["severity"]), 3);
+  EXPECT_EQ(s["fields"]["label"].error(), simdjson::NO_SUCH_FIELD) << "the verdict is not repeated among the fields";
+  EXPECT_EQ(std::string_view(s["fields"]["q"]), "1 or 1=1");
+  EXPECT_NE(std::string_view(a["event"]["reason"]).find("model web labelled it sqli (score 0.950000)"), std::string_view::npos);
 }
