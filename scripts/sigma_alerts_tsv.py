@@ -4,7 +4,7 @@ tab-separated, the form scripts/sigma_oracle.py writes, for sigma_compare.py.
 
     sigma_alerts_tsv.py alerts.jsonl events.jsonl > ours.tsv
 
-An alert names its event by the byte offset of its line (source.offset);
+An alert names its event by the byte offset of its line (socstream.source.offset);
 this maps offsets back to 0-based line numbers of the events file."""
 import json
 import sys
@@ -21,8 +21,8 @@ def main() -> int:
     with open(alerts_path, encoding="utf-8") as f:
         for text in f:
             alert = json.loads(text)
-            line = line_of[alert["source"]["offset"]]
-            for rule in alert.get("rules", []):
+            line = line_of[alert["socstream"]["source"]["offset"]]
+            for rule in alert["socstream"].get("rules", []):
                 pairs.add((line, rule["id"]))
     for line, rule in sorted(pairs):
         print(f"{line}\t{rule}")

@@ -7,9 +7,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh
 scripts/build.sh build
+# The venv has the alert schema's validator (jsonschema) the tests call.
+export SOCSTREAM_PYTHON="$(scripts/python_env.sh)"
 # The MiniLM embedding test needs the exported model (90 MB, never committed).
 if [ ! -f .cache/models/all-minilm-l6-v2/reference.jsonl ]; then
-  "$(scripts/python_env.sh)" models/train/export_minilm.py
+  "$SOCSTREAM_PYTHON" models/train/export_minilm.py
 fi
 export KAFKA_PORT="${KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 export REDIS_PORT="${REDIS_PORT:-16379}"

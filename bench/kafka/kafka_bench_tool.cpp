@@ -191,7 +191,8 @@ int latency(const char* topic, const char* stream, int port, int64_t since_ms) {
   std::erase_if(times, [&](const auto& kv) { return kv.second < since_ms; });
   std::vector<int64_t> lat;
   each_alert(stream, port, [&](const std::string& id, simdjson::dom::element a) {
-    auto t = times.find({static_cast<int32_t>(int64_t(a["source"]["partition"])), int64_t(a["source"]["offset"])});
+    auto src = a["socstream"]["source"];
+    auto t = times.find({static_cast<int32_t>(int64_t(src["partition"])), int64_t(src["offset"])});
     if (t != times.end()) lat.push_back(std::stoll(id.substr(0, id.find('-'))) - t->second);
   });
   if (lat.empty()) return 1;
@@ -206,7 +207,7 @@ int labels(const char* stream, int port) {
   std::map<std::string, long> n;
   each_alert(stream, port, [&](const std::string&, simdjson::dom::element a) {
     std::string_view l;
-    if (a["model"]["label"].get(l) != simdjson::SUCCESS) l = "(none)";
+    if (a["socstream"]["model"]["label"].get(l) != simdjson::SUCCESS) l = "(none)";
     ++n[std::string(l)];
   });
   for (auto& [l, c] : n) std::printf("%s %ld\n", l.c_str(), c);

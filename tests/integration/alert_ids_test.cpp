@@ -44,7 +44,7 @@ std::filesystem::path topology(const TempDir& dir, const std::string& source) {
 std::set<std::string> ids_in(const std::string& stream) {
   std::set<std::string> ids;
   simdjson::dom::parser p;
-  for (const auto& a : redis_stream_alerts(stream)) ids.insert(std::string(std::string_view(p.parse(a)["id"])));
+  for (const auto& a : redis_stream_alerts(stream)) ids.insert(std::string(std::string_view(p.parse(a)["event"]["id"])));
   return ids;
 }
 

@@ -43,9 +43,9 @@ std::string key_of(std::string_view alert) {
   simdjson::dom::element a = p.parse(alert.data(), alert.size());
   std::string k{std::string_view(a["@timestamp"])};
   k += '|';
-  k += std::string_view(a["fields"]["source_ip"]);
+  k += std::string_view(a["source"]["ip"]);
   k += '|';
-  k += std::string_view(a["fields"]["query"]);
+  k += std::string_view(a["url"]["query"]);
   return k;
 }
 
@@ -112,7 +112,10 @@ TEST_F(KafkaRedis, HundredThousandEventsOnFourPartitions) {
   EXPECT_EQ(e.terminate(), 0);
 
   EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "exactly the expected alerts in Redis";
-  EXPECT_EQ(keys_of(consume_all(n.alerts)), expected) << "exactly the expected alerts in the alerts topic";
+  const auto from_kafka = consume_all(n.alerts);
+  EXPECT_EQ(keys_of(from_kafka), expected) << "exactly the expected alerts in the alerts topic";
+  socstream::testing::expect_schema_valid(redis_stream_alerts(n.stream), "config/kafka-redis.yaml, Redis");
+  socstream::testing::expect_schema_valid(from_kafka, "config/kafka-redis.yaml, Kafka");
   auto [committed, end] = committed_and_end(n.group, n.topic);
   EXPECT_EQ(end, 100000);
   EXPECT_EQ(committed, end) << "the group's committed offsets equal the end offsets";

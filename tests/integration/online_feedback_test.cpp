@@ -44,8 +44,8 @@ std::vector<Alert> alerts(const std::string& stream) {
   for (const auto& doc : redis_stream_alerts(stream)) {
     simdjson::dom::element a = p.parse(doc);
     std::string_view label;
-    if (a["model"]["label"].get(label) != simdjson::SUCCESS) label = "";
-    out.push_back({std::string(std::string_view(a["id"])), std::string(std::string_view(a["fields"]["query"])),
+    if (a["socstream"]["model"]["label"].get(label) != simdjson::SUCCESS) label = "";
+    out.push_back({std::string(std::string_view(a["event"]["id"])), std::string(std::string_view(a["url"]["query"])),
                    std::string(label)});
   }
   return out;
@@ -126,6 +126,7 @@ TEST(OnlineFeedback, VerdictsOnAKafkaTopicChangeTheLiveModelsNextPredictions) {
   ASSERT_NE(flagged, nullptr) << "the verdicts did not change the live model's prediction";
   EXPECT_EQ(flagged->label, "xss");
   EXPECT_EQ(find(now, sentinel2)->label, "path-traversal");
+  socstream::testing::expect_schema_valid(redis_stream_alerts(stream), "config/online-feedback.yaml");
 
   // A verdict by alert id joins the alert the model remembered; an unknown id is dead-lettered.
   produce_messages(feedback, {"{\"alert_id\":\"" + flagged->id + "\",\"label\":\"true_positive\"}",

@@ -67,6 +67,11 @@ uint64_t expected_file_origin(const std::filesystem::path& file);
 // or $SOCSTREAM_PYTHON); a failure names the alerts that do not conform.
 void expect_schema_valid(const std::vector<std::string>& alerts, const std::string& what);
 
+// An alert with what depends on where and when its event was read removed
+// (event.id, event.created, socstream.source), as minified JSON: equal for
+// the alerts two topologies raise on the same event from different sources.
+std::string alert_content(std::string_view alert);
+
 // Runs the built socstream binary with the given arguments.
 CommandResult run_socstream(const std::string& args, const std::string& env = "");
 

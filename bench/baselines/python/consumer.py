@@ -15,6 +15,7 @@ harness (bench/compare.sh) can check that both raised the same alerts.
 Prints one JSON line: events, seconds, CPU seconds, alerts per label.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -52,14 +53,15 @@ return written
 """
 
 
-def fnv1a64(parts):
-    h = 1469598103934665603
-    for i, p in enumerate(parts):
-        if i:
-            h = ((h ^ 0) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-        for b in p.encode():
-            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
+def alert_id(parts):
+    # As socstream's: 128 bits of SHA-256 over the NUL-separated parts (docs/alerts.md).
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def nest(doc, path, value):
+    for k in path[:-1]:
+        doc = doc.setdefault(k, {})
+    doc[path[-1]] = value
 
 
 def dig(doc, path):
@@ -183,18 +185,25 @@ def main():
             _, label, score, positive = model.verdict(rows)
             if not positive:
                 continue
-            aid = fnv1a64([detector, "access", m.topic(), str(m.partition()), str(m.offset())])
+            aid = alert_id([detector, "access", m.topic(), str(m.partition()), str(m.offset()), str(m.timestamp()[1])])
             severity = max([h[1] for h in hits] + [SEVERITIES.index("medium")])
+            # The same ECS document socstream writes (docs/alerts.md), less the rule metadata it looks up.
             alert = {
-                "id": aid, "@timestamp": fields["timestamp"] or detected_at, "detected_at": detected_at,
-                "detector": detector, "severity": SEVERITIES[severity],
-                "rules": [{"id": h[0], "severity": SEVERITIES[h[1]], "tags": h[2]} for h in hits],
-                "model": {"name": model.name, "version": model.version, "label": model.labels[label],
-                          "score": round(score, 6)},
-                "fields": {k: fields[k] for k in ("source_ip", "method", "path", "query", "user_agent", "status")
-                           if fields[k] is not None},
-                "source": {"name": "access", "stream": m.topic(), "partition": m.partition(), "offset": m.offset()},
+                "@timestamp": fields["timestamp"] or detected_at, "ecs": {"version": "9.4.0"},
+                "event": {"kind": "alert", "id": aid, "created": detected_at, "severity": severity + 1,
+                          "reason": f"{model.labels[label]} ({score:.3f})"},
+                "socstream": {
+                    "detector": detector, "severity": SEVERITIES[severity],
+                    "rules": [{"id": h[0], "severity": SEVERITIES[h[1]], "tags": h[2]} for h in hits],
+                    "model": {"name": model.name, "version": model.version, "label": model.labels[label],
+                              "score": round(score, 6)},
+                    "source": {"name": "access", "stream": m.topic(), "partition": m.partition(),
+                               "offset": m.offset()},
+                },
             }
+            for k in ("source_ip", "method", "path", "query", "user_agent", "status"):
+                if fields[k] is not None:
+                    nest(alert, FIELDS[k], fields[k])
             text = json.dumps(alert, separators=(",", ":"))
             keys.append("baseline:seen:" + aid)
             docs.append(text)
