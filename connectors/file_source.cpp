@@ -31,6 +31,8 @@ class FileSource final : public Source {
     if (from_end_ && !follow_) s.error("start_at", "'end' only makes sense with follow: true");
   }
 
+  FieldWrites writes() const override { return format_.writes(); }
+
   void run(SourceContext& ctx) override {
     int fd = open_file(ctx, true);
     if (fd < 0) return;

@@ -22,7 +22,7 @@ struct InFlight {
 class KafkaSink final : public Sink {
  public:
   explicit KafkaSink(const Settings& s)
-      : topic_(s.str("topic")), key_field_(s.str("key_field")) {
+      : topic_(s.str("topic")), key_field_(s.str("key_field")), key_where_(s.where("key_field")) {
     config_ = kafka_config(s, {{"enable.idempotence", "true"},
                                {"linger.ms", std::to_string(s.integer("linger_ms", 5, 0, 60000))},
                                {"batch.num.messages", std::to_string(s.integer("batch_messages", 10000, 1, 1000000))},
@@ -30,6 +30,11 @@ class KafkaSink final : public Sink {
   }
   ~KafkaSink() override {
     if (rk_) rd_kafka_flush(rk_.get(), 1000);
+  }
+
+  std::vector<FieldRead> reads() const override {
+    if (key_field_.empty()) return {};
+    return {{key_field_, key_where_, "the message key"}};
   }
 
   void open() override {
@@ -127,6 +132,7 @@ class KafkaSink final : public Sink {
 
   std::string topic_;
   std::string key_field_;
+  Location key_where_;
   KafkaConfig config_;
   KafkaHandle rk_;
   int64_t in_flight_ = 0;

@@ -56,6 +56,7 @@ struct LineFormat {
   size_t batch_size = 1024;
   std::string stream;  // what events name as their stream (the file as configured)
   uint64_t origin = 0;  // which instance of that stream (SourcePos::origin)
+  FieldWrites writes() const { return {plain ? std::vector<std::string>{"message"} : std::vector<std::string>{}}; }
 };
 
 // Emits lines as batches with completion tokens. Truncated (over-long) lines go

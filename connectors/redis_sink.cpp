@@ -74,8 +74,14 @@ class RedisSink final : public Sink {
         backoff_max_ms_(s.integer("backoff_max_ms", 5000, 1, 600000)),
         // Remembered ids are per destination: two pipelines writing to two keys
         // of one Redis must not swallow each other's alerts.
-        seen_prefix_(prefix_ + key_ + ":") {}
+        seen_prefix_(prefix_ + key_ + ":"),
+        id_where_(s.where(s.has("id_field") ? "id_field" : "idempotent")) {}
   ~RedisSink() override { disconnect(); }
+
+  std::vector<FieldRead> reads() const override {
+    if (!idempotent_) return {};
+    return {{id_field_, id_where_, "the id written once"}};
+  }
 
   void open() override { connect(); }  // a first failure is not fatal: process() retries
 
@@ -276,6 +282,7 @@ class RedisSink final : public Sink {
   int64_t backoff_min_ms_;
   int64_t backoff_max_ms_;
   std::string seen_prefix_;
+  Location id_where_;
   redisContext* ctx_ = nullptr;
   std::string sha_;
   uint64_t failures_ = 0;

@@ -23,6 +23,8 @@ class StdinSource final : public Source {
     format_.origin = (uint64_t{rd()} << 32) | rd();
   }
 
+  FieldWrites writes() const override { return format_.writes(); }
+
   void run(SourceContext& ctx) override {
     std::vector<Line> lines;
     std::shared_ptr<LineBuffer> buf;

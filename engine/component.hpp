@@ -66,6 +66,22 @@ class Outputs {
   uint64_t unlogged_ = 0;
 };
 
+// A field a component reads, where the topology names it, and what for ("the
+// field to score"): `validate` warns when nothing upstream can give it.
+struct FieldRead {
+  std::string name;
+  Location where;
+  std::string role;
+};
+
+// The fields a component adds to the events it emits (they keep the fields
+// they came with). `open`: it also adds names that come from the data (every
+// key of a JSON object, a CSV header's columns), so any name may be there.
+struct FieldWrites {
+  std::vector<std::string> names;
+  bool open = false;
+};
+
 class Component {
  public:
   virtual ~Component() = default;
@@ -77,6 +93,10 @@ class Component {
   // What `socstream validate` prints about this component beyond "ok" (the
   // rules a Sigma operator loaded and refused, say); empty for most.
   virtual std::string report() const { return {}; }
+  // The fields it reads and adds, for the field-flow check of `validate`. A
+  // component that reads fields it does not list here is never warned about.
+  virtual std::vector<FieldRead> reads() const { return {}; }
+  virtual FieldWrites writes() const { return {}; }
 };
 
 class SourceContext {

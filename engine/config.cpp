@@ -28,6 +28,12 @@ std::string Diagnostics::str() const {
   return s;
 }
 
+std::string Diagnostics::warnings_str() const {
+  std::string s;
+  for (const auto& d : warnings_) s += d.str() + "\n";
+  return s;
+}
+
 std::optional<std::string> interpolate(std::string_view text, std::string& error) {
   std::string out;
   out.reserve(text.size());
@@ -138,6 +144,12 @@ Location Settings::where(const std::string& key) const {
   YAML::Node v = node_[key];
   if (v.IsDefined()) return location_of(v, file_);
   return where();
+}
+
+Location Settings::where(const std::string& key, size_t index) const {
+  YAML::Node v = node_[key];
+  if (v.IsDefined() && v.IsSequence() && index < v.size()) return location_of(v[index], file_);
+  return where(key);
 }
 
 void Settings::error(const std::string& key, const std::string& message) const {

@@ -26,19 +26,27 @@ Location location_of(const YAML::Mark& mark, const std::string& file);
 struct Diagnostic {
   Location where;
   std::string message;
-  std::string str() const { return where.str() + ": error: " + message; }
+  bool warning = false;
+  std::string str() const { return where.str() + (warning ? ": warning: " : ": error: ") + message; }
 };
 
+// Errors stop a topology from loading; warnings (a field nothing upstream
+// gives, say) are printed by `validate` and logged by `run`, which go on.
 class Diagnostics {
  public:
   void error(Location where, std::string message) { list_.push_back({std::move(where), std::move(message)}); }
+  void warn(Location where, std::string message) {
+    warnings_.push_back({std::move(where), std::move(message), true});
+  }
   bool ok() const { return list_.empty(); }
   size_t count() const { return list_.size(); }
   const std::vector<Diagnostic>& list() const { return list_; }
-  std::string str() const;
+  const std::vector<Diagnostic>& warnings() const { return warnings_; }
+  std::string str() const;           // the errors, one per line
+  std::string warnings_str() const;  // the warnings, one per line
 
  private:
-  std::vector<Diagnostic> list_;
+  std::vector<Diagnostic> list_, warnings_;
 };
 
 // Thrown where one error ends the work (a file that does not parse).
@@ -107,6 +115,8 @@ class Settings {
   std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& dflt) const;
 
   Location where(const std::string& key) const;
+  // The position of item `index` of a list setting (the setting's own if it is not a list).
+  Location where(const std::string& key, size_t index) const;
   Location where() const { return location_of(node_, file_); }
   void error(const std::string& key, const std::string& message) const;
   Diagnostics& diagnostics() const { return *diag_; }

@@ -63,6 +63,7 @@ int cmd_validate(const std::string& file) {
     std::fprintf(stderr, "%zu error(s)\n", diag.count());
     return 1;
   }
+  std::fputs(diag.warnings_str().c_str(), stderr);
   size_t counts[3] = {0, 0, 0};
   for (const auto& n : topo->nodes) {
     ++counts[static_cast<int>(n.kind)];
@@ -70,8 +71,9 @@ int cmd_validate(const std::string& file) {
     const std::string report = n.instances.front()->report();
     if (!report.empty()) std::fprintf(stderr, "%s: %s\n", n.name.c_str(), report.c_str());
   }
-  std::fprintf(stderr, "%s: ok (%zu sources, %zu operators, %zu sinks)\n", file.c_str(), counts[0], counts[1],
-               counts[2]);
+  std::fprintf(stderr, "%s: ok (%zu sources, %zu operators, %zu sinks)%s\n", file.c_str(), counts[0], counts[1],
+               counts[2],
+               diag.warnings().empty() ? "" : (", " + std::to_string(diag.warnings().size()) + " warning(s)").c_str());
   return 0;
 }
 
@@ -85,6 +87,7 @@ int cmd_run(const std::string& file) {
     std::fputs(diag.str().c_str(), stderr);
     return 1;
   }
+  for (const auto& w : diag.warnings()) spdlog::warn("{}", w.str());
   Runtime rt(*topo);
   watch_signals(rt);
   spdlog::info("running {} ({} components)", file, topo->nodes.size());

@@ -1,5 +1,7 @@
 #include "engine/topology.hpp"
 
+#include "engine/field_flow.hpp"
+
 #include <functional>
 #include <map>
 #include <regex>
@@ -217,6 +219,7 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
     if (colour[v] == 0) visit(v);
 
   if (!diag.ok()) return nullptr;
+  check_field_flow(*topo, diag);
   return topo;
 }
 

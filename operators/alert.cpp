@@ -29,7 +29,12 @@ AlertOp::AlertOp(const Settings& s) : document_(s) {
   severity_setting("model_severity", "medium", model_severity_);
   min_score_ = s.number("min_score", 0);
   per_rule_ = s.flag("per_rule", false);
+  const auto& fields = document_.fields();
+  for (size_t i = 0; i < fields.size(); ++i)
+    field_reads_.push_back({fields[i], s.where("fields", i), "a field copied into the alert"});
 }
+
+FieldWrites AlertOp::writes() const { return {{kIdField}}; }
 
 alert::Detection AlertOp::detection(const Event& e) const {
   alert::Detection d;

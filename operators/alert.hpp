@@ -19,6 +19,8 @@ class AlertOp final : public Operator {
  public:
   explicit AlertOp(const Settings& s);
   void process(Batch&& in, Outputs& out) override;
+  std::vector<FieldRead> reads() const override { return field_reads_; }
+  FieldWrites writes() const override;
 
   // The first 32 hex digits (128 bits) of SHA-256 over
   // "detector\0source\0stream\0partition\0offset\0origin", numbers in decimal;
@@ -35,6 +37,7 @@ class AlertOp final : public Operator {
   double min_score_ = 0;
   Severity model_severity_ = Severity::Medium;
   bool per_rule_ = false;
+  std::vector<FieldRead> field_reads_;
 
   alert::Detection detection(const Event& e) const;
 };

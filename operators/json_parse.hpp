@@ -42,6 +42,11 @@ class JsonParse final : public Operator {
 
   explicit JsonParse(const Settings& s);
   void process(Batch&& in, Outputs& out) override;
+  FieldWrites writes() const override {
+    FieldWrites w{{}, all_};
+    for (const auto& t : targets_) w.names.push_back(t.name);
+    return w;
+  }
 
   // Parses one payload into e's fields; returns nullptr or the reason to reject it.
   // `padded`: raw is followed by Batch::kRawPadding readable bytes.

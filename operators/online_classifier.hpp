@@ -45,6 +45,8 @@ class OnlineClassifierOp final : public Operator {
   explicit OnlineClassifierOp(const Settings& s);
   ~OnlineClassifierOp() override;
   std::vector<std::string> output_ports() const override { return {"", "negative", "drift", "metrics", "dlq"}; }
+  std::vector<FieldRead> reads() const override { return texts_.reads("the field to score"); }
+  FieldWrites writes() const override { return {{names_.label, names_.score, names_.model, names_.version, names_.explanation}}; }
   void open() override;
   void process(Batch&& in, Outputs& out) override;
   std::optional<Clock::time_point> next_deadline() const override;

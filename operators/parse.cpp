@@ -57,6 +57,7 @@ ParseOp::ParseOp(const Settings& s) : names_(65536, 4u << 20) {
   else
     s.error("timezone", "'" + tz + "' is not UTC, local or an offset such as +01:00");
   field_ = s.str("field");
+  field_where_ = s.where("field");
   timestamp_field_ = s.str("timestamp_field");
   timestamp_format_ = s.str("timestamp_format");
   if (format == "csv" && s.flag("header", false) && s.integer("workers", 1) > 1)
@@ -136,6 +137,20 @@ void ParseOp::process(Batch&& in, Outputs& out) {
   }
   ok.hold(std::move(arena));
   out.emit(0, std::move(ok));
+}
+
+std::vector<FieldRead> ParseOp::reads() const {
+  if (field_.empty()) return {};
+  return {{field_, field_where_, "the field to parse"}};
+}
+
+FieldWrites ParseOp::writes() const {
+  FieldWrites w = format_ ? format_->writes() : FieldWrites{{}, true};
+  w.names.push_back("@timestamp");
+  for (const auto& [from, to] : renames_) w.names.push_back(to);
+  for (const auto& [name, value] : sets_) w.names.push_back(name);
+  // A dropped field may still be given by a component upstream of this one, so drops remove nothing here.
+  return w;
 }
 
 ComponentSpec parse_spec() {

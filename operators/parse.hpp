@@ -14,8 +14,11 @@ class ParseOp final : public Operator {
  public:
   explicit ParseOp(const Settings& s);
   void process(Batch&& in, Outputs& out) override;
+  std::vector<FieldRead> reads() const override;
+  FieldWrites writes() const override;
 
  private:
+  Location field_where_;
   std::string format_name_;
   std::unique_ptr<parse::Format> format_;
   parse::Clock clock_;

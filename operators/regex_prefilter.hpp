@@ -19,6 +19,7 @@ class RegexPrefilter final : public Operator {
  public:
   explicit RegexPrefilter(const Settings& s);
   std::vector<std::string> output_ports() const override { return {"match", "nomatch", "dlq"}; }
+  std::vector<FieldRead> reads() const override { return texts_.reads("the field to match"); }
   void process(Batch&& in, Outputs& out) override;
 
   // The rules that match one event (indices into rules()), without duplicates.

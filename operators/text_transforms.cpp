@@ -13,8 +13,15 @@ bool hexval(char c, int& v) {
 }  // namespace
 
 TextTransforms::TextTransforms(const Settings& s, std::string_view verb) {
-  if (s.has("field")) fields_.push_back(s.str("field"));
-  for (auto& f : s.list("fields")) fields_.push_back(f);
+  if (s.has("field")) {
+    fields_.push_back(s.str("field"));
+    where_.push_back(s.where("field"));
+  }
+  const auto listed = s.list("fields");
+  for (size_t i = 0; i < listed.size(); ++i) {
+    fields_.push_back(listed[i]);
+    where_.push_back(s.where("fields", i));
+  }
   if (fields_.empty())
     s.error("", "give the field to " + std::string(verb) + ": 'field: NAME' or 'fields: [A, B]'");
   for (auto& t : s.list("transforms")) {

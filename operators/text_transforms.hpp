@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/component.hpp"
 #include "engine/config.hpp"
 #include "engine/event.hpp"
 
@@ -60,9 +61,17 @@ class TextTransforms {
 
   static void url_decode(std::string& s);
 
+  // The fields named, where the topology names them, for validate's field-flow check.
+  std::vector<FieldRead> reads(const std::string& role) const {
+    std::vector<FieldRead> r;
+    for (size_t i = 0; i < fields_.size(); ++i) r.push_back({fields_[i], where_[i], role});
+    return r;
+  }
+
  private:
   enum class Step { UrlDecode, Lowercase };
   std::vector<std::string> fields_;
+  std::vector<Location> where_;
   bool query_values_ = false;
   std::vector<Step> steps_;
 };

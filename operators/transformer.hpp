@@ -57,6 +57,10 @@ class TransformerOp final : public Operator {
   explicit TransformerOp(const Settings& s);
   ~TransformerOp() override;
   std::vector<std::string> output_ports() const override { return {"", "negative", "dlq", "drift"}; }
+  std::vector<FieldRead> reads() const override { return texts_.reads("the field to score"); }
+  FieldWrites writes() const override {
+    return {{names_.label, names_.score, names_.model, names_.version, names_.embedding}};
+  }
   // The live head's version (model.yaml's until a shadow is promoted).
   std::string version() const { return *version_.load(); }
   void open() override;

@@ -71,6 +71,13 @@ class AccessLog final : public Format {
  public:
   explicit AccessLog(bool combined) : combined_(combined) {}
 
+  FieldWrites writes() const override {
+    FieldWrites w{{"source.address", "source.ip", "user.name", "http.request.method", "url.original", "url.path",
+                   "url.query", "http.version", "http.response.status_code", "http.response.body.bytes"}};
+    if (combined_) w.names.insert(w.names.end(), {"http.request.referrer", "user_agent.original"});
+    return w;
+  }
+
   bool parse(std::string_view line, Output& out, std::string& detail) override {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t at = 0;

@@ -16,6 +16,9 @@ class Csv final : public Format {
   Csv(std::vector<std::string> columns, char delimiter, bool header)
       : columns_(std::move(columns)), delimiter_(delimiter), header_(header) {}
 
+  // A header's columns are known only once the first line is read.
+  FieldWrites writes() const override { return {header_ ? std::vector<std::string>{} : columns_, header_}; }
+
   bool parse(std::string_view line, Output& out, std::string& detail) override {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     values_.clear();

@@ -45,6 +45,8 @@ class Format {
   virtual ~Format() = default;
   // False when the line is not in this format; `detail` says where it failed.
   virtual bool parse(std::string_view line, Output& out, std::string& detail) = 0;
+  // The fields a line can give; open unless the format's names are fixed by its definition or settings.
+  virtual FieldWrites writes() const { return {{}, true}; }
 };
 
 // The time zone a format's zone-less times are in, and the clock (for RFC 3164's missing year).

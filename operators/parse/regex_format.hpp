@@ -20,6 +20,12 @@ class RegexFormat : public Format {
   bool parse(std::string_view line, Output& out, std::string& detail) override;
   void set_kind(const std::string& field, ValueKind kind);
   bool has_field(const std::string& field) const;
+  FieldWrites writes() const override {
+    FieldWrites w;
+    for (const auto& n : names_)
+      if (!n.empty()) w.names.push_back(n);
+    return w;
+  }
 
  private:
   std::unique_ptr<RE2> re_;

@@ -67,6 +67,43 @@ sinks:
   EXPECT_EQ(run_socstream("run " + f.string()).exit_code, 1);
 }
 
+TEST(Cli, FieldWarningsAreShownAndDoNotStopARun) {
+  TempDir dir;
+  auto f = dir.write("typo.yaml", R"(sources:
+  in: {type: stdin}
+operators:
+  p: {type: json_parse, inputs: [in], fields: {url.query: /q}}
+  a: {type: alert, inputs: [p], fields: [url.qeury]}
+sinks:
+  out: {type: stdout, inputs: [a]}
+)");
+  auto v = run_socstream("validate " + f.string());
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.err.find(f.string() + ":5:42: warning: 'a': no component upstream gives events the field 'url.qeury'"),
+            std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("1 warning(s)"), std::string::npos) << v.err;
+  auto r = run_command("printf '%s\\n' '{\"q\":\"x=1\"}' | " + std::string(SOCSTREAM_BIN) + " run " + f.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: 'a': no component upstream gives events the field 'url.qeury'"), std::string::npos)
+      << r.err;
+  // What the warning is for: the run goes on, and the alert lacks the query the typo meant.
+  EXPECT_NE(r.out.find("\"kind\":\"alert\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("x=1"), std::string::npos) << r.out;
+}
+
+// The bundled topologies are what users copy: each must validate without a warning.
+TEST(Cli, BundledTopologiesValidateWithoutWarnings) {
+  size_t checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(source_dir() / "config")) {
+    if (e.path().extension() != ".yaml") continue;
+    auto r = run_socstream("validate " + e.path().string());
+    EXPECT_EQ(r.exit_code, 0) << e.path() << "\n" << r.err;
+    EXPECT_EQ(r.err.find("warning"), std::string::npos) << e.path() << "\n" << r.err;
+    ++checked;
+  }
+  EXPECT_GE(checked, 7u);
+}
+
 TEST(Cli, StdinToStdout) {
   TempDir dir;
   dir.write("in.jsonl", "{\"a\":1}\n{\"a\":2}\nbroken\n{\"a\":3}");

@@ -1,0 +1,71 @@
+#include "engine/field_flow.hpp"
+
+#include <functional>
+#include <optional>
+#include <set>
+
+namespace socstream {
+
+namespace {
+
+struct Reaching {
+  std::set<std::string> names;
+  bool open = false;  // some upstream component adds names from the data
+  bool known = true;  // false if an upstream component was not built (validate without build)
+};
+
+}  // namespace
+
+void check_field_flow(const Topology& topo, Diagnostics& diag) {
+  const size_t n = topo.nodes.size();
+  // What reaches a node's input, and what leaves it; the graph is acyclic (load_topology checked).
+  std::vector<std::optional<Reaching>> in(n), out(n);
+  std::function<const Reaching&(size_t)> leaving = [&](size_t v) -> const Reaching& {
+    if (out[v]) return *out[v];
+    Reaching r;
+    for (const auto& i : topo.nodes[v].inputs) {
+      const Reaching& up = leaving(i.node);
+      r.names.insert(up.names.begin(), up.names.end());
+      r.open |= up.open;
+      r.known &= up.known;
+    }
+    in[v] = r;
+    const Node& node = topo.nodes[v];
+    if (node.instances.empty()) {
+      r.known = false;
+    } else {
+      FieldWrites w = node.instances.front()->writes();
+      r.names.insert(w.names.begin(), w.names.end());
+      r.open |= w.open;
+    }
+    out[v] = std::move(r);
+    return *out[v];
+  };
+  for (size_t v = 0; v < n; ++v) {
+    const Node& node = topo.nodes[v];
+    if (node.instances.empty() || node.kind == Kind::Source) continue;
+    leaving(v);
+    const Reaching& r = *in[v];
+    if (r.open || !r.known) continue;
+    for (const FieldRead& f : node.instances.front()->reads()) {
+      if (r.names.count(f.name)) continue;
+      std::string msg = "'" + node.name + "': no component upstream gives events the field '" + f.name + "'";
+      if (!f.role.empty()) msg += " (" + f.role + ")";
+      const std::vector<std::string> given(r.names.begin(), r.names.end());
+      if (given.empty()) {
+        msg += "; events reach it with no named fields: parse them first (json_parse, parse, or a lines source's message)";
+      } else {
+        std::string all;
+        size_t shown = 0;
+        for (const auto& g : given)
+          if (shown++ < 24) all += (all.empty() ? "" : ", ") + g;
+        if (given.size() > 24) all += ", ... (" + std::to_string(given.size()) + " in all)";
+        msg += "; upstream gives: " + all;
+        if (auto c = closest(f.name, given)) msg += "; did you mean '" + *c + "'?";
+      }
+      diag.warn(f.where, msg);
+    }
+  }
+}
+
+}  // namespace socstream
