@@ -33,15 +33,18 @@ bool word(std::string_view line, size_t& at, std::string_view& out) {
 // "..." with \" inside; `at` on the opening quote.
 bool quoted(std::string_view line, size_t& at, std::string_view& out) {
   if (at >= line.size() || line[at] != '"') return false;
-  size_t i = at + 1;
-  for (; i < line.size(); ++i) {
-    if (line[i] == '\\' && i + 1 < line.size()) {
-      ++i;
-      continue;
-    }
-    if (line[i] == '"') break;
+  // Quote to quote by memchr (a byte-at-a-time scan was a quarter of a line's
+  // cost); a quote after an odd run of backslashes is escaped.
+  size_t from = at + 1, i;
+  for (;;) {
+    const void* q = from < line.size() ? std::memchr(line.data() + from, '"', line.size() - from) : nullptr;
+    if (!q) return false;
+    i = static_cast<size_t>(static_cast<const char*>(q) - line.data());
+    size_t slashes = 0;
+    while (i - slashes > from && line[i - slashes - 1] == '\\') ++slashes;
+    if (slashes % 2 == 0) break;
+    from = i + 1;
   }
-  if (i >= line.size()) return false;
   out = line.substr(at + 1, i - at - 1);
   at = i + 1;
   if (at < line.size()) {

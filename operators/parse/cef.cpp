@@ -8,6 +8,7 @@
 // value running until the next " key=". Every extension is kept as
 // cef.extensions.<key> (leef.extensions.<key>), and the common ones are also
 // given their ECS names (source.ip, destination.port, user.name, ...).
+#include <array>
 #include <cstring>
 
 #include "engine/timestamp.hpp"
@@ -18,7 +19,7 @@ namespace socstream::parse {
 namespace {
 
 struct Ecs {
-  const char* key;
+  std::string_view key;  // a view: compared per extension key, strlen'd never
   const char* field;
   bool number;
 };
@@ -52,9 +53,15 @@ const Ecs* ecs_of(const Ecs (&table)[N], std::string_view key) {
   return nullptr;
 }
 
-bool key_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' || c == ']' || c == '-';
-}
+// A table: the extension scan asks this for most bytes of a line.
+const std::array<bool, 256> kKeyChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                c == '_' || c == '.' || c == '[' || c == ']' || c == '-';
+  return t;
+}();
+bool key_char(char c) { return kKeyChar[static_cast<unsigned char>(c)]; }
 
 // Splits `n` header fields off at unescaped pipes; what follows the last is the extension.
 bool header(std::string_view s, size_t n, std::vector<std::string>& fields, size_t& at) {
@@ -117,7 +124,10 @@ class Cef final : public Format {
     // at the start or after a space.
     starts_.clear();
     for (size_t i = 0; i < ext.size(); ++i) {
-      if (ext[i] != '=' || (i > 0 && ext[i - 1] == '\\')) continue;
+      const void* eq = std::memchr(ext.data() + i, '=', ext.size() - i);
+      if (!eq) break;
+      i = static_cast<size_t>(static_cast<const char*>(eq) - ext.data());
+      if (i > 0 && ext[i - 1] == '\\') continue;
       size_t k = i;
       while (k > 0 && key_char(ext[k - 1])) --k;
       if (k == i || (k > 0 && ext[k - 1] != ' ')) continue;
@@ -136,16 +146,19 @@ class Cef final : public Format {
       size_t end = j + 1 < starts_.size() ? starts_[j + 1].first : ext.size();
       while (end > eq + 1 && ext[end - 1] == ' ') --end;
       const std::string_view raw = ext.substr(eq + 1, end - eq - 1);
-      value_.clear();
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '\\' && i + 1 < raw.size()) {
-          const char n = raw[++i];
-          value_ += n == 'n' ? '\n' : n == 'r' ? '\r' : n;
-        } else {
-          value_ += raw[i];
+      std::string_view v = raw;  // the line's own bytes unless there is an escape to undo
+      if (raw.find('\\') != std::string_view::npos) {
+        value_.clear();
+        for (size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] == '\\' && i + 1 < raw.size()) {
+            const char n = raw[++i];
+            value_ += n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+          } else {
+            value_ += raw[i];
+          }
         }
+        v = out.copy(value_);
       }
-      const std::string_view v = out.copy(value_);
       name_.assign("cef.extensions.").append(key);
       out.add_named(name_, v);
       if (const Ecs* e = ecs_of(kCef, key)) {

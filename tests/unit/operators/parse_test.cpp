@@ -150,6 +150,10 @@ TEST(Parse, AccessLogFields) {
   EXPECT_EQ(q["url.original"], R"(/\"quoted\")") << "Apache's \\\" inside a field, kept as sent";
   EXPECT_EQ(q.count("http.response.body.bytes"), 0u) << "- is no value";
   EXPECT_EQ(q.count("user_agent.original"), 0u);
+  // An escaped backslash does not escape the quote after it; an escaped quote does not close.
+  auto b = r.fields(R"(h - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "a\\" "b\" \\\" c")");
+  EXPECT_EQ(b["http.request.referrer"], R"(a\\)");
+  EXPECT_EQ(b["user_agent.original"], R"(b\" \\\" c)");
   Rig common("apache_common");
   EXPECT_FALSE(common.fields(R"(h - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 5)").empty());
   EXPECT_TRUE(common.fields(R"(h - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "x" "y")").empty())
