@@ -72,6 +72,7 @@ struct FieldRead {
   std::string name;
   Location where;
   std::string role;
+  bool or_own = false;  // may be one the component adds itself (a parser's time field)
 };
 
 // The fields a component adds to the events it emits (they keep the fields

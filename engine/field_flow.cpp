@@ -1,5 +1,6 @@
 #include "engine/field_flow.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <set>
@@ -47,8 +48,10 @@ void check_field_flow(const Topology& topo, Diagnostics& diag) {
     leaving(v);
     const Reaching& r = *in[v];
     if (r.open || !r.known) continue;
+    const FieldWrites own = node.instances.front()->writes();
     for (const FieldRead& f : node.instances.front()->reads()) {
       if (r.names.count(f.name)) continue;
+      if (f.or_own && (own.open || std::find(own.names.begin(), own.names.end(), f.name) != own.names.end())) continue;
       std::string msg = "'" + node.name + "': no component upstream gives events the field '" + f.name + "'";
       if (!f.role.empty()) msg += " (" + f.role + ")";
       const std::vector<std::string> given(r.names.begin(), r.names.end());

@@ -21,8 +21,11 @@ int digits(std::string_view s, size_t at, size_t n) {
 }
 
 bool valid(int y, int mo, int d, int h, int mi, int se) {
-  return y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h <= 24 && mi >= 0 && mi <= 59 && se >= 0 &&
-         se <= 60;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 24 || mi < 0 || mi > 59 || se < 0 || se > 60) return false;
+  // 31/Feb is no date: read as 3 March it would move an event's time by days.
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= days[mo - 1] + (mo == 2 && leap);
 }
 
 int64_t to_ms(int y, int mo, int d, int h, int mi, int se) {

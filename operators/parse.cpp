@@ -12,8 +12,9 @@
 // duplicate_key; a timestamp_field that does not read as a time as
 // bad_timestamp. Nothing is dropped silently.
 //
-// Then, to map fields onto ECS names: `rename: {from: to}`, `set: {name:
-// value}` (constants, such as event.dataset) and `drop: [names]`.
+// Then, to map fields onto ECS names, in this order: `rename: {from: to}`
+// (the renamed value replaces a field already named `to`), `drop: [names]`
+// and `set: {name: value}` (constants, such as event.dataset).
 #include "operators/parse.hpp"
 
 #include <algorithm>
@@ -58,6 +59,7 @@ ParseOp::ParseOp(const Settings& s) : names_(65536, 4u << 20) {
     s.error("timezone", "'" + tz + "' is not UTC, local or an offset such as +01:00");
   field_ = s.str("field");
   field_where_ = s.where("field");
+  timestamp_where_ = s.where("timestamp_field");
   timestamp_field_ = s.str("timestamp_field");
   timestamp_format_ = s.str("timestamp_format");
   if (format == "csv" && s.flag("header", false) && s.integer("workers", 1) > 1)
@@ -121,9 +123,18 @@ void ParseOp::process(Batch&& in, Outputs& out) {
       }
     }
     if (time) e.set_field("@timestamp", arena->copy(timestamp::rfc3339(*time)));
-    for (const auto& [from, to] : renames_)
-      for (auto& f : e.fields)
-        if (f.name == from) f.name = to;
+    for (const auto& [from, to] : renames_) {
+      // One field per name after it: two would leave which one a reader takes to chance.
+      size_t src = 0;
+      while (src < e.fields.size() && e.fields[src].name != from) ++src;
+      if (src == e.fields.size()) continue;
+      e.fields[src].name = to;  // the setting's bytes live as long as the operator
+      for (size_t i = e.fields.size(); i-- > 0;)
+        if (i != src && e.fields[i].name == to) {
+          e.fields.erase(e.fields.begin() + static_cast<ptrdiff_t>(i));
+          if (i < src) --src;
+        }
+    }
     for (const auto& name : drops_)
       e.fields.erase(std::remove_if(e.fields.begin(), e.fields.end(), [&](const Field& f) { return f.name == name; }),
                      e.fields.end());
@@ -140,8 +151,11 @@ void ParseOp::process(Batch&& in, Outputs& out) {
 }
 
 std::vector<FieldRead> ParseOp::reads() const {
-  if (field_.empty()) return {};
-  return {{field_, field_where_, "the field to parse"}};
+  std::vector<FieldRead> r;
+  if (!field_.empty()) r.push_back({field_, field_where_, "the field to parse"});
+  // The time field is usually one the format itself gives: checked against what this operator adds too.
+  if (!timestamp_field_.empty()) r.push_back({timestamp_field_, timestamp_where_, "the log's time", true});
+  return r;
 }
 
 FieldWrites ParseOp::writes() const {

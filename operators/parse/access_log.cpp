@@ -20,16 +20,6 @@ namespace socstream::parse {
 
 namespace {
 
-// Reads up to the next space; returns false at the end of the line.
-bool word(std::string_view line, size_t& at, std::string_view& out) {
-  if (at >= line.size()) return false;
-  size_t end = line.find(' ', at);
-  if (end == std::string_view::npos) end = line.size();
-  out = line.substr(at, end - at);
-  at = end + 1;
-  return !out.empty();
-}
-
 // "..." with \" inside; `at` on the opening quote.
 bool quoted(std::string_view line, size_t& at, std::string_view& out) {
   if (at >= line.size() || line[at] != '"') return false;
@@ -85,7 +75,7 @@ class AccessLog final : public Format {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t at = 0;
     std::string_view host, ident, user, time, request, status, bytes;
-    if (!word(line, at, host) || !word(line, at, ident) || !word(line, at, user)) return fail(detail, "host, ident and user");
+    if (!next_word(line, at, host) || !next_word(line, at, ident) || !next_word(line, at, user)) return fail(detail, "host, ident and user");
     if (at >= line.size() || line[at] != '[') return fail(detail, "[time]");
     const size_t close = line.find(']', at);
     if (close == std::string_view::npos) return fail(detail, "[time]");
@@ -96,8 +86,8 @@ class AccessLog final : public Format {
     if (at >= line.size() || line[at] != ' ') return fail(detail, "a space after the time");
     ++at;
     if (!quoted(line, at, request)) return fail(detail, "the quoted request");
-    if (!word(line, at, status) || !digits_only(status) || status.size() != 3) return fail(detail, "the status");
-    if (!word(line, at, bytes) || (bytes != "-" && !digits_only(bytes))) return fail(detail, "the size");
+    if (!next_word(line, at, status) || !digits_only(status) || status.size() != 3) return fail(detail, "the status");
+    if (!next_word(line, at, bytes) || (bytes != "-" && !digits_only(bytes))) return fail(detail, "the size");
     std::string_view referrer, agent;
     if (combined_) {
       if (!quoted(line, at, referrer) || !quoted(line, at, agent)) return fail(detail, "the quoted referrer and user agent");
@@ -125,8 +115,9 @@ class AccessLog final : public Format {
         out.add("url.original", request);
       }
     }
-    out.add("http.response.status_code", status, ValueKind::Number);
-    if (bytes != "-") out.add("http.response.body.bytes", bytes, ValueKind::Number);
+    // Digits, but "007" is no JSON number: number_or_string keeps such a value a string.
+    out.add("http.response.status_code", status, Output::number_or_string(status));
+    if (bytes != "-") out.add("http.response.body.bytes", bytes, Output::number_or_string(bytes));
     if (combined_) {
       if (referrer != "-") out.add("http.request.referrer", referrer);
       if (agent != "-") out.add("user_agent.original", agent);

@@ -7,7 +7,8 @@
 // CEF escapes: \| and \\ in the header; \= \\ \n \r in extension values, a
 // value running until the next " key=". Every extension is kept as
 // cef.extensions.<key> (leef.extensions.<key>), and the common ones are also
-// given their ECS names (source.ip, destination.port, user.name, ...).
+// given their ECS names (source.ip, destination.port, CEF's suser as
+// source.user.name, LEEF's usrName as user.name, ...).
 #include <array>
 #include <cstring>
 
@@ -81,17 +82,38 @@ bool header(std::string_view s, size_t n, std::vector<std::string>& fields, size
   return fields.size() == n;
 }
 
-void put_time(Output& out, std::string_view v, int64_t now, const std::string& format) {
+// Times without a zone are in the operator's `timezone`; a year-less one is
+// the year nearest the clock at the line, not at start-up.
+void put_time(Output& out, std::string_view v, const Clock& clock, const std::string& format) {
   std::optional<int64_t> t;
-  if (!format.empty()) t = timestamp::parse_format(v, format, 0);
+  if (!format.empty()) t = timestamp::parse_format(v, format, clock.offset_ms);
   if (!t) t = timestamp::parse_epoch(v);
-  if (!t) t = timestamp::parse_format(v, "%b %d %Y %H:%M:%S", 0);  // CEF's "MMM dd yyyy HH:mm:ss"
-  if (!t) t = timestamp::parse_any(v, now, 0);
+  if (!t) t = timestamp::parse_format(v, "%b %d %Y %H:%M:%S", clock.offset_ms);  // CEF's "MMM dd yyyy HH:mm:ss"
+  if (!t) t = timestamp::parse_any(v, clock.now_ms(), clock.offset_ms);
   if (t) out.time = *t;
+}
+
+// LEEF 2.0's delimiter: one character, or its hex code (x09, 0x5E). Never throws: the line is the sender's.
+std::optional<char> leef_delimiter(const std::string& d) {
+  if (d.size() == 1) return d[0];
+  std::string_view hex = d;
+  if (hex.size() >= 2 && (hex.substr(0, 2) == "0x" || hex.substr(0, 2) == "0X")) hex.remove_prefix(2);
+  else if (!hex.empty() && (hex[0] == 'x' || hex[0] == 'X')) hex.remove_prefix(1);
+  else return std::nullopt;
+  if (hex.empty() || hex.size() > 2) return std::nullopt;
+  int v = 0;
+  for (char c : hex) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    v = v * 16 + digit;
+  }
+  if (v == 0) return std::nullopt;
+  return static_cast<char>(v);
 }
 
 class Cef final : public Format {
  public:
+  explicit Cef(const Clock& clock) : clock_(clock) {}
   bool parse(std::string_view line, Output& out, std::string& detail) override {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t at = line.find("CEF:");
@@ -165,7 +187,7 @@ class Cef final : public Format {
         has_msg |= std::string_view(e->field) == "message";
         out.add(e->field, v, e->number ? Output::number_or_string(v) : ValueKind::String);
       }
-      if (key == "rt" || key == "end") put_time(out, v, now_, "");
+      if (key == "rt" || key == "end") put_time(out, v, clock_, "");
     }
     return true;
   }
@@ -173,11 +195,12 @@ class Cef final : public Format {
   std::vector<std::string> h_;
   std::vector<std::pair<size_t, size_t>> starts_;
   std::string value_, name_;
-  int64_t now_ = Clock{}.now_ms();
+  Clock clock_;
 };
 
 class Leef final : public Format {
  public:
+  explicit Leef(const Clock& clock) : clock_(clock) {}
   bool parse(std::string_view line, Output& out, std::string& detail) override {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t at = line.find("LEEF:");
@@ -186,15 +209,10 @@ class Leef final : public Format {
     const bool v2 = line.substr(at, 3) == "2.0";
     if (!header(line, v2 ? 6 : 5, h_, at)) return fail(detail, v2 ? "six |-separated header fields" : "five |-separated header fields");
     char delim = '\t';
-    if (v2) {
-      const std::string& d = h_[5];
-      if (d.size() == 1) {
-        delim = d[0];
-      } else if (d.size() >= 2 && (d[0] == 'x' || d[0] == 'X' || d.rfind("0x", 0) == 0)) {
-        delim = static_cast<char>(std::stoi(d.substr(d[0] == '0' ? 2 : 1), nullptr, 16));
-      } else if (!d.empty()) {
-        return fail(detail, "a one-character delimiter or its hex (x09)");
-      }
+    if (v2 && !h_[5].empty()) {
+      const auto d = leef_delimiter(h_[5]);
+      if (!d) return fail(detail, "a one-character delimiter or its hex (x09)");
+      delim = *d;
     }
     out.add("leef.version", out.copy(h_[0]));
     out.add("observer.vendor", out.copy(h_[1]));
@@ -219,7 +237,7 @@ class Leef final : public Format {
       if (key == "devTimeFormat") dev_time_format = v;
       ++pairs;
     }
-    if (!dev_time.empty()) put_time(out, dev_time, now_, java_to_strptime(dev_time_format));
+    if (!dev_time.empty()) put_time(out, dev_time, clock_, java_to_strptime(dev_time_format));
     (void)pairs;
     return true;
   }
@@ -242,12 +260,12 @@ class Leef final : public Format {
   }
   std::vector<std::string> h_;
   std::string name_;
-  int64_t now_ = Clock{}.now_ms();
+  Clock clock_;
 };
 
 }  // namespace
 
-std::unique_ptr<Format> make_cef(const Settings&) { return std::make_unique<Cef>(); }
-std::unique_ptr<Format> make_leef(const Settings&) { return std::make_unique<Leef>(); }
+std::unique_ptr<Format> make_cef(const Settings&, const Clock& clock) { return std::make_unique<Cef>(clock); }
+std::unique_ptr<Format> make_leef(const Settings&, const Clock& clock) { return std::make_unique<Leef>(clock); }
 
 }  // namespace socstream::parse

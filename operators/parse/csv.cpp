@@ -1,7 +1,9 @@
 // format: csv. One record per line (RFC 4180 quoting: "a, b", "say ""hi"""),
 // `delimiter` (default ","), values named by `columns`, or with `header: true`
-// by the first line the operator reads (which is then not an event itself:
-// it goes on as an event without fields only if `columns` was given too).
+// by the first line the operator reads (that line goes to dlq as no_match,
+// its detail saying it was the header: nothing leaves unaccounted for; so
+// does the header line repeated, as concatenated files have it). A header
+// that names a column twice makes every record a duplicate_key.
 // A record with more values than columns is no_match; fewer leave the rest out.
 #include <mutex>
 
@@ -37,7 +39,10 @@ class Csv final : public Format {
       detail = std::to_string(values_.size()) + " values for " + std::to_string(columns_.size()) + " columns";
       return false;
     }
-    for (size_t i = 0; i < values_.size(); ++i) out.add(columns_[i], out.copy(values_[i]));
+    // Header names are the data's (interned, a repeat refused); `columns` were checked at load.
+    for (size_t i = 0; i < values_.size(); ++i)
+      if (header_) out.add_named(columns_[i], out.copy(values_[i]));
+      else out.add(columns_[i], out.copy(values_[i]));
     return true;
   }
 
@@ -89,6 +94,9 @@ std::unique_ptr<Format> make_csv(const Settings& s) {
   auto columns = s.list("columns");
   const bool header = s.flag("header", false);
   if (columns.empty() && !header) s.error("format", "format csv needs 'columns' or 'header: true'");
+  for (size_t i = 0; i < columns.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (columns[i] == columns[j]) s.error("columns", "the column '" + columns[i] + "' is named twice");
   const std::string d = s.str("delimiter", ",");
   if (d.size() != 1 && d != "\\t") s.error("delimiter", "one character (or \\t)");
   return std::make_unique<Csv>(columns, d == "\\t" ? '\t' : d[0], header);

@@ -22,10 +22,31 @@ void Output::add_named(std::string_view name, std::string_view value, ValueKind 
 }
 
 ValueKind Output::number_or_string(std::string_view v) {
-  if (v.empty() || v.size() > 18) return ValueKind::String;
-  for (char c : v)
-    if (c < '0' || c > '9') return ValueKind::String;
-  return ValueKind::Number;
+  // A Number is written into JSON as it is, so it must be a JSON number
+  // (no leading zero, no '+', no bare '.'), and short enough to read back exactly.
+  if (v.empty() || v.size() > 24) return ValueKind::String;
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    return i - from;
+  };
+  if (v[i] == '-') ++i;
+  if (i < v.size() && v[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return ValueKind::String;
+  }
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (digits() == 0) return ValueKind::String;
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (digits() == 0) return ValueKind::String;
+  }
+  return i == v.size() ? ValueKind::Number : ValueKind::String;
 }
 
 int64_t Clock::now_ms() const {
@@ -44,8 +65,8 @@ std::unique_ptr<Format> make_format(const Settings& s, const std::string& format
   if (format == "syslog") return make_syslog(s, clock);
   if (format == "apache_common" || format == "apache_combined" || format == "nginx_combined")
     return make_access_log(s, format);
-  if (format == "cef") return make_cef(s);
-  if (format == "leef") return make_leef(s);
+  if (format == "cef") return make_cef(s, clock);
+  if (format == "leef") return make_leef(s, clock);
   if (format == "key_value") return make_key_value(s);
   if (format == "csv") return make_csv(s);
   return nullptr;

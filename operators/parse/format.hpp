@@ -27,7 +27,7 @@ class Output {
   void add_named(std::string_view name, std::string_view value, ValueKind kind = ValueKind::String);
   // The value bytes in the batch's arena (for values a format unescaped).
   std::string_view copy(std::string_view s) { return arena_.copy(s); }
-  // Digits only: a Number field; else a String.
+  // A JSON number (-12, 3.5, 1e3; not 007 or +1): a Number field; else a String.
   static ValueKind number_or_string(std::string_view v);
 
   std::optional<int64_t> time;           // the line's own time, in ms since the epoch
@@ -56,6 +56,17 @@ struct Clock {
   int64_t now_ms() const;
 };
 
+// Reads up to the next space into `out` and moves `at` past it; false at the
+// end of the line or on an empty word (two spaces).
+inline bool next_word(std::string_view line, size_t& at, std::string_view& out) {
+  if (at >= line.size()) return false;
+  size_t end = line.find(' ', at);
+  if (end == std::string_view::npos) end = line.size();
+  out = line.substr(at, end - at);
+  at = end + 1;
+  return !out.empty();
+}
+
 // Builds the format the settings name; errors go to the settings' diagnostics.
 std::unique_ptr<Format> make_format(const Settings& s, const std::string& format, const Clock& clock);
 std::vector<std::string> format_names();
@@ -65,8 +76,8 @@ std::unique_ptr<Format> make_regex(const Settings& s);
 std::unique_ptr<Format> make_grok(const Settings& s);
 std::unique_ptr<Format> make_access_log(const Settings& s, const std::string& variant);
 std::unique_ptr<Format> make_syslog(const Settings& s, const Clock& clock);
-std::unique_ptr<Format> make_cef(const Settings& s);
-std::unique_ptr<Format> make_leef(const Settings& s);
+std::unique_ptr<Format> make_cef(const Settings& s, const Clock& clock);
+std::unique_ptr<Format> make_leef(const Settings& s, const Clock& clock);
 std::unique_ptr<Format> make_key_value(const Settings& s);
 std::unique_ptr<Format> make_csv(const Settings& s);
 

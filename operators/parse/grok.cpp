@@ -38,11 +38,11 @@ struct Library {
   }
 };
 
-// The library's files, as embedded (operators/CMakeLists.txt).
+// The library's files, as embedded (operators/CMakeLists.txt); each library has most of them.
 const std::vector<std::string>& library_files() {
   static const std::vector<std::string> files{
       "aws", "bacula", "bind", "bro", "exim", "firewalls", "grok-patterns", "haproxy", "httpd", "java", "junos",
-      "linux-syslog", "maven", "mcollective", "mongodb", "nagios", "postgresql", "rails", "redis", "ruby", "squid",
+      "linux-syslog", "maven", "mcollective", "mcollective-patterns", "mongodb", "nagios", "postgresql", "rails", "redis", "ruby", "squid",
       "zeek"};
   return files;
 }

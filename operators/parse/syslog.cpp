@@ -49,21 +49,13 @@ class Syslog final : public Format {
     return false;
   }
 
-  static bool token(std::string_view line, size_t& at, std::string_view& out) {
-    if (at >= line.size()) return false;
-    size_t end = line.find(' ', at);
-    if (end == std::string_view::npos) end = line.size();
-    out = line.substr(at, end - at);
-    at = end + 1;
-    return !out.empty();
-  }
 
   bool rfc5424(std::string_view line, size_t at, Output& out, std::string& detail) {
     out.add("log.syslog.version", line.substr(at, 1), ValueKind::Number);
     at += 2;
     std::string_view ts, host, app, proc, msgid;
-    if (!token(line, at, ts) || !token(line, at, host) || !token(line, at, app) || !token(line, at, proc) ||
-        !token(line, at, msgid))
+    if (!next_word(line, at, ts) || !next_word(line, at, host) || !next_word(line, at, app) || !next_word(line, at, proc) ||
+        !next_word(line, at, msgid))
       return fail(detail, "TIMESTAMP HOSTNAME APP-NAME PROCID MSGID after the version");
     if (ts != "-") {
       auto t = timestamp::parse_iso8601(ts, clock_.offset_ms);
@@ -137,7 +129,7 @@ class Syslog final : public Format {
     ++at;
     std::string_view host;
     size_t before_host = at;
-    if (!token(line, at, host)) return fail(detail, "a host after the time");
+    if (!next_word(line, at, host)) return fail(detail, "a host after the time");
     // A sender without a hostname writes the tag right after the time.
     if (host.back() == ':' || host.find('[') != std::string_view::npos) {
       at = before_host;

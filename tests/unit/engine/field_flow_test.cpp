@@ -112,4 +112,14 @@ sinks:
   out: {type: stdout, inputs: [b.match]}
 )");
   EXPECT_NE(w.find("did you mean 'url.query'?"), std::string::npos) << w;
+  // A parser's time field may be one of its own.
+  EXPECT_EQ(warnings_of(lines + R"(  p: {type: parse, inputs: [in], format: regex, pattern: '(?P<time>\S+) (?P<verb>\S+)', timestamp_field: time}
+sinks:
+  out: {type: stdout, inputs: [p]}
+)"), "");
+  w = warnings_of(lines + R"(  p: {type: parse, inputs: [in], format: regex, pattern: '(?P<time>\S+) (?P<verb>\S+)', timestamp_field: tiem}
+sinks:
+  out: {type: stdout, inputs: [p]}
+)");
+  EXPECT_NE(w.find("'p': no component upstream gives events the field 'tiem' (the log's time)"), std::string::npos) << w;
 }

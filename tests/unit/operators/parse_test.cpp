@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "engine/timestamp.hpp"
 #include "operators/operators.hpp"
+#include "operators/sigma/attack.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace socstream;
@@ -30,6 +32,7 @@ struct Rig {
   std::deque<Event> events;
   std::string detail;
   std::optional<int64_t> time;
+  std::map<std::string, ValueKind> kinds;
 
   Rig(const std::string& format_name, const std::string& settings = "{}", int64_t offset_ms = 0,
       int64_t now_ms = 1796083200000 /* 2026-12-01T00:00:00Z */) {
@@ -53,43 +56,18 @@ struct Rig {
       return out;
     }
     time = o.time;
-    for (const auto& f : e.fields) out[std::string(f.name)] = std::string(f.value);
+    kinds.clear();
+    for (const auto& f : e.fields) {
+      out[std::string(f.name)] = std::string(f.value);
+      kinds[std::string(f.name)] = f.kind;
+    }
     return out;
   }
 };
 
+// The truth tables, with the reader the ATT&CK tables use (quotes, doubled quotes).
 std::vector<std::vector<std::string>> read_csv(const std::filesystem::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::string text = read_file(p);
-  std::vector<std::string> row;
-  std::string cell;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        cell += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cell += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(cell);
-      cell.clear();
-    } else if (c == '\n') {
-      row.push_back(cell);
-      rows.push_back(row);
-      row.clear();
-      cell.clear();
-    } else if (c != '\r') {
-      cell += c;
-    }
-  }
-  return rows;
+  return sigma::parse_csv(read_file(p));
 }
 
 std::vector<std::string> lines_of(const std::filesystem::path& p) {
@@ -353,7 +331,7 @@ TEST(Parse, OperatorRoutesAndMaps) {
   out.connect(1, &dlq);
   static const std::string source = "in";
   Batch b = make_batch(&source, {{}, {}, {}, {}});
-  const std::string raw[] = {"ts=\"2026-11-30 10:00:00\" src=10.0.0.1 secret=x message=hi", "ts=yesterday src=1",
+  const std::string raw[] = {"ts=\"2026-11-30 10:00:00\" source.ip=9.9.9.9 src=10.0.0.1 secret=x message=hi", "ts=yesterday src=1",
                              "no pairs here", "a=1 a=2"};
   for (size_t i = 0; i < 4; ++i) b.events[i].raw = raw[i];
   op.process(std::move(b), out);
@@ -362,6 +340,8 @@ TEST(Parse, OperatorRoutesAndMaps) {
   ASSERT_EQ(good.size(), 1u);
   EXPECT_EQ(field_of(good[0], "@timestamp"), "2026-11-30T08:00:00.000Z") << "a zone-less time in the operator's zone";
   EXPECT_EQ(field_of(good[0], "source.ip"), "10.0.0.1");
+  EXPECT_EQ(std::count_if(good[0].fields.begin(), good[0].fields.end(), [](const Field& f) { return f.name == "source.ip"; }), 1)
+      << "the renamed value replaces the field of that name, never two of one name";
   EXPECT_EQ(field_of(good[0], "event.dataset"), "app.kv");
   EXPECT_EQ(field_of(good[0], "secret"), "<none>");
   auto bad = drain(dlq, kept);
@@ -371,4 +351,53 @@ TEST(Parse, OperatorRoutesAndMaps) {
   EXPECT_NE(std::string(bad[1].error_detail).find("format key_value"), std::string::npos);
   EXPECT_EQ(bad[2].error, "duplicate_key");
   for (auto& e : good) e.ack.complete();
+}
+
+// Lines shaped to break a parser, and values that must not become bad JSON.
+TEST(Parse, HostileLinesAndValues) {
+  // A LEEF 2.0 delimiter that is no character or hex code is the line's fault: no_match, never an exception.
+  Rig leef("leef");
+  for (const char* d : {"xyz", "0x", "x123", "0xZZ", "x00", "ab"}) {
+    EXPECT_TRUE(leef.fields(std::string("LEEF:2.0|V|P|1|E|") + d + "|src=1.2.3.4").empty()) << d;
+    EXPECT_NE(leef.detail.find("delimiter"), std::string::npos) << d << ": " << leef.detail;
+  }
+  EXPECT_EQ(leef.fields("LEEF:2.0|V|P|1|E|0x5E|src=1.2.3.4^dst=5.6.7.8")["destination.ip"], "5.6.7.8");
+
+  // CEF and LEEF times without a zone are in the operator's timezone, like every other format's.
+  Rig cef("cef", "{}", 3'600'000);
+  cef.fields("CEF:0|a|b|c|d|e|1|rt=Mar 08 2019 08:00:00 src=10.0.0.1");
+  ASSERT_TRUE(cef.time);
+  EXPECT_EQ(timestamp::rfc3339(*cef.time), "2019-03-08T07:00:00.000Z");
+
+  // Numbers are written into JSON as they are: only JSON numbers are numbers.
+  EXPECT_EQ(parse::Output::number_or_string("007"), ValueKind::String);
+  EXPECT_EQ(parse::Output::number_or_string("+1"), ValueKind::String);
+  EXPECT_EQ(parse::Output::number_or_string("1."), ValueKind::String);
+  EXPECT_EQ(parse::Output::number_or_string("-"), ValueKind::String);
+  EXPECT_EQ(parse::Output::number_or_string("0x1F"), ValueKind::String);
+  EXPECT_EQ(parse::Output::number_or_string("-12"), ValueKind::Number);
+  EXPECT_EQ(parse::Output::number_or_string("1.5e3"), ValueKind::Number);
+  EXPECT_EQ(parse::Output::number_or_string("0"), ValueKind::Number);
+  Rig access("apache_combined");
+  access.fields(R"(h - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 0042 "-" "-")");
+  EXPECT_EQ(access.kinds["http.response.body.bytes"], ValueKind::String) << "0042 is no JSON number";
+  EXPECT_EQ(access.kinds["http.response.status_code"], ValueKind::Number);
+  Rig typed("regex", R"({pattern: '(?P<a>\S+) (?P<b>\S+)', types: {a: number, b: number}})");
+  typed.fields("-1.5 007");
+  EXPECT_EQ(typed.kinds["a"], ValueKind::Number) << "a float, negative, typed number";
+  EXPECT_EQ(typed.kinds["b"], ValueKind::String);
+
+  // A CSV header that names a column twice: which value a reader takes would be the sender's choice.
+  Rig header("csv", "{header: true}");
+  EXPECT_TRUE(header.fields("ip,user,ip").empty());
+  EXPECT_TRUE(header.fields("10.0.0.1,bob,10.6.6.6").empty());
+  EXPECT_NE(header.detail.find("duplicate ip"), std::string::npos) << header.detail;
+  Rig columns("csv", "{columns: [ip, user, ip]}");
+  EXPECT_FALSE(columns.diag.ok()) << "columns named twice are a configuration error";
+
+  // No 31 February: a date that does not exist is not moved to March.
+  EXPECT_FALSE(timestamp::parse_clf("31/Feb/2000:13:55:36 +0000"));
+  EXPECT_TRUE(timestamp::parse_clf("29/Feb/2000:13:55:36 +0000"));
+  EXPECT_FALSE(timestamp::parse_clf("29/Feb/1900:13:55:36 +0000"));
+  EXPECT_FALSE(timestamp::parse_iso8601("2026-04-31T00:00:00Z"));
 }
