@@ -43,8 +43,13 @@ void Outputs::emit(size_t port, Batch&& batch, const std::function<void()>& whil
 }
 
 void Outputs::dead_letter(Batch&& batch) {
-  for (auto& e : batch.events)
+  // A dead letter is its raw bytes and the reason, as reject() leaves it: no
+  // fields a downstream key or id could be read from by accident (validate's
+  // field-flow check relies on it).
+  for (auto& e : batch.events) {
     if (!e.error_component) e.error_component = component_;
+    e.fields.clear();
+  }
   emit(dlq_, std::move(batch));
 }
 

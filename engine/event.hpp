@@ -56,6 +56,10 @@ struct Event {
   std::string_view error_detail;
   const std::string* error_component = nullptr;
   Ack ack;
+  // A model operator (transformer, online_classifier) wrote its verdict fields.
+  // The alert trusts label/score/model only then: an event's own JSON can name
+  // a field "label" too, and must not pass for a model's verdict.
+  bool scored = false;
 
   const Field* field(std::string_view name) const {
     for (const auto& f : fields)

@@ -25,6 +25,9 @@ void check_field_flow(const Topology& topo, Diagnostics& diag) {
     if (out[v]) return *out[v];
     Reaching r;
     for (const auto& i : topo.nodes[v].inputs) {
+      // A dead letter leaves with its fields cleared (Outputs::reject): raw bytes and the reason only.
+      const Node& from = topo.nodes[i.node];
+      if (i.port < from.ports.size() && from.ports[i.port] == "dlq") continue;
       const Reaching& up = leaving(i.node);
       r.names.insert(up.names.begin(), up.names.end());
       r.open |= up.open;
@@ -47,9 +50,19 @@ void check_field_flow(const Topology& topo, Diagnostics& diag) {
     if (node.instances.empty() || node.kind == Kind::Source) continue;
     leaving(v);
     const Reaching& r = *in[v];
+    const auto reads = node.instances.front()->reads();
+    // Dead letters carry no fields at all: a component reading one from them never finds it.
+    for (const auto& i : node.inputs) {
+      const Node& from = topo.nodes[i.node];
+      if (i.port >= from.ports.size() || from.ports[i.port] != "dlq" || reads.empty()) continue;
+      std::string names;
+      for (const auto& f : reads) names += (names.empty() ? "'" : ", '") + f.name + "'";
+      diag.warn(i.where, "'" + node.name + "': dead letters from '" + i.text + "' carry no fields, so none has " +
+                             names + " (" + reads.front().role + "); give dead letters a sink of their own");
+    }
     if (r.open || !r.known) continue;
     const FieldWrites own = node.instances.front()->writes();
-    for (const FieldRead& f : node.instances.front()->reads()) {
+    for (const FieldRead& f : reads) {
       if (r.names.count(f.name)) continue;
       if (f.or_own && (own.open || std::find(own.names.begin(), own.names.end(), f.name) != own.names.end())) continue;
       std::string msg = "'" + node.name + "': no component upstream gives events the field '" + f.name + "'";
@@ -64,8 +77,10 @@ void check_field_flow(const Topology& topo, Diagnostics& diag) {
           if (shown++ < 24) all += (all.empty() ? "" : ", ") + g;
         if (given.size() > 24) all += ", ... (" + std::to_string(given.size()) + " in all)";
         msg += "; upstream gives: " + all;
-        if (auto c = closest(f.name, given)) msg += "; did you mean '" + *c + "'?";
       }
+      std::vector<std::string> candidates = given;
+      if (f.or_own) candidates.insert(candidates.end(), own.names.begin(), own.names.end());
+      if (auto c = closest(f.name, candidates)) msg += "; did you mean '" + *c + "'?";
       diag.warn(f.where, msg);
     }
   }

@@ -32,9 +32,52 @@ size_t next_escape(std::string_view s, size_t i) {
   return i;
 }
 
+// The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF).
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  auto cont = [&](size_t k) { return (b(k) & 0xC0) == 0x80; };
+  const unsigned c = b(i);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return b(i + 1) >= lo && b(i + 1) <= hi && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return b(i + 1) >= lo && b(i + 1) <= hi && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Each byte that starts no valid sequence becomes U+FFFD.
+std::string repair_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i);
+    if (n) {
+      out.append(s.data() + i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void append_string(std::string& out, std::string_view s) {
+  // JSON text is UTF-8: a log line in Latin-1, or bytes an attacker chose,
+  // must not make the document unreadable (one SIMD pass when it is valid).
+  if (!simdjson::validate_utf8(s.data(), s.size())) {
+    const std::string repaired = repair_utf8(s);
+    append_string(out, repaired);
+    return;
+  }
   static const char hex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;

@@ -8,7 +8,7 @@
 
 namespace socstream::json {
 
-// Appends s as a JSON string literal. s must be valid UTF-8.
+// Appends s as a JSON string literal; bytes that are not UTF-8 become U+FFFD.
 void append_string(std::string& out, std::string_view s);
 // Appends a field value in its JSON form (strings quoted, numbers and JSON verbatim).
 void append_value(std::string& out, const Field& f);

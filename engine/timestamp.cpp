@@ -103,7 +103,7 @@ std::optional<int64_t> parse_epoch(std::string_view s) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
   const double ms = v < 1e11 ? v * 1000 : v;
-  if (!(ms >= 0 && ms < 1e15)) return std::nullopt;  // before 1970 or after the year 33,000: not a time
+  if (!(ms >= 0 && ms <= 253402300799999.0)) return std::nullopt;  // before 1970 or after 9999: not a time
   return static_cast<int64_t>(ms);
 }
 

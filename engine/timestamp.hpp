@@ -33,5 +33,8 @@ std::optional<int64_t> parse_any(std::string_view s, int64_t now_ms, int64_t off
 
 // 2026-11-30T10:00:00.123Z
 std::string rfc3339(int64_t ms);
+// Within years 0000 to 9999, what RFC 3339 and ECS dates can say: a time a
+// sender pushed outside it is no time (it would not index), not a wrong one.
+inline bool representable(int64_t ms) { return ms >= -62167219200000 && ms <= 253402300799999; }
 
 }  // namespace socstream::timestamp

@@ -40,6 +40,7 @@ alert::Detection AlertOp::detection(const Event& e) const {
   alert::Detection d;
   for (const Rule* r : e.rules) d.severity = std::max(d.severity, r->severity);
   const VerdictFields& names = document_.verdict_names();
+  if (!e.scored) return d;
   d.label = e.field(names.label);
   if (!d.label) return d;
   d.severity = std::max(d.severity, model_severity_);

@@ -215,6 +215,7 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
     for (uint32_t k = 0; k < labels_.size(); ++k)
       if (k != negative_ && probs_[k] > probs_[label]) label = k;
   }
+  e.scored = true;
   e.set_field(names_.label, labels_[label]);
   e.set_field(names_.score, number(arena, probs_[label]), ValueKind::Number);
   e.set_field(names_.model, name_);

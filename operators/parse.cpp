@@ -60,6 +60,7 @@ ParseOp::ParseOp(const Settings& s) : names_(65536, 4u << 20) {
   field_ = s.str("field");
   field_where_ = s.where("field");
   timestamp_where_ = s.where("timestamp_field");
+  rename_where_ = s.where("rename");
   timestamp_field_ = s.str("timestamp_field");
   timestamp_format_ = s.str("timestamp_format");
   if (format == "csv" && s.flag("header", false) && s.integer("workers", 1) > 1)
@@ -122,6 +123,11 @@ void ParseOp::process(Batch&& in, Outputs& out) {
         }
       }
     }
+    if (time && !timestamp::representable(*time)) {
+      e.fields.resize(before);
+      out.reject(bad, std::move(e), "bad_timestamp", arena->copy("a time outside the years 0000 to 9999"));
+      continue;
+    }
     if (time) e.set_field("@timestamp", arena->copy(timestamp::rfc3339(*time)));
     for (const auto& [from, to] : renames_) {
       // One field per name after it: two would leave which one a reader takes to chance.
@@ -155,6 +161,8 @@ std::vector<FieldRead> ParseOp::reads() const {
   if (!field_.empty()) r.push_back({field_, field_where_, "the field to parse"});
   // The time field is usually one the format itself gives: checked against what this operator adds too.
   if (!timestamp_field_.empty()) r.push_back({timestamp_field_, timestamp_where_, "the log's time", true});
+  // A rename whose source nothing gives does nothing, silently, and its target then hides later typos.
+  for (size_t i = 0; i < renames_.size(); ++i) r.push_back({renames_[i].first, rename_where_, "a field to rename", true});
   return r;
 }
 

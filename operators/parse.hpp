@@ -18,7 +18,7 @@ class ParseOp final : public Operator {
   FieldWrites writes() const override;
 
  private:
-  Location field_where_, timestamp_where_;
+  Location field_where_, timestamp_where_, rename_where_;
   std::string format_name_;
   std::unique_ptr<parse::Format> format_;
   parse::Clock clock_;

@@ -224,6 +224,7 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
     neg.events.push_back(std::move(e));
     return;
   }
+  e.scored = true;
   e.set_field(names_.label, info_.labels[v.label]);
   e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
   e.set_field(names_.model, info_.name);

@@ -13,19 +13,28 @@ import jsonschema
 SCHEMA = Path(__file__).resolve().parent.parent / "docs/alert.schema.json"
 
 
+def no_duplicates(pairs):
+    # json.loads keeps the last of a repeated key; consumers differ, so an alert must have none.
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"a key appears more than once in an object: {', '.join(repeated)}")
+    return dict(pairs)
+
+
 def main(paths):
     schema = json.loads(SCHEMA.read_text())
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     total = bad = 0
     for path in paths:
-        stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")
         for number, line in enumerate(stream, 1):
             if not line.strip():
                 continue
             total += 1
             try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as e:
+                doc = json.loads(line.decode("utf-8"), object_pairs_hook=no_duplicates)
+            except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ones
                 bad += 1
                 print(f"{path}:{number}: not JSON: {e}", file=sys.stderr)
                 continue

@@ -40,9 +40,11 @@ void append_refs(std::string& out, const std::vector<AttackRef>& v) {
 }
 
 std::optional<int64_t> event_time(const Field& f) {
-  if (auto t = timestamp::parse_iso8601(f.value)) return t;
-  if (auto t = timestamp::parse_clf(f.value)) return t;
-  return timestamp::parse_epoch(f.value);
+  std::optional<int64_t> t = timestamp::parse_iso8601(f.value);
+  if (!t) t = timestamp::parse_clf(f.value);
+  if (!t) t = timestamp::parse_epoch(f.value);
+  if (t && !timestamp::representable(*t)) return std::nullopt;
+  return t;
 }
 
 // ATT&CK ids, names and pages, deduplicated in first-seen order, as ECS's
@@ -338,9 +340,13 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
     socstream += '}';
   }
   socstream += ",\"fields\":{";
+  // One key per name, the first (a JSON object with a key twice is read differently by every consumer).
+  std::vector<std::string_view> written;
   for (size_t k = 0; k < unplaced.size(); ++k) {
-    if (k) socstream += ',';
     const Field& f = *fields[unplaced[k]];
+    if (std::find(written.begin(), written.end(), f.name) != written.end()) continue;
+    if (!written.empty()) socstream += ',';
+    written.push_back(f.name);
     json::append_string(socstream, f.name);
     socstream += ':';
     json::append_value(socstream, f);

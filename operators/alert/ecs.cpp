@@ -100,8 +100,9 @@ EcsSchema::EcsSchema(std::string_view tsv) {
     }
     const size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
     if (t1 == std::string_view::npos || t2 == std::string_view::npos) continue;
+    const std::string_view type = line.substr(t1 + 1, t2 - t1 - 1);
     fields_.emplace(std::string(line.substr(0, t1)),
-                    EcsField{type_of(line.substr(t1 + 1, t2 - t1 - 1)), line.substr(t2 + 1) == "1"});
+                    EcsField{type_of(type), line.substr(t2 + 1) == "1", type == "object" || type == "flattened"});
   }
 }
 
@@ -111,14 +112,17 @@ const EcsSchema& EcsSchema::builtin() {
 }
 
 const EcsField* EcsSchema::find(std::string_view name) const {
+  // Names are the sender's: a long one is no ECS field, and costs no more than this to say so.
+  if (name.size() > 256) return nullptr;
   if (auto it = fields_.find(name); it != fields_.end()) return &it->second;
-  // labels.team: a key of an object-typed field holds keywords.
-  static const EcsField keyword{EcsType::Keyword, false};
-  for (size_t dot = name.rfind('.'); dot != std::string_view::npos && dot > 0; dot = name.rfind('.', dot - 1)) {
-    auto it = fields_.find(name.substr(0, dot));
-    if (it != fields_.end()) return it->second.type == EcsType::Object && it->first != "@timestamp" ? &keyword : nullptr;
-  }
-  return nullptr;
+  // labels.team: one key below an object or flattened field holds a keyword.
+  // Not deeper (a document nested past a SIEM's depth limit does not index),
+  // and not below geo_point or nested fields, whose mappings refuse it.
+  static const EcsField keyword{EcsType::Keyword, false, false};
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return nullptr;
+  auto it = fields_.find(name.substr(0, dot));
+  return it != fields_.end() && it->second.keyword_keys ? &keyword : nullptr;
 }
 
 bool append_as(std::string& out, const Field& v, const EcsField& type) {
@@ -156,7 +160,7 @@ bool append_as(std::string& out, const Field& v, const EcsField& type) {
       auto ms = timestamp::parse_iso8601(v.value);
       if (!ms) ms = timestamp::parse_clf(v.value);
       if (!ms) ms = timestamp::parse_epoch(v.value);
-      if (!ms) return false;
+      if (!ms || !timestamp::representable(*ms)) return false;
       json::append_string(out, timestamp::rfc3339(*ms));
       return true;
     }
@@ -234,6 +238,14 @@ void FieldMap::add(const std::string& from, const std::string& to, const Locatio
   if (!f || f->type == EcsType::Object) {
     diag.error(where, "'" + to + "' is not an ECS field (ECS " + EcsSchema::builtin().version() +
                           ", config/ecs/fields.tsv)");
+    return;
+  }
+  // What the alert writes itself: a value mapped there could only ever land in socstream.fields.
+  auto under = [&](std::string_view p) { return to.rfind(p, 0) == 0 && to.size() > p.size() && to[p.size()] == '.'; };
+  if (to == "@timestamp" || to == "ecs.version" || to == "tags" || to == "event.kind" || to == "event.id" ||
+      to == "event.created" || to == "event.severity" || to == "event.risk_score" || to == "event.reason" ||
+      under("rule") || under("threat")) {
+    diag.error(where, "'" + to + "' is written by the alert itself (docs/alerts.md): map the field elsewhere");
     return;
   }
   map_[from] = to;

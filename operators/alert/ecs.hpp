@@ -21,7 +21,8 @@ enum class EcsType : uint8_t { Keyword, Long, Float, Bool, Ip, Date, Object };
 
 struct EcsField {
   EcsType type = EcsType::Keyword;
-  bool array = false;  // ECS normalises it to an array
+  bool array = false;      // ECS normalises it to an array
+  bool keyword_keys = false;  // object, flattened: a key below it holds a keyword (labels.team)
 };
 
 struct StringHash {

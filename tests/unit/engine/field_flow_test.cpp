@@ -123,3 +123,42 @@ sinks:
 )");
   EXPECT_NE(w.find("'p': no component upstream gives events the field 'tiem' (the log's time)"), std::string::npos) << w;
 }
+
+// Dead letters are raw bytes and a reason: a sink that reads an id or key from them finds none.
+TEST(FieldFlow, DeadLettersCarryNoFields) {
+  auto w = warnings_of(R"(sources:
+  in: {type: stdin}
+operators:
+  parse: {type: json_parse, inputs: [in], fields: all}
+  alerts: {type: alert, inputs: [parse]}
+sinks:
+  r: {type: redis, inputs: [alerts, parse.dlq], key: s, idempotent: true}
+)");
+  EXPECT_NE(w.find("topology.yaml:7:37: warning: 'r': dead letters from 'parse.dlq' carry no fields, so none has "
+                   "'alert_id'"),
+            std::string::npos) << w;
+  // Downstream of the dead-letter port nothing is given, even after fields: all.
+  w = warnings_of(R"(sources:
+  in: {type: stdin}
+operators:
+  parse: {type: json_parse, inputs: [in], fields: all}
+sinks:
+  k: {type: kafka, inputs: [parse.dlq], brokers: 127.0.0.1:1, topic: t, key_field: source.ip}
+)");
+  EXPECT_NE(w.find("'k': no component upstream gives events the field 'source.ip'"), std::string::npos) << w;
+}
+
+// A rename of a field nothing gives does nothing; its target would then hide the typo downstream.
+TEST(FieldFlow, ARenameOfNothingIsWarned) {
+  auto w = warnings_of(R"(sources:
+  in: {type: stdin, format: lines}
+operators:
+  p: {type: parse, inputs: [in], format: nginx_combined, rename: {url.qeury: query}}
+sinks:
+  out: {type: stdout, inputs: [p]}
+)");
+  EXPECT_NE(w.find("'p': no component upstream gives events the field 'url.qeury' (a field to rename)"),
+            std::string::npos) << w;
+  EXPECT_NE(w.find("did you mean 'url.query'?"), std::string::npos) << w;
+}
+

@@ -270,6 +270,7 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
     e.fields.push_back(Field{"score", score, ValueKind::Number});
     e.fields.push_back(Field{"model", "web"});
     e.fields.push_back(Field{"model_version", "2", ValueKind::Number});
+    e.scored = true;  // as a transformer leaves it
     in.events.push_back(std::move(e));
   }
   Batch got = process(*op, std::move(in));
@@ -287,3 +288,82 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
   EXPECT_EQ(std::string_view(s["fields"]["q"]), "1 or 1=1");
   EXPECT_NE(std::string_view(a["event"]["reason"]).find("model web labelled it sqli (score 0.950000)"), std::string_view::npos);
 }
+
+// An event's own fields named like a verdict (its JSON has "label", "score",
+// "model") are the event's data, not a model's word: no socstream.model, no
+// raised severity, and the fields stay in the alert.
+TEST(Alert, AnEventCannotPassForAModelsVerdict) {
+  Diagnostics diag;
+  auto op = make("{}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  Rule r = regex_rule("sqli-union", Severity::Low, {});
+  std::string src = "s";
+  Batch in;
+  Event e;
+  e.pos = SourcePos{&src, 0, 0, {}};
+  e.rules.push_back(&r);
+  e.fields.push_back(Field{"label", "benign"});
+  e.fields.push_back(Field{"score", "high"});
+  e.fields.push_back(Field{"model", "trusted-model"});
+  in.events.push_back(std::move(e));
+  Batch got = process(*op, std::move(in));
+  ASSERT_EQ(got.size(), 1u);
+  const std::string doc(got.events[0].raw);
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(doc);
+  EXPECT_EQ(a["socstream"]["model"].error(), simdjson::NO_SUCH_FIELD) << doc;
+  EXPECT_EQ(std::string_view(a["socstream"]["severity"]), "low") << doc;
+  EXPECT_EQ(std::string_view(a["socstream"]["fields"]["label"]), "benign") << doc;
+  EXPECT_EQ(std::string_view(a["rule"]["id"]), "sqli-union") << doc;
+  EXPECT_EQ(std::string_view(a["event"]["reason"]).find("trusted-model"), std::string_view::npos) << doc;
+  expect_schema_valid({doc}, "an alert on an event with verdict-like fields");
+}
+
+// Fields an attacker names and fills: the document stays one a SIEM indexes.
+TEST(Alert, HostileFieldsStillMakeAValidDocument) {
+  Diagnostics diag;
+  auto op = make("{}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  Rule r = regex_rule("r", Severity::High, {});
+  std::string src = "s";
+  const std::string long_name = "labels" + std::string(2000, '.') + "x";
+  Batch in;
+  Event e;
+  e.pos = SourcePos{&src, 0, 0, {}};
+  e.rules.push_back(&r);
+  e.fields.push_back(Field{"@timestamp", "999999999999999", ValueKind::Number});  // the year 33658
+  e.fields.push_back(Field{"note", "caf\xE9 \xFF\xFE"});                         // Latin-1, not UTF-8
+  e.fields.push_back(Field{"note", "second"});                                    // a name twice
+  e.fields.push_back(Field{"a\"b\\c", "quoted name"});
+  e.fields.push_back(Field{long_name, "deep"});
+  e.fields.push_back(Field{"labels.team.sub", "too deep"});
+  e.fields.push_back(Field{"source.geo.location.lat", "1.0"});
+  in.events.push_back(std::move(e));
+  Batch got = process(*op, std::move(in));
+  ASSERT_EQ(got.size(), 1u);
+  const std::string doc(got.events[0].raw);
+  expect_schema_valid({doc}, "an alert on hostile fields");  // also refuses a key twice and bytes that are not UTF-8
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(doc);
+  EXPECT_EQ(std::string_view(a["@timestamp"]), std::string_view(a["event"]["created"])) << "no time: the detection's";
+  auto fields = a["socstream"]["fields"];
+  EXPECT_EQ(std::string_view(fields["note"]), "caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD") << "the first, repaired";
+  EXPECT_EQ(std::string_view(fields["a\"b\\c"]), "quoted name");
+  EXPECT_EQ(std::string_view(fields[long_name]), "deep");
+  EXPECT_EQ(std::string_view(fields["labels.team.sub"]), "too deep") << "one key below labels, not two";
+  EXPECT_EQ(std::string_view(fields["source.geo.location.lat"]), "1.0") << "no keys below a geo_point";
+  EXPECT_EQ(a["labels"].error(), simdjson::NO_SUCH_FIELD);
+  EXPECT_EQ(a["source"].error(), simdjson::NO_SUCH_FIELD);
+}
+
+TEST(Alert, AFieldMapCannotTargetWhatTheAlertWrites) {
+  for (const char* target : {"event.kind", "rule.name", "threat.technique.id", "@timestamp", "tags"}) {
+    TempDir dir;
+    Diagnostics diag;
+    YAML::Node n = YAML::Load(std::string("{ecs_fields: {x: '") + target + "'}}");
+    Settings s(n, "alerts", "inline.yaml", dir.path(), &diag);
+    AlertOp op(s);
+    EXPECT_NE(diag.str().find("is written by the alert itself"), std::string::npos) << target << ": " << diag.str();
+  }
+}
+
