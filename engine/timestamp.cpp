@@ -21,7 +21,9 @@ int digits(std::string_view s, size_t at, size_t n) {
 }
 
 bool valid(int y, int mo, int d, int h, int mi, int se) {
+  // 24:00:00 (ISO 8601's end of day) and a leap second :60 exist; 24:01 and 25:00 do not.
   if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 24 || mi < 0 || mi > 59 || se < 0 || se > 60) return false;
+  if (h == 24 && (mi != 0 || se != 0)) return false;
   // 31/Feb is no date: read as 3 March it would move an event's time by days.
   static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -140,6 +142,7 @@ std::optional<int64_t> parse_bsd(std::string_view s, int64_t now_ms, int64_t off
   int64_t year = yoe + era * 400 + (month <= 2);
   int64_t best = 0, best_gap = INT64_MAX;
   for (int64_t y : {year - 1, year, year + 1}) {
+    if (!valid(static_cast<int>(y), mo, d, h, mi, se)) continue;  // 29 February only in leap years
     const int64_t t = to_ms(static_cast<int>(y), mo, d, h, mi, se) + frac - offset_ms;
     const int64_t gap = t > now_ms ? t - now_ms : now_ms - t;
     if (gap < best_gap) {
@@ -147,6 +150,7 @@ std::optional<int64_t> parse_bsd(std::string_view s, int64_t now_ms, int64_t off
       best = t;
     }
   }
+  if (best_gap == INT64_MAX) return std::nullopt;  // 29 February with no leap year near
   return best;
 }
 
@@ -162,6 +166,8 @@ std::optional<int64_t> parse_format(std::string_view s, const std::string& forma
   if (i != text.size()) return std::nullopt;
   if (tm.tm_year == 0 && format.find("%Y") == std::string::npos && format.find("%y") == std::string::npos)
     return std::nullopt;  // a format without a year needs parse_bsd's rule
+  // strptime takes %d up to 31 in any month.
+  if (!valid(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)) return std::nullopt;
   return to_ms(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec) + frac - off;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <unordered_set>
 
 #include "engine/json_writer.hpp"
 #include "engine/timestamp.hpp"
@@ -271,23 +272,25 @@ bool NestedJson::has(std::string_view path) const {
 }
 
 void NestedJson::resolve(std::vector<size_t>* refused) {
-  // Paths sharing a prefix are contiguous once sorted: a clash is found among
-  // neighbours, and the earlier-added of two clashing paths wins.
-  std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+  // In the order added (the earlier of two clashing paths wins), a path is
+  // refused if it is taken, lies under a taken leaf, or has taken paths under
+  // it. Hash sets of leaves and of their parents keep this linear in the
+  // paths' length: an event can carry thousands of fields that share a prefix.
+  std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.order < b.order; });
+  std::unordered_set<std::string_view> leaves, parents;
   std::vector<bool> keep(entries_.size(), true);
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (!keep[i]) continue;
-    const std::string& p = entries_[i].path;
-    for (size_t j = i + 1; j < entries_.size(); ++j) {
-      const std::string& q = entries_[j].path;
-      if (q.compare(0, p.size(), p) != 0) break;
-      if (q.size() != p.size() && q[p.size()] != '.') continue;
-      // q equals p or lies under it: one of the two goes.
-      const size_t loser = entries_[j].order > entries_[i].order ? j : i;
-      keep[loser] = false;
-      if (refused) refused->push_back(entries_[loser].tag);
-      if (loser == i) break;
+    const std::string_view p = entries_[i].path;
+    bool clash = leaves.count(p) || parents.count(p);
+    for (size_t dot = p.find('.'); !clash && dot != std::string_view::npos; dot = p.find('.', dot + 1))
+      clash = leaves.count(p.substr(0, dot)) > 0;
+    if (clash) {
+      keep[i] = false;
+      if (refused) refused->push_back(entries_[i].tag);
+      continue;
     }
+    leaves.insert(p);
+    for (size_t dot = p.find('.'); dot != std::string_view::npos; dot = p.find('.', dot + 1)) parents.insert(p.substr(0, dot));
   }
   size_t kept = 0;
   for (size_t i = 0; i < entries_.size(); ++i)
@@ -296,6 +299,8 @@ void NestedJson::resolve(std::vector<size_t>* refused) {
       ++kept;
     }
   entries_.resize(kept);
+  // write() nests by walking the paths in order.
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
 }
 
 void NestedJson::write(std::string& out) {

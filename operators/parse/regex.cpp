@@ -63,6 +63,13 @@ bool RegexFormat::parse(std::string_view line, Output& out, std::string& detail)
     std::string_view v(args_[i].data(), args_[i].size());
     ValueKind kind = kinds_[i];
     if (kind == ValueKind::Number && Output::number_or_string(v) != ValueKind::Number) kind = ValueKind::String;
+    // Alternatives may name one field (grok's IP or HOSTNAME as source.address);
+    // two groups that both matched give it twice, and which one a reader takes is the sender's choice.
+    for (size_t j = 1; j < i; ++j)
+      if (names_[j] == names_[i] && args_[j].data() != nullptr) {
+        if (!out.duplicate) out.duplicate = names_[i].c_str();
+        break;
+      }
     out.add(names_[i], v, kind);
   }
   return true;

@@ -395,9 +395,25 @@ TEST(Parse, HostileLinesAndValues) {
   Rig columns("csv", "{columns: [ip, user, ip]}");
   EXPECT_FALSE(columns.diag.ok()) << "columns named twice are a configuration error";
 
+  // One field named by two groups that both matched is a duplicate; by alternatives, one of which matched, fine.
+  Rig twice("grok", "{pattern: '%{WORD:f} %{WORD:f}'}");
+  ASSERT_TRUE(twice.diag.ok()) << twice.diag.str();
+  EXPECT_TRUE(twice.fields("a b").empty());
+  EXPECT_EQ(twice.detail, "duplicate f");
+  Rig either("grok", "{pattern: '(?:%{INT:f}|%{WORD:f}) %{WORD:g}'}");
+  ASSERT_TRUE(either.diag.ok()) << either.diag.str();
+  EXPECT_EQ(either.fields("12 x")["f"], "12") << either.detail;
+  EXPECT_EQ(either.fields("ab x")["f"], "ab") << either.detail;
+
   // No 31 February: a date that does not exist is not moved to March.
   EXPECT_FALSE(timestamp::parse_clf("31/Feb/2000:13:55:36 +0000"));
   EXPECT_TRUE(timestamp::parse_clf("29/Feb/2000:13:55:36 +0000"));
   EXPECT_FALSE(timestamp::parse_clf("29/Feb/1900:13:55:36 +0000"));
   EXPECT_FALSE(timestamp::parse_iso8601("2026-04-31T00:00:00Z"));
+  EXPECT_FALSE(timestamp::parse_iso8601("2026-04-30T24:59:00Z"));
+  EXPECT_FALSE(timestamp::parse_format("Feb 31 2019 08:00:00", "%b %d %Y %H:%M:%S", 0)) << "strptime takes %d to 31";
+  const int64_t dec_2026 = 1796083200000;  // no leap year within one of 2026
+  EXPECT_FALSE(timestamp::parse_bsd("Feb 29 10:00:00", dec_2026, 0)) << "not 1 March";
+  ASSERT_TRUE(timestamp::parse_bsd("Feb 29 10:00:00", 1709251200000 /* 2024-03-01 */, 0));
+  EXPECT_EQ(timestamp::rfc3339(*timestamp::parse_bsd("Feb 29 10:00:00", 1709251200000, 0)), "2024-02-29T10:00:00.000Z");
 }
