@@ -50,47 +50,57 @@ rd_kafka_t* client(rd_kafka_type_t type, const std::string& group = "") {
 }
 }  // namespace
 
-void create_topic(const std::string& topic, int partitions) {
+namespace {
+
+// Runs one admin request (`send` queues it on q) and waits for its one topic's
+// result; "" on success or when `ignore` is the topic's error, else what went wrong.
+template <class Send, class Results>
+std::string admin_request(Send send, Results results, rd_kafka_resp_err_t ignore) {
   rd_kafka_t* rk = client(RD_KAFKA_PRODUCER);
-  char err[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  send(rk, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
   std::string failure;
-  if (!ev) failure = "no answer";
-  else if (rd_kafka_event_error(ev)) failure = rd_kafka_event_error_string(ev);
-  else {
+  if (!ev) {
+    failure = "no answer";
+  } else if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else {
     size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    if (n == 1 && rd_kafka_topic_result_error(res[0]) && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    const rd_kafka_topic_result_t** res = results(ev, &n);
+    if (n == 1 && rd_kafka_topic_result_error(res[0]) && rd_kafka_topic_result_error(res[0]) != ignore)
       failure = rd_kafka_topic_result_error_string(res[0]);
   }
   if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_NewTopic_destroy(nt);
   rd_kafka_queue_destroy(q);
   rd_kafka_destroy(rk);
+  return failure;
+}
+
+}  // namespace
+
+void create_topic(const std::string& topic, int partitions) {
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  const std::string failure = admin_request(
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q); },
+      [](rd_kafka_event_t* ev, size_t* n) {
+        return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), n);
+      },
+      RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+  rd_kafka_NewTopic_destroy(nt);
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
 void delete_topic(const std::string& topic) {
-  rd_kafka_t* rk = client(RD_KAFKA_PRODUCER);
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_DeleteTopics(rk, &dt, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
-  std::string failure;
-  if (!ev) failure = "no answer";
-  else if (rd_kafka_event_error(ev)) failure = rd_kafka_event_error_string(ev);
-  else {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-    if (n == 1 && rd_kafka_topic_result_error(res[0])) failure = rd_kafka_topic_result_error_string(res[0]);
-  }
-  if (ev) rd_kafka_event_destroy(ev);
+  const std::string failure = admin_request(
+      [&](rd_kafka_t* rk, rd_kafka_queue_t* q) { rd_kafka_DeleteTopics(rk, &dt, 1, nullptr, q); },
+      [](rd_kafka_event_t* ev, size_t* n) {
+        return rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), n);
+      },
+      RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_DeleteTopic_destroy(dt);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_destroy(rk);
   if (!failure.empty()) throw std::runtime_error("deleting topic " + topic + ": " + failure);
 }
 
