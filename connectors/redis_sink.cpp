@@ -2,10 +2,12 @@
 // channel (PUBLISH) or a list (LPUSH), one pipelined round trip per batch. An
 // event completes when Redis has answered for it. While Redis is unreachable
 // the sink retries with backoff and holds its batch, so upstream blocks (the
-// engine's backpressure) and nothing is dropped. With `idempotent: true` a
-// write happens only if the event's id was not seen before (SET NX with a TTL
-// and the write, atomically in one Lua script), so redelivered alerts are
-// written once.
+// engine's backpressure) and nothing is dropped; so do errors that say "not
+// now" (OOM under maxmemory, READONLY in a failover, LOADING, BUSY). Errors
+// that say "never" (WRONGTYPE on the target) dead-letter the event. With
+// `idempotent: true` a write happens only if the event's id was not seen
+// before (the write, then a marker with a TTL, atomically in one Lua script),
+// so redelivered alerts are written once.
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
@@ -22,30 +24,61 @@ namespace {
 // One call writes a chunk of events, each only if its id is new: the script's
 // per-call cost (measured: 46K calls/s against 138K plain XADD/s) is paid once
 // per chunk. Scripts run without interleaving, so each check-and-write is atomic.
+// The write comes first and its dedupe marker only after it succeeded: Redis
+// does not roll a script back, so a marker set before a write that then failed
+// (WRONGTYPE, OOM) would skip that alert on every replay. A transient refusal
+// (OOM, READONLY, ...) ends the call with that error, and the sink retries the
+// batch (what this call already wrote has its marker); a permanent one is that
+// event's result, and the rest of the chunk goes on.
 // KEYS: target, then one dedupe key per event; ARGV: ttl, mode, maxlen, stream
-// field, then one payload per event. Returns how many were new.
+// field, then one payload per event. Returns, per event, 1 (written), 0 (seen
+// before) or the error Redis gave its write.
 const char* kIdempotentWrite = R"lua(
 local ttl, mode, maxlen, field = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local written = 0
+local transient = {'OOM', 'READONLY', 'LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS'}
+local results = {}
 for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    results[i - 1] = 0
+  else
     local payload = ARGV[i + 3]
+    local r
     if mode == 'xadd' then
       if maxlen > 0 then
-        redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', field, payload)
+        r = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', field, payload)
       else
-        redis.call('XADD', KEYS[1], '*', field, payload)
+        r = redis.pcall('XADD', KEYS[1], '*', field, payload)
       end
     elseif mode == 'publish' then
-      redis.call('PUBLISH', KEYS[1], payload)
+      r = redis.pcall('PUBLISH', KEYS[1], payload)
     else
-      redis.call('LPUSH', KEYS[1], payload)
+      r = redis.pcall('LPUSH', KEYS[1], payload)
     end
-    written = written + 1
+    if type(r) == 'table' and r.err then
+      for _, p in ipairs(transient) do
+        if string.sub(r.err, 1, #p) == p then return redis.error_reply(r.err) end
+      end
+      results[i - 1] = r.err
+    else
+      redis.call('SET', KEYS[i], '1', 'EX', ttl)
+      results[i - 1] = 1
+    end
   end
 end
-return written
+return results
 )lua";
+
+// Errors that say "not now" rather than "never": the sink holds its batch and
+// retries with backoff, as in an outage, instead of dead-lettering alerts that
+// a moment later would have landed. NOSCRIPT: a restarted server, which a
+// reconnect (reloading the script) answers.
+bool transient_error(std::string_view msg) {
+  for (std::string_view p : {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
+                             "NOREPLICAS", "NOSCRIPT"})
+    if (msg.substr(0, p.size()) == p) return true;
+  return false;
+}
+
 constexpr size_t kChunk = 256;  // events per script call: long enough to amortise, short enough not to stall Redis
 
 struct ReplyDeleter {
@@ -94,9 +127,12 @@ class RedisSink final : public Sink {
         continue;
       }
       if (write(in, out)) return;
-      // The connection failed mid-batch: resend the whole batch on a new one. In
-      // idempotent mode what already landed is skipped; otherwise it may repeat.
+      // The connection failed mid-batch, or Redis said "not now": resend the
+      // whole batch on a new connection after a pause. In idempotent mode what
+      // already landed is skipped; otherwise it may repeat.
       disconnect();
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      backoff = std::min(backoff * 2, backoff_max_ms_);
     }
   }
 
@@ -225,6 +261,7 @@ class RedisSink final : public Sink {
       i = end;
     }
     std::vector<std::string> errors(n);
+    bool transient = false;
     for (const auto& c : commands) {
       void* raw = nullptr;
       if (redisGetReply(ctx_, &raw) != REDIS_OK) {
@@ -234,13 +271,22 @@ class RedisSink final : public Sink {
       Reply r(static_cast<redisReply*>(raw));
       if (r->type == REDIS_REPLY_ERROR) {
         std::string_view msg(r->str, r->len);
-        if (msg.rfind("NOSCRIPT", 0) == 0 || msg.rfind("LOADING", 0) == 0) {
+        if (transient_error(msg)) {
           note_failure(r->str);
-          return false;  // a restarted server: reconnect reloads the script
+          transient = true;  // read the remaining replies first: the connection stays in step
+          continue;
         }
         for (size_t k = c.first; k < c.first + c.count; ++k) errors[k] = msg;
+      } else if (r->type == REDIS_REPLY_ARRAY) {
+        // The script's per-event results: an error string is that event's permanent refusal.
+        for (size_t k = 0; k < r->elements && k < c.count; ++k) {
+          const redisReply* e = r->element[k];
+          if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS || e->type == REDIS_REPLY_ERROR)
+            errors[c.first + k].assign(e->str, e->len);
+        }
       }
     }
+    if (transient) return false;  // nothing is completed; the retry dedupes what did land
     // Everything answered: complete what landed, dead-letter what Redis refused.
     auto arena = std::make_shared<Arena>();
     Batch done = in.derive(n);
