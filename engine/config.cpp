@@ -152,8 +152,37 @@ Location Settings::where(const std::string& key, size_t index) const {
   return where(key);
 }
 
+namespace {
+
+// Each ${...} value under n: its expansion and the text as written.
+void expansions(const YAML::Node& n, std::vector<std::pair<std::string, std::string>>& out) {
+  if (n.IsScalar()) {
+    const std::string& raw = n.Scalar();
+    if (raw.find("${") == std::string::npos) return;
+    std::string err;
+    if (auto v = interpolate(raw, err); v && !v->empty() && *v != raw) out.emplace_back(*v, raw);
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) expansions(item, out);
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) expansions(kv.second, out);
+  }
+}
+
+}  // namespace
+
 void Settings::error(const std::string& key, const std::string& message) const {
-  diag_->error(where(key), "'" + component_ + "': " + (key.empty() ? "" : "setting '" + key + "': ") + message);
+  // A value from the environment may be a secret put in the wrong setting:
+  // messages name it by its reference (${REDIS_PASSWORD}), never its value,
+  // whatever the component wrote.
+  std::string text = message;
+  if (!key.empty()) {
+    std::vector<std::pair<std::string, std::string>> subs;
+    expansions(node_[key], subs);
+    std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    for (const auto& [value, raw] : subs)
+      for (size_t at = 0; (at = text.find(value, at)) != std::string::npos; at += raw.size()) text.replace(at, value.size(), raw);
+  }
+  diag_->error(where(key), "'" + component_ + "': " + (key.empty() ? "" : "setting '" + key + "': ") + text);
 }
 
 std::optional<std::string> Settings::expand(const YAML::Node& n) const {

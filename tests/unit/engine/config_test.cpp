@@ -24,3 +24,20 @@ TEST(Closest, SuggestsOnlyNearMisses) {
   EXPECT_EQ(closest("feilds", {"fields", "inputs"}).value(), "fields");
   EXPECT_FALSE(closest("zzzzzz", {"fields", "inputs"}).has_value());
 }
+
+// A secret put in the wrong setting by mistake: messages name its ${VAR}, never its value.
+TEST(Settings, ErrorsNeverEchoAValueFromTheEnvironment) {
+  ::setenv("SS_SECRET", "Kq7-topsecret-9931", 1);
+  Diagnostics diag;
+  YAML::Node n = YAML::Load(R"({port: "${SS_SECRET}", mode: "x-${SS_SECRET}", items: [a, "${SS_SECRET}"]})");
+  Settings s(n, "sink", "t.yaml", ".", &diag);
+  s.integer("port", 1);
+  s.choice("mode", {"xadd", "lpush"}, "xadd");
+  s.error("items", "'" + s.list("items")[1] + "' is not a known item");
+  const std::string text = diag.str();
+  EXPECT_EQ(text.find("topsecret"), std::string::npos) << text;
+  EXPECT_NE(text.find("got '${SS_SECRET}'"), std::string::npos) << text;
+  EXPECT_NE(text.find("'x-${SS_SECRET}' is not one of"), std::string::npos) << text;
+  EXPECT_NE(text.find("'${SS_SECRET}' is not a known item"), std::string::npos) << text;
+  ::unsetenv("SS_SECRET");
+}
