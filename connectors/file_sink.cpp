@@ -1,5 +1,6 @@
 // type: file (sink). JSON lines to a file; dead letters as their error record.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,10 +22,39 @@ class FileSink final : public Sink {
     if (w_.fd() >= 0) ::close(w_.fd());
   }
 
+  // Dead letters and alerts hold raw events, which may hold secrets, and the
+  // engine may run as root beside world-writable directories: a planted
+  // symlink is not followed (O_NOFOLLOW), only a regular file (or /dev/null) is
+  // written, it is truncated only once checked, and what is created is 0600
+  // in directories created 0700.
   void open() override {
-    if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path());
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append_ ? O_APPEND : O_TRUNC), 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + path_.string() + ": " + std::strerror(errno));
+    if (path_.has_parent_path() && !std::filesystem::exists(path_.parent_path())) {
+      std::filesystem::create_directories(path_.parent_path());
+      std::filesystem::permissions(path_.parent_path(), std::filesystem::perms::owner_all);
+    }
+    // O_NONBLOCK: a FIFO with no reader must fail here, not hang the open.
+    int fd = ::open(path_.c_str(),
+                    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (append_ ? O_APPEND : 0), 0600);
+    if (fd < 0) {
+      const int err = errno;
+      throw std::runtime_error("cannot open " + path_.string() + ": " +
+                               (err == ELOOP   ? std::string("it is a symbolic link, which is not followed")
+                                : err == ENXIO ? std::string("not a regular file (a FIFO or socket)")
+                                               : std::string(std::strerror(err))));
+    }
+    struct stat st {}, null {};
+    const bool dev_null = ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && ::stat("/dev/null", &null) == 0 &&
+                          st.st_rdev == null.st_rdev;
+    if (!dev_null && !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + path_.string() + ": not a regular file");
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (!append_ && !dev_null && ::ftruncate(fd, 0) != 0) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot truncate " + path_.string() + ": " + std::strerror(err));
+    }
     w_.set_fd(fd, path_.string());
   }
   void process(Batch&& in, Outputs&) override { w_.write(std::move(in)); }

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -246,4 +247,36 @@ TEST(Cli, StdinRunsGiveTheirAlertsOwnIds) {
   auto id = [](const std::string& out) { return out.substr(out.find("\"id\":\"") + 6, 32); };
   ASSERT_NE(one.out.find("\"id\":\""), std::string::npos) << one.out;
   EXPECT_NE(id(one.out), id(two.out));
+}
+
+// The file sink as root might run it beside a world-writable directory: it
+// follows no symlink, writes only regular files (and /dev/null), and creates
+// what it writes 0600.
+TEST(Cli, FileSinkFollowsNoSymlinkAndCreatesPrivateFiles) {
+  TempDir dir;
+  const auto victim = dir.write("victim", "precious\n");
+  std::filesystem::create_symlink(victim, dir.path() / "planted");
+  ::mkfifo((dir.path() / "fifo").c_str(), 0600);
+  auto topo = [&](const std::string& path) {
+    return dir.write("t.yaml", "sources:\n  in: {type: stdin}\nsinks:\n  out: {type: file, inputs: [in], path: \"" + path + "\"}\n");
+  };
+  auto run = [&](const std::string& path) {
+    return run_command("printf '{\"a\":1}\\n' | " + std::string(SOCSTREAM_BIN) + " run " + topo(path).string());
+  };
+  auto planted = run((dir.path() / "planted").string());
+  EXPECT_NE(planted.exit_code, 0);
+  EXPECT_NE(planted.err.find("symbolic link"), std::string::npos) << planted.err;
+  EXPECT_EQ(read_file(victim), "precious\n") << "the symlink's target is untouched";
+  auto fifo = run((dir.path() / "fifo").string());
+  EXPECT_NE(fifo.exit_code, 0);
+  EXPECT_NE(fifo.err.find("not a regular file"), std::string::npos) << fifo.err;
+  auto fresh = run((dir.path() / "new" / "dlq.jsonl").string());
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "new" / "dlq.jsonl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir.path() / "new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(read_file(dir.path() / "new" / "dlq.jsonl"), "{\"a\":1}\n");
+  EXPECT_EQ(run("/dev/null").exit_code, 0);
 }
