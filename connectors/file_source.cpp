@@ -25,7 +25,7 @@ class FileSource final : public Source {
         follow_(s.flag("follow", false)),
         from_end_(s.choice("start_at", {"beginning", "end"}, "beginning") == "end"),
         poll_(s.integer("poll_interval_ms", 250, 1, 60000)),
-        reader_(s.bytes("read_buffer_bytes", 1 << 20), s.bytes("max_line_bytes", 64u << 20)) {
+        reader_(make_line_reader(s, 1 << 20)) {
     // As configured, not resolved: alert ids then do not depend on where the checkout lives.
     format_.stream = s.str("path");
     if (from_end_ && !follow_) s.error("start_at", "'end' only makes sense with follow: true");

@@ -46,9 +46,21 @@ class LineReader {
   size_t begin_ = 0;  // start of the pending partial line in buf_
   size_t end_ = 0;    // bytes filled in buf_
   int64_t offset_ = 0;
-  // A line longer than max_line_: its head was emitted truncated and the rest is skipped.
+  // A line longer than max_line_ is skipped to its end, then emitted as its
+  // head (up to kHeadKept bytes, carried from buffer to buffer) with its real
+  // length, which its dead letter reports.
   bool skipping_ = false;
+  std::string head_;
+  int64_t head_offset_ = 0;
+  size_t skipped_ = 0;  // bytes of the over-long line so far
+
+ public:
+  static constexpr size_t kHeadKept = 64 << 10;
 };
+
+// A reader from a line source's read_buffer_bytes and max_line_bytes (both
+// must be positive: 0 would read nothing, or invent empty events).
+LineReader make_line_reader(const Settings& s, uint64_t default_block);
 
 // How a line-based source turns lines into events.
 struct LineFormat {

@@ -16,7 +16,7 @@ namespace {
 class StdinSource final : public Source {
  public:
   explicit StdinSource(const Settings& s)
-      : format_(line_format(s)), reader_(s.bytes("read_buffer_bytes", 256 << 10), s.bytes("max_line_bytes", 64u << 20)) {
+      : format_(line_format(s)), reader_(make_line_reader(s, 256 << 10)) {
     // Each run reads another stream from offset 0: a random id per run keeps
     // its alerts apart from an earlier run's (stdin is never read again).
     std::random_device rd;

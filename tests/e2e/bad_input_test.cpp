@@ -2,6 +2,8 @@
 // line, 10,000-deep nesting, NUL bytes and empty lines. The run finishes, every
 // bad line is in the DLQ with its reason, and no good line is lost.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <simdjson.h>
 
 #include <map>
@@ -106,4 +108,42 @@ sinks:
   std::string dlq = read_file(dir.path() / "dlq.jsonl");
   EXPECT_NE(dlq.find("\"reason\":\"line_too_long\""), std::string::npos) << dlq.substr(0, 300);
   EXPECT_NE(dlq.find("\"component\":\"in\""), std::string::npos);
+}
+
+// max_line_bytes bounds every line, however the reads cut it: a line over the
+// limit that arrives whole in one read, one that spans many, and one the input
+// ends inside, each dead-lettered with its real length; nothing else is lost.
+TEST(BadInput, EveryOverlongLineIsDeadLetteredWithItsRealLength) {
+  for (const char* buffer : {"256", "8MiB"}) {
+    TempDir dir;
+    dir.write("input.jsonl", "{\"a\":1}\n" + std::string(3000, 'x') + "\n{\"a\":2}\n" + std::string(1025, 'y') + "\n{\"a\":3}\n" +
+                                 std::string(2048, 'z'));
+    dir.write("topology.yaml", std::string(R"(sources:
+  in: {type: file, path: input.jsonl, max_line_bytes: 1KiB, read_buffer_bytes: )") + buffer + R"(}
+sinks:
+  good: {type: file, inputs: [in], path: good.jsonl}
+  dlq: {type: file, inputs: [in.dlq], path: dlq.jsonl}
+)");
+    auto r = run_socstream("run " + (dir.path() / "topology.yaml").string(), "");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(read_file(dir.path() / "good.jsonl"), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n") << "read_buffer_bytes " << buffer;
+    const std::string dlq = read_file(dir.path() / "dlq.jsonl");
+    EXPECT_EQ(std::count(dlq.begin(), dlq.end(), '\n'), 3) << dlq.substr(0, 600);
+    for (const char* length : {"the line is 3000 bytes", "the line is 1025 bytes", "the line is 2048 bytes"})
+      EXPECT_NE(dlq.find(length), std::string::npos) << buffer << ": " << length << "\n" << dlq.substr(0, 600);
+  }
+}
+
+TEST(BadInput, ZeroBuffersAreConfigurationErrors) {
+  TempDir dir;
+  dir.write("topology.yaml", R"(sources:
+  in: {type: file, path: input.jsonl, max_line_bytes: 0, read_buffer_bytes: 0}
+sinks:
+  out: {type: stdout, inputs: [in]}
+)");
+  auto r = run_socstream("validate " + (dir.path() / "topology.yaml").string(), "");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("topology.yaml:2:55: error: 'in': setting 'max_line_bytes': must be at least 1 byte"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("setting 'read_buffer_bytes': must be at least 1 byte"), std::string::npos) << r.err;
 }
