@@ -268,6 +268,107 @@ void JsonParse::capture(std::string_view name, dom::element el, Event& e, Arena&
   }
 }
 
+namespace {
+
+// A token of the JSON number grammar (RFC 8259): -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool json_number(std::string_view v) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < v.size() && v[i] == '-') ++i;
+  if (i < v.size() && v[i] == '0') ++i;
+  else if (digits() == 0) return false;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == v.size();
+}
+
+// Beyond a 64-bit integer or a double: JSON allows it, simdjson's DOM does not.
+bool beyond_dom(std::string_view v) {
+  if (v.find_first_of(".eE") == std::string_view::npos) {
+    int64_t i;
+    uint64_t u;
+    return std::from_chars(v.data(), v.data() + v.size(), i).ec != std::errc() &&
+           std::from_chars(v.data(), v.data() + v.size(), u).ec != std::errc();
+  }
+  double d;
+  return std::from_chars(v.data(), v.data() + v.size(), d).ec == std::errc::result_out_of_range && std::abs(std::strtod(std::string(v).c_str(), nullptr)) > 1;
+}
+
+// The event with each number simdjson cannot hold written as a string of its
+// text (30-digit ids, 1e400): valid JSON is never dead-lettered for it, and
+// the number's digits are kept exactly. Nullopt when there is none.
+std::optional<std::string> quote_big_numbers(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  bool in_string = false, changed = false;
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < s.size()) {
+        out += s[i + 1];
+        i += 2;
+        continue;
+      }
+      if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t j = i;
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '-' || s[j] == '+' || s[j] == '.' ||
+                              s[j] == 'e' || s[j] == 'E'))
+        ++j;
+      const std::string_view token = s.substr(i, j - i);
+      if (json_number(token) && beyond_dom(token)) {
+        out += '"';
+        out += token;
+        out += '"';
+        changed = true;
+      } else {
+        out += token;
+      }
+      i = j;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+// Why bytes that are not JSON are not: a feed in another encoding is told apart from bad JSON.
+const char* encoding_problem(std::string_view raw, std::string_view& detail) {
+  const auto b = [&](size_t i) { return i < raw.size() ? static_cast<unsigned char>(raw[i]) : 0x100u; };
+  if ((b(0) == 0xFF && b(1) == 0xFE) || (b(0) == 0xFE && b(1) == 0xFF) || (b(0) == 0 && b(1) != 0 && b(1) < 0x80) ||
+      (b(0) < 0x80 && b(0) != 0 && b(1) == 0)) {
+    detail = "the event is UTF-16 (or UTF-32) text: feeds must be UTF-8";
+    return "invalid_utf8";
+  }
+  // A stray NUL in a JSON string is bad JSON; many of them are binary data.
+  const size_t nuls = static_cast<size_t>(std::count(raw.begin(), raw.end(), '\0'));
+  if ((nuls > 1 && nuls * 16 > raw.size()) || !simdjson::validate_utf8(raw.data(), raw.size())) {
+    detail = "the event is not UTF-8 text (binary data, or another encoding)";
+    return "invalid_utf8";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::string_view& detail, bool padded) {
   size_t first = raw.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) {
@@ -291,17 +392,25 @@ const char* JsonParse::parse(std::string_view raw, Event& e, Arena& arena, std::
   }
   dom::element root;
   error_code err = parser_.parse(input, raw.size(), false).get(root);
+  if (err == NUMBER_ERROR) {
+    if (auto quoted = quote_big_numbers(raw)) {
+      big_numbers_.assign(*quoted);
+      big_numbers_.append(SIMDJSON_PADDING, ' ');
+      err = parser_.parse(big_numbers_.data(), quoted->size(), false).get(root);
+    }
+  }
   if (!err && !root.is_object()) {
     detail = "the event is JSON but not an object";
     return "not_object";
   }
   if (err) {
     detail = error_message(err);
-    switch (err) {
-      case UTF8_ERROR: return "invalid_utf8";
-      case DEPTH_ERROR: detail = "the event nests deeper than max_depth"; return "too_deep";
-      default: return "invalid_json";
+    if (err == DEPTH_ERROR) {
+      detail = "the event nests deeper than max_depth";
+      return "too_deep";
     }
+    if (const char* why = encoding_problem(raw, detail)) return why;
+    return err == UTF8_ERROR ? "invalid_utf8" : "invalid_json";
   }
   const size_t before = e.fields.size();
   if (all_) {

@@ -77,6 +77,7 @@ class JsonParse final : public Operator {
   // false (with the name in detail) when the event must be refused.
   bool resolve_duplicates(Event& e, size_t from, Arena& arena, std::string_view& detail);
 
+  std::string big_numbers_;  // an event re-written with its out-of-range numbers as strings
   bool all_ = false;
   Duplicates duplicates_ = Duplicates::Reject;
   FieldNames names_{65536, 4u << 20};  // the dotted names of fields: all

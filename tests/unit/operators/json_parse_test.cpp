@@ -106,7 +106,15 @@ TEST(JsonParse, EveryDeadLetterReason) {
       {"{\"a\":\"\\q\"}", "invalid_json"},
       {"{\"b\":\"\\q\"}", "invalid_json"},  // a bad escape where no field is extracted is still caught
       {std::string("{\"a\":\"x\0y\"}", 11), "invalid_json"},
-      {std::string("\0\0\0", 3), "invalid_json"},
+      {std::string("\0\0\0", 3), "invalid_utf8"},
+      // A feed in another encoding is told apart from bad JSON.
+      {std::string("\xff\xfe{\0\"\0a\0\"\0:\0\"\0x\0\"\0}\0", 20), "invalid_utf8"},  // UTF-16LE with BOM
+      {std::string("{\0\"\0a\0\"\0:\0\"\0x\0\"\0}\0", 18), "invalid_utf8"},          // UTF-16LE
+      {std::string("\0{\0\"\0a\0\"\0:\0\"\0x\0\"\0}", 18), "invalid_utf8"},          // UTF-16BE
+      {std::string("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16), "invalid_utf8"},  // an ELF header
+      {"{\"a\":01}", "invalid_json"},
+      {"{\"a\":1.}", "invalid_json"},
+      {"{\"a\":-}", "invalid_json"},
       {"hello world", "invalid_json"},
       {"{\"a\":1", "invalid_json"},
       {deep, "too_deep"},
@@ -125,6 +133,21 @@ TEST(JsonParse, EveryDeadLetterReason) {
       EXPECT_TRUE(e.fields.empty()) << "a rejected event carries no fields";
     }
   }
+}
+
+// JSON allows numbers of any size; those beyond 64 bits or a double keep their text.
+TEST(JsonParse, NumbersBeyondTheDomKeepTheirText) {
+  Harness h("{fields: all}");
+  Event e;
+  EXPECT_EQ(h.parse(R"({"id":123456789012345678901234567890,"big":1e400,"neg":-98765432109876543210,"s":"1e400 ok","n":5})", e), "");
+  EXPECT_EQ(value(e, "id"), "123456789012345678901234567890");
+  EXPECT_EQ(value(e, "big"), "1e400");
+  EXPECT_EQ(value(e, "neg"), "-98765432109876543210");
+  EXPECT_EQ(value(e, "s"), "1e400 ok") << "a string that looks like one is untouched";
+  EXPECT_EQ(value(e, "n"), "5");
+  EXPECT_EQ(e.field("n")->kind, ValueKind::Number);
+  Event bad;
+  EXPECT_EQ(h.parse(R"({"a":1e400,"b":tru})", bad), "invalid_json") << "a big number does not excuse bad JSON";
 }
 
 TEST(JsonParse, RejectsBadPointers) {
