@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <cstring>
 #include <stdexcept>
 
@@ -143,8 +144,10 @@ void Featurizer::describe(std::string_view text, std::vector<std::pair<uint32_t,
 OnlineLinear::OnlineLinear(std::vector<std::string> labels, FeatureOptions f, FtrlParams p)
     : labels_(std::move(labels)), feat_(f), p_(p) {
   if (labels_.size() < 2) throw std::invalid_argument("an online classifier needs at least two labels");
-  if (!(p_.alpha > 0) || p_.beta < 0 || p_.l1 < 0 || p_.l2 < 0)
-    throw std::invalid_argument("FTRL needs alpha > 0 and beta, l1, l2 >= 0");
+  // Finite too: l1 = inf zeroes every weight, NaN makes every comparison false.
+  if (!(p_.alpha > 0) || !(p_.beta >= 0) || !(p_.l1 >= 0) || !(p_.l2 >= 0) || !std::isfinite(p_.alpha) ||
+      !std::isfinite(p_.beta) || !std::isfinite(p_.l1) || !std::isfinite(p_.l2))
+    throw std::invalid_argument("FTRL needs a finite alpha > 0 and finite beta, l1, l2 >= 0");
   k_ = static_cast<uint32_t>(labels_.size());
   stride_ = (k_ + 7) / 8 * 8;
   block_ = 2 * size_t(stride_);
@@ -374,12 +377,24 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes, const Expect& expe
   p.beta = r.get<float>();
   p.l1 = r.get<float>();
   p.l2 = r.get<float>();
+  // A snapshot can carry a valid checksum and still be wrong (written by a bug,
+  // or by someone): every option and value is checked as the engine's own settings are.
+  if (f.bits < 1 || f.bits > 28) throw std::runtime_error("implausible bits " + std::to_string(f.bits));
+  if (f.ngram_min < 1 || f.ngram_max > 8 || f.ngram_min > f.ngram_max)
+    throw std::runtime_error("implausible n-gram lengths");
+  if (f.max_bytes == 0 || f.max_bytes > (uint64_t{1} << 30)) throw std::runtime_error("implausible max_bytes");
   uint32_t k = r.get<uint32_t>();
   if (k < 2 || k > 4096) throw std::runtime_error("implausible class count " + std::to_string(k));
   std::vector<std::string> labels;
   for (uint32_t i = 0; i < k; ++i) labels.push_back(r.str());
   if (expect) expect(labels, f);
-  OnlineLinear m(std::move(labels), f, p);
+  std::optional<OnlineLinear> made;
+  try {
+    made.emplace(std::move(labels), f, p);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("bad options: ") + e.what());
+  }
+  OnlineLinear& m = *made;
   m.updates_ = r.get<uint64_t>();
   m.progress_.examples = r.get<uint64_t>();
   m.progress_.correct = r.get<uint64_t>();
@@ -395,10 +410,14 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes, const Expect& expe
     r.at += k * sizeof(float);
     std::memcpy(blk + m.stride_, r.in.data() + r.at, k * sizeof(float));
     r.at += k * sizeof(float);
+    for (uint32_t j = 0; j < k; ++j)
+      if (!std::isfinite(blk[j]) || !std::isfinite(blk[m.stride_ + j]) || blk[m.stride_ + j] < 0)
+        throw std::runtime_error("slot " + std::to_string(s) + " holds a value that is not a finite weight state");
     m.refresh(s);
   }
   if (r.at != r.in.size()) throw std::runtime_error("trailing bytes after the last slot");
-  return m;
+  if (!std::isfinite(m.progress_.log_loss)) throw std::runtime_error("the progressive log-loss is not finite");
+  return std::move(*made);
 }
 
 }  // namespace socstream::online

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/crc.hpp>
+
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "models/drift.hpp"
@@ -250,4 +253,52 @@ TEST(OnlineLinear, EveryTruncationOrFlippedByteOfASnapshotIsRefused) {
   }
   EXPECT_EQ(refused, tried);
   EXPECT_GT(tried, 100u);
+}
+
+// A snapshot with a valid checksum that holds what no trained model holds
+// (NaN weights, l1 = inf, 40 bits) is refused, and the one before it used.
+TEST(OnlineLinear, ASnapshotWithAValidChecksumButImpossibleValuesIsRefused) {
+  auto rows = stream();
+  OnlineLinear m(kLabels, FeatureOptions{12});
+  std::vector<uint32_t> slots;
+  std::vector<float> probs(kLabels.size());
+  for (size_t i = 0; i < 200; ++i) {
+    slots.clear();
+    m.featurizer().add(rows[i].text, slots);
+    m.learn(slots.data(), slots.size(), label_index(rows[i].label), probs.data());
+  }
+  const std::string good = m.to_bytes();
+  // Writes a float or integer at an offset and seals the result with a fresh CRC.
+  auto forged = [&](size_t at, auto value) {
+    std::string b = good;
+    std::memcpy(&b[at], &value, sizeof value);
+    boost::crc_32_type crc;
+    crc.process_bytes(b.data(), b.size() - 4);
+    const uint32_t sum = static_cast<uint32_t>(crc.checksum());
+    std::memcpy(&b[b.size() - 4], &sum, 4);
+    return b;
+  };
+  const size_t header = 8, bits_at = header, l1_at = header + 4 + 4 + 4 + 1 + 8 + 4 + 4;
+  const size_t last_weight = good.size() - 4 - 2 * kLabels.size() * sizeof(float);
+  const size_t last_count = good.size() - 4 - kLabels.size() * sizeof(float);
+  EXPECT_NO_THROW(OnlineLinear::from_bytes(forged(l1_at, 0.0f))) << "the forging itself is sound";
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(last_weight, std::nanf(""))), std::runtime_error);
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(last_weight, INFINITY)), std::runtime_error);
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(last_count, -1.0f)), std::runtime_error);
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(l1_at, INFINITY)), std::runtime_error);
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(l1_at, std::nanf(""))), std::runtime_error);
+  EXPECT_THROW(OnlineLinear::from_bytes(forged(bits_at, uint32_t{40})), std::runtime_error);
+
+  TempDir dir;
+  SnapshotStore store(dir.path(), "online", 3);
+  store.save(good);
+  const uint64_t bad = store.save(forged(last_weight, std::nanf("")));
+  std::vector<std::string> errors;
+  std::optional<OnlineLinear> restored;
+  auto gen = store.restore([&](std::string_view b) { restored.emplace(OnlineLinear::from_bytes(b)); }, errors);
+  ASSERT_TRUE(gen.has_value());
+  EXPECT_NE(*gen, bad);
+  EXPECT_EQ(restored->updates(), m.updates());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("not a finite weight state"), std::string::npos) << errors[0];
 }
