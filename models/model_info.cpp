@@ -7,9 +7,26 @@
 
 namespace socstream {
 
+namespace {
+
+// A model's files are read whole at load: anything but a regular file of a
+// sane size (a FIFO, /dev/zero, a 40 GB blob) would hang or exhaust the load.
+void need_regular_file(const std::filesystem::path& p, uintmax_t max_bytes, const char* what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(p, ec);
+  if (ec || !std::filesystem::exists(status)) throw ModelError(p.string() + ": " + what + " not found");
+  if (!std::filesystem::is_regular_file(status)) throw ModelError(p.string() + ": " + what + " is not a regular file");
+  const uintmax_t size = std::filesystem::file_size(p, ec);
+  if (ec || size > max_bytes)
+    throw ModelError(p.string() + ": " + what + " is larger than " + std::to_string(max_bytes >> 20) + " MiB");
+}
+
+}  // namespace
+
 ModelInfo read_model_info(const std::filesystem::path& dir) {
   const auto yaml_path = dir / "model.yaml";
   if (!std::filesystem::exists(yaml_path)) throw ModelError(dir.string() + ": no model.yaml (is this a model directory?)");
+  need_regular_file(yaml_path, 1 << 20, "model.yaml");
   const std::string where = yaml_path.string();
   try {
     YAML::Node y = YAML::LoadFile(where);
@@ -27,6 +44,9 @@ ModelInfo read_model_info(const std::filesystem::path& dir) {
     if (info.task == "classify") {
       info.labels = need("labels").as<std::vector<std::string>>();
       if (info.labels.size() < 2) throw ModelError(where + ": a classifier needs at least two labels");
+      for (size_t i = 0; i < info.labels.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (info.labels[i] == info.labels[j]) throw ModelError(where + ": the label '" + info.labels[i] + "' is listed twice");
       info.negative_label = y["negative_label"] ? y["negative_label"].as<std::string>() : info.labels.front();
       auto known = [&](const std::string& l) {
         return std::find(info.labels.begin(), info.labels.end(), l) != info.labels.end();
@@ -39,17 +59,20 @@ ModelInfo read_model_info(const std::filesystem::path& dir) {
           auto l = kv.first.as<std::string>();
           if (!known(l)) throw ModelError(where + ": threshold for '" + l + "', which is not a label");
           info.thresholds[l] = kv.second.as<double>();
+          if (!(info.thresholds[l] >= 0 && info.thresholds[l] <= 1))
+            throw ModelError(where + ": the threshold for '" + l + "' must be between 0 and 1");
         }
     }
     auto tok = need("tokenizer");
     info.max_len = tok["max_len"] ? tok["max_len"].as<size_t>() : 128;
-    if (info.max_len < 2) throw ModelError(where + ": tokenizer.max_len must be at least 2");
+    // BERT-family encoders have 512 positions: a longer input fails in every forward pass.
+    if (info.max_len < 2 || info.max_len > 512) throw ModelError(where + ": tokenizer.max_len must be between 2 and 512");
     if (tok["lowercase"]) info.lowercase = tok["lowercase"].as<bool>();
     info.vocab = dir / tok["vocab"].as<std::string>("vocab.txt");
     info.weights = dir / need("weights").as<std::string>();
     info.sha256 = need("sha256").as<std::string>();
-    if (!std::filesystem::exists(info.vocab)) throw ModelError(info.vocab.string() + ": vocabulary file not found");
-    if (!std::filesystem::exists(info.weights)) throw ModelError(info.weights.string() + ": weights file not found");
+    need_regular_file(info.vocab, uintmax_t{64} << 20, "vocabulary file");
+    need_regular_file(info.weights, uintmax_t{4} << 30, "weights file");
     return info;
   } catch (const YAML::Exception& e) {
     throw ModelError(where + ": " + e.what());

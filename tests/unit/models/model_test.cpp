@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <functional>
 
 #include "engine/sha256.hpp"
 #include "tests/support/test_support.hpp"
@@ -69,6 +72,40 @@ TEST(Model, ClearErrors) {
   } catch (const ModelError& e) {
     EXPECT_NE(std::string(e.what()).find("does not match model.yaml"), std::string::npos) << e.what();
   }
+}
+
+// A model directory shaped to hang or break the engine is refused at load, with why.
+TEST(Model, HostileModelDirectoriesAreRefusedAtLoad) {
+  auto refused = [](const std::function<void(const std::filesystem::path&)>& spoil, const std::string& why) {
+    TempDir dir;
+    for (const char* f : {"model.yaml", "vocab.txt", "model.pt"}) std::filesystem::copy_file(kModel / f, dir.path() / f);
+    spoil(dir.path());
+    try {
+      read_model_info(dir.path());
+      ADD_FAILURE() << "loaded, but should be refused: " << why;
+    } catch (const ModelError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  auto edit_yaml = [](const std::filesystem::path& d, const std::string& from, const std::string& to) {
+    std::string y = socstream::testing::read_file(d / "model.yaml");
+    const auto at = y.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    y.replace(at, from.size(), to);
+    std::ofstream(d / "model.yaml", std::ios::trunc) << y;
+  };
+  refused([](const std::filesystem::path& d) {
+    std::filesystem::remove(d / "model.pt");
+    std::filesystem::create_symlink("/dev/zero", d / "model.pt");
+  }, "weights file is not a regular file");
+  refused([](const std::filesystem::path& d) {
+    std::filesystem::remove(d / "model.pt");
+    ::mkfifo((d / "model.pt").c_str(), 0600);
+  }, "weights file is not a regular file");
+  refused([&](const std::filesystem::path& d) { edit_yaml(d, "max_len: 64", "max_len: 100000000"); },
+          "tokenizer.max_len must be between 2 and 512");
+  refused([&](const std::filesystem::path& d) { edit_yaml(d, "labels: [norm, sqli,", "labels: [norm, sqli, sqli,"); },
+          "the label 'sqli' is listed twice");
 }
 
 // all-MiniLM-L6-v2 exported by models/train/export_minilm.py (scripts/test.sh
