@@ -59,12 +59,18 @@ class FileSource final : public Source {
       if (!ctx.sleep_for(std::chrono::milliseconds(poll_))) break;
       switch (check(fd)) {
         case Change::None: break;
-        case Change::Truncated:
+        case Change::Truncated: {
           spdlog::info("{}: {} was truncated; reading from the start", ctx.name, path_.string());
+          // A last line written without its newline before the truncation is
+          // still the old content's: it goes on as a line, not into the void.
+          std::vector<Line> tail;
+          std::shared_ptr<LineBuffer> tail_buf;
+          if (reader_.take_partial(tail, tail_buf)) emit(ctx, fd, tail, tail_buf);
           ::lseek(fd, 0, SEEK_SET);
           reader_.reset(0);
           origin_known_ = false;  // copytruncate: the same inode holds a new stream
           break;
+        }
         case Change::Rotated:
           // Drain what was written to the old file before the switch, then reopen.
           spdlog::info("{}: {} was rotated", ctx.name, path_.string());

@@ -203,6 +203,33 @@ sinks:
   EXPECT_EQ(read_file(out), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
 }
 
+// copytruncate while a line is half written: its first part was in the file,
+// so it goes on as a line, and does not vanish with the old content.
+TEST(Cli, ATruncationKeepsAHalfWrittenLine) {
+  TempDir dir;
+  const auto log = dir.path() / "app.log";
+  dir.write("app.log", "{\"n\":1}\n{\"n\":2,\"half");
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: file, path: app.log, follow: true, poll_interval_ms: 20}
+sinks:
+  out: {type: file, inputs: [in], path: out.jsonl}
+  dlq: {type: file, inputs: [in.dlq], path: dlq.jsonl}
+)");
+  pid_t pid = spawn_run(f);
+  const auto out = dir.path() / "out.jsonl";
+  ASSERT_TRUE(wait_for_lines(out, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the half line has been read
+  { std::ofstream(log, std::ios::trunc); }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  { std::ofstream(log, std::ios::app) << "{\"n\":3}\n"; }
+  ASSERT_TRUE(wait_for_lines(out, 3)) << read_file(out);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(read_file(out), "{\"n\":1}\n{\"n\":2,\"half\n{\"n\":3}\n");
+}
+
 TEST(Cli, PredictPrintsLabelAndScores) {
   const std::string model = (source_dir() / "models/web-attack-classifier").string();
   auto r = run_socstream("predict --model " + model + " \"1' or '1'='1\" madrid predict");
