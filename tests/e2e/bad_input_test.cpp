@@ -36,7 +36,7 @@ TEST(BadInput, EveryBadLineIsDeadLetteredAndNoGoodLineIsLost) {
   plan.push_back({deep_arr, "too_deep"});
   plan.push_back({"[1,2,3]", "not_object"});
   plan.push_back({std::string("{\"k\":\"a\0b\"}", 11), "invalid_json"});
-  plan.push_back({std::string(16, '\0'), "invalid_json"});
+  plan.push_back({std::string(16, '\0'), "invalid_utf8"});  // binary: not UTF-8 text
   plan.push_back({"", "empty"});
   plan.push_back({"", "empty"});
   good(n++);

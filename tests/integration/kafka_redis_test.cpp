@@ -142,7 +142,7 @@ TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {
       {deep, "too_deep"},
       {std::string(10000, '[') + std::string(10000, ']'), "too_deep"},
       {std::string("{\"k\":\"a\0b\"}", 11), "invalid_json"},
-      {std::string(16, '\0'), "invalid_json"},
+      {std::string(16, '\0'), "invalid_utf8"},  // binary: not UTF-8 text
       {"", "empty"},
       {"not json at all", "invalid_json"},
       {"[1,2,3]", "not_object"},
