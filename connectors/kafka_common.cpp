@@ -1,5 +1,7 @@
 #include "connectors/kafka_common.hpp"
 
+#include <cstring>
+
 #include <stdexcept>
 
 namespace socstream {
@@ -51,5 +53,93 @@ KafkaConfig kafka_config(const Settings& s, std::vector<std::pair<std::string, s
   rd_kafka_conf_destroy(conf);
   return c;
 }
+
+namespace kafka_meta {
+
+namespace {
+void put32(char*& out, uint32_t v) {
+  std::memcpy(out, &v, 4);
+  out += 4;
+}
+}  // namespace
+
+size_t size(const rd_kafka_message_t* m) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  const bool has_headers = rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs &&
+                           rd_kafka_header_cnt(hdrs) > 0;
+  if (!m->key && !has_headers) return 0;
+  size_t n = 4 + (m->key ? m->key_len : 0) + 4;
+  if (has_headers) {
+    const char* name;
+    const void* value;
+    size_t len;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &len) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+      n += 4 + std::strlen(name) + 4 + (value ? len : 0);
+  }
+  return n;
+}
+
+void pack(const rd_kafka_message_t* m, char* out) {
+  put32(out, m->key ? static_cast<uint32_t>(m->key_len) : kNone);
+  if (m->key) {
+    std::memcpy(out, m->key, m->key_len);
+    out += m->key_len;
+  }
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = nullptr;
+  put32(out, hdrs ? static_cast<uint32_t>(rd_kafka_header_cnt(hdrs)) : 0);
+  if (!hdrs) return;
+  const char* name;
+  const void* value;
+  size_t len;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &len) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    const size_t nl = std::strlen(name);
+    put32(out, static_cast<uint32_t>(nl));
+    std::memcpy(out, name, nl);
+    out += nl;
+    put32(out, value ? static_cast<uint32_t>(len) : kNone);
+    if (value) {
+      std::memcpy(out, value, len);
+      out += len;
+    }
+  }
+}
+
+Unpacked unpack(std::string_view meta) {
+  Unpacked u;
+  size_t at = 0;
+  auto get32 = [&](uint32_t& v) {
+    if (at + 4 > meta.size()) return false;
+    std::memcpy(&v, meta.data() + at, 4);
+    at += 4;
+    return true;
+  };
+  auto bytes = [&](uint32_t n, std::string_view& v) {
+    if (n > meta.size() - at) return false;
+    v = meta.substr(at, n);
+    at += n;
+    return true;
+  };
+  uint32_t key_len = 0, count = 0;
+  if (!get32(key_len)) return u;
+  if (key_len != kNone) {
+    std::string_view key;
+    if (!bytes(key_len, key)) return u;
+    u.key = key;
+  }
+  if (!get32(count) || count == 0) return u;
+  u.headers = rd_kafka_headers_new(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t nl = 0, vl = 0;
+    std::string_view name, value;
+    if (!get32(nl) || !bytes(nl, name) || !get32(vl)) break;
+    if (vl != kNone && !bytes(vl, value)) break;
+    rd_kafka_header_add(u.headers, name.data(), static_cast<ssize_t>(name.size()), vl == kNone ? nullptr : value.data(),
+                        vl == kNone ? 0 : static_cast<ssize_t>(value.size()));
+  }
+  return u;
+}
+
+}  // namespace kafka_meta
 
 }  // namespace socstream

@@ -5,7 +5,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,23 @@ struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+// A message's key and headers as Event::source_meta carries them: the source
+// packs them beside the payload, the sink gives a dead letter its original's.
+// Layout: u32 key length (or kNone), the key, u32 header count, then per header
+// u32 name length, the name, u32 value length (or kNone), the value.
+namespace kafka_meta {
+constexpr uint32_t kNone = 0xFFFFFFFF;
+// Bytes `pack` writes for m (0: no key and no headers, nothing to carry).
+size_t size(const rd_kafka_message_t* m);
+// Writes them at out (size(m) bytes).
+void pack(const rd_kafka_message_t* m, char* out);
+struct Unpacked {
+  std::optional<std::string_view> key;
+  rd_kafka_headers_t* headers = nullptr;  // owned by the caller (librdkafka takes it on a successful produce)
+};
+Unpacked unpack(std::string_view meta);
+}  // namespace kafka_meta
 
 // A client from the configuration; `setup` adds callbacks and the opaque to the conf first.
 KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* opaque,

@@ -49,12 +49,23 @@ class KafkaSink final : public Sink {
       std::string_view key;
       if (!key_field_.empty())
         if (const Field* kf = e.field(key_field_)) key = kf->value;
+      // A dead letter of a Kafka message leaves with that message's key and
+      // headers: whoever replays or routes it needs them as they were.
+      rd_kafka_headers_t* headers = nullptr;
+      if (!e.error.empty() && !e.source_meta.empty()) {
+        auto meta = kafka_meta::unpack(e.source_meta);
+        if (key.empty() && meta.key) key = *meta.key;
+        headers = meta.headers;
+      }
       for (;;) {
+        // librdkafka owns the headers once a produce succeeds; a copy goes with each attempt.
+        rd_kafka_headers_t* attempt = headers ? rd_kafka_headers_copy(headers) : nullptr;
         rd_kafka_resp_err_t err = rd_kafka_producev(
             rk_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
             RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(attempt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR && attempt) rd_kafka_headers_destroy(attempt);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           ++in_flight_;
           break;
@@ -68,6 +79,7 @@ class KafkaSink final : public Sink {
         delete f;
         break;
       }
+      if (headers) rd_kafka_headers_destroy(headers);
     }
     in.events.clear();
     rd_kafka_poll(rk_.get(), 0);

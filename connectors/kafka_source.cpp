@@ -135,7 +135,7 @@ class KafkaSource final : public Source {
     };
     Batch b;
     size_t bytes = 0, kept = 0;
-    std::vector<size_t> where(n);
+    std::vector<size_t> where(n), meta(n, 0);
     for (size_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (m->err) {
@@ -153,7 +153,9 @@ class KafkaSource final : public Source {
         msgs[i] = nullptr;
         continue;
       }
-      bytes += m->len;
+      // The key and headers ride in the same buffer, after the payloads, for a dead letter to take along.
+      meta[i] = kafka_meta::size(m);
+      bytes += m->len + meta[i];
       ++kept;
     }
     if (!kept) return b;
@@ -163,7 +165,7 @@ class KafkaSource final : public Source {
     buf->capacity = bytes;
     b.events.reserve(kept);
     b.raw_padded = true;
-    size_t at = 0;
+    size_t at = 0, meta_at = bytes;
     for (size_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (!m) continue;
@@ -171,6 +173,12 @@ class KafkaSource final : public Source {
       if (m->len) std::memcpy(buf->data.get() + at, m->payload, m->len);
       Event e;
       e.raw = std::string_view(buf->data.get() + at, m->len);
+      if (meta[i]) {
+        // Payloads are contiguous and padded by the buffer's slack; metadata goes at its end.
+        meta_at -= meta[i];
+        kafka_meta::pack(m, buf->data.get() + meta_at);
+        e.source_meta = std::string_view(buf->data.get() + meta_at, meta[i]);
+      }
       // The message's timestamp tells this topic's offset 7 from a re-created topic's offset 7.
       rd_kafka_timestamp_type_t ts_type;
       const int64_t ts = rd_kafka_message_timestamp(m, &ts_type);

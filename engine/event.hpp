@@ -56,6 +56,10 @@ struct Event {
   std::string_view error_detail;
   const std::string* error_component = nullptr;
   Ack ack;
+  // What the source knows of the event beyond its bytes, for that source's
+  // sinks (a Kafka message's key and headers, packed by connectors/kafka_common),
+  // so a dead letter leaves with them; empty for most sources.
+  std::string_view source_meta;
   // A model operator (transformer, online_classifier) wrote its verdict fields.
   // The alert trusts label/score/model only then: an event's own JSON can name
   // a field "label" too, and must not pass for a model's verdict.

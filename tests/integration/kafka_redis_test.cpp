@@ -313,6 +313,25 @@ TEST_F(KafkaRedis, KillNineThreeTimesLosesNothing) {
   expect_complete(p, "kill -9 x3");
 }
 
+// A dead letter of a Kafka message keeps that message's key and headers.
+TEST_F(KafkaRedis, DeadLettersKeepTheMessagesKeyAndHeaders) {
+  Names n;
+  create_topic(n.topic, 1);
+  auto r = run_command("printf 'user-42:{\"broken\": \\n' | kcat -b " + brokers() + " -t " + n.topic +
+                       " -P -K: -H trace-id=7f3a -H tenant=acme");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_command("printf '%s\\n' 'not json either' | kcat -b " + brokers() + " -t " + n.topic + " -P");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Engine e = engine(n);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return consume_all(n.dlq).size() >= 2; }, std::chrono::seconds(60))) << read_file(log_);
+  EXPECT_EQ(e.terminate(), 0);
+  auto got = run_command("kcat -b " + brokers() + " -t " + n.dlq + " -C -e -q -f '%k|%h|%S\\n'");
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_NE(got.out.find("user-42|trace-id=7f3a,tenant=acme|"), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("||"), std::string::npos) << "a message without either gets none: " << got.out;
+}
+
 TEST_F(KafkaRedis, UndeliverableEventsGoToTheSinkDlq) {
   Names n;
   TempDir dir;
