@@ -23,7 +23,6 @@ using socstream::testing::TempDir;
 
 namespace {
 
-const std::filesystem::path kWork = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
 
 // A web access event the starter rules flag, distinct per n.
 std::string attack(int n) {
@@ -52,19 +51,7 @@ void append_line(const std::filesystem::path& f, const std::string& line) {
   std::ofstream(f, std::ios::app) << line << "\n";
 }
 
-class AlertIds : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string missing = check_servers();
-    ASSERT_TRUE(missing.empty()) << "integration tests need the real servers: " << missing;
-    std::filesystem::create_directories(kWork);
-    log_ = kWork / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".log");
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << "engine log:\n" << read_file(log_).substr(0, 20000) << "\n";
-  }
-  std::filesystem::path log_;
-};
+class AlertIds : public ServerTest {};
 
 }  // namespace
 

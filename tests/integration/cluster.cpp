@@ -266,4 +266,17 @@ std::string unique(const std::string& base) {
   return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
 }
 
+void ServerTest::SetUp() {
+  std::string missing = check_servers();
+  ASSERT_TRUE(missing.empty()) << "integration tests need the real servers: " << missing;
+  const auto work = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
+  std::filesystem::create_directories(work);
+  log_ = work / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".log");
+  std::filesystem::remove(log_);
+}
+
+void ServerTest::TearDown() {
+  if (HasFailure()) std::cerr << "engine log (" << log_ << "):\n" << socstream::testing::read_file(log_).substr(0, 20000) << "\n";
+}
+
 }  // namespace socstream::it

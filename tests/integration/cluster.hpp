@@ -1,4 +1,5 @@
 #pragma once
+#include <gtest/gtest.h>
 // The real Kafka broker and redis-server that scripts/test.sh starts on
 // loopback (scripts/kafka.sh, scripts/redis.sh), and the engine as a process.
 // Nothing here is a mock: topics are made with librdkafka's Admin API, data is
@@ -57,6 +58,15 @@ class Engine {
   std::filesystem::path log_;
   pid_t pid_ = -1;
   long peak_rss_kb_ = 0;
+};
+
+// A test on the real servers: SetUp checks they are up and names the engine's
+// log for this test (build/it-work/<test>.log, emptied); TearDown prints it if the test failed.
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::filesystem::path log_;
 };
 
 // Polls until pred() or the deadline; returns pred().

@@ -77,20 +77,9 @@ struct Names {
   }
 };
 
-class KafkaRedis : public ::testing::Test {
+class KafkaRedis : public ServerTest {
  protected:
-  void SetUp() override {
-    std::string missing = check_servers();
-    ASSERT_TRUE(missing.empty()) << "integration tests need the real servers: " << missing;
-    std::filesystem::create_directories(kWork);
-    log_ = kWork / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".log");
-    std::filesystem::remove(log_);
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << "engine log (" << log_ << "):\n" << read_file(log_).substr(0, 20000) << "\n";
-  }
   Engine engine(const Names& n) { return Engine(source_dir() / "config/kafka-redis.yaml", n.env(), log_); }
-  std::filesystem::path log_;
 };
 
 }  // namespace

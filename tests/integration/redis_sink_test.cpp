@@ -17,7 +17,6 @@ using socstream::testing::TempDir;
 
 namespace {
 
-const std::filesystem::path kWork = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
 
 // Five events, one alert each (no rule: the detector is the rule), into an idempotent stream.
 std::filesystem::path topology(const TempDir& dir, const std::string& stream) {
@@ -41,16 +40,12 @@ size_t markers(const std::string& stream) {
   return keys.empty() ? 0 : static_cast<size_t>(std::count(keys.begin(), keys.end(), '\n') + 1);
 }
 
-class RedisSink : public ::testing::Test {
+class RedisSink : public ServerTest {
  protected:
-  void SetUp() override {
-    std::string missing = check_servers();
-    ASSERT_TRUE(missing.empty()) << "integration tests need the real servers: " << missing;
-    std::filesystem::create_directories(kWork);
-    log_ = kWork / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".log");
+  void TearDown() override {
+    redis_cli("CONFIG SET maxmemory 0");
+    ServerTest::TearDown();
   }
-  void TearDown() override { redis_cli("CONFIG SET maxmemory 0"); }
-  std::filesystem::path log_;
 };
 
 }  // namespace
