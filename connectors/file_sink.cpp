@@ -49,6 +49,13 @@ class FileSink final : public Sink {
       ::close(fd);
       throw std::runtime_error("cannot write " + path_.string() + ": not a regular file");
     }
+    // A file someone else made, or a hard link to one, is theirs to have planted.
+    if (!dev_null && (st.st_uid != ::geteuid() || st.st_nlink != 1)) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + path_.string() + ": " +
+                               (st.st_nlink != 1 ? std::string("it has other hard links")
+                                                 : "it belongs to another user (uid " + std::to_string(st.st_uid) + ")"));
+    }
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (!append_ && !dev_null && ::ftruncate(fd, 0) != 0) {
       const int err = errno;

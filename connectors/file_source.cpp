@@ -132,7 +132,9 @@ class FileSource final : public Source {
   Change check(int fd) const {
     struct stat cur {}, named {};
     ::fstat(fd, &cur);
-    if (cur.st_size < reader_.offset()) return Change::Truncated;
+    // Against what was read, the pending partial line included: a file cut
+    // to a size inside that line is truncated too.
+    if (cur.st_size < ::lseek(fd, 0, SEEK_CUR)) return Change::Truncated;
     // No file at the path is mid-rotation: keep the old one until a new one appears.
     if (::stat(path_.c_str(), &named) != 0) return Change::None;
     if (named.st_ino == ino_ && named.st_dev == dev_) return Change::None;

@@ -56,7 +56,7 @@ for i = 2, #KEYS do
     end
     if type(r) == 'table' and r.err then
       for _, p in ipairs(transient) do
-        if string.sub(r.err, 1, #p) == p then return redis.error_reply(r.err) end
+        if r.err == p or string.sub(r.err, 1, #p + 1) == p .. ' ' then return redis.error_reply(r.err) end
       end
       results[i - 1] = r.err
     else
@@ -75,7 +75,7 @@ return results
 bool transient_error(std::string_view msg) {
   for (std::string_view p : {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
                              "NOREPLICAS", "NOSCRIPT"})
-    if (msg.substr(0, p.size()) == p) return true;
+    if (msg.substr(0, p.size()) == p && (msg.size() == p.size() || msg[p.size()] == ' ')) return true;  // not BUSYGROUP
   return false;
 }
 

@@ -160,7 +160,8 @@ void expansions(const YAML::Node& n, std::vector<std::pair<std::string, std::str
     const std::string& raw = n.Scalar();
     if (raw.find("${") == std::string::npos) return;
     std::string err;
-    if (auto v = interpolate(raw, err); v && !v->empty() && *v != raw) out.emplace_back(*v, raw);
+    // Values of a few characters (a port, a flag) are no secret, and replacing them would garble the message.
+    if (auto v = interpolate(raw, err); v && v->size() >= 4 && *v != raw) out.emplace_back(*v, raw);
   } else if (n.IsSequence()) {
     for (const auto& item : n) expansions(item, out);
   } else if (n.IsMap()) {

@@ -39,6 +39,8 @@ Batch Batch::share() const {
     c.error = e.error;
     c.error_detail = e.error_detail;
     c.error_component = e.error_component;
+    c.source_meta = e.source_meta;
+    c.scored = e.scored;
     // Take the extra references in bulk, then attach them one per copy.
     AckToken* t = e.ack.token();
     if (t != run) {

@@ -379,10 +379,9 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes, const Expect& expe
   p.l2 = r.get<float>();
   // A snapshot can carry a valid checksum and still be wrong (written by a bug,
   // or by someone): every option and value is checked as the engine's own settings are.
-  if (f.bits < 1 || f.bits > 28) throw std::runtime_error("implausible bits " + std::to_string(f.bits));
-  if (f.ngram_min < 1 || f.ngram_max > 8 || f.ngram_min > f.ngram_max)
-    throw std::runtime_error("implausible n-gram lengths");
-  if (f.max_bytes == 0 || f.max_bytes > (uint64_t{1} << 30)) throw std::runtime_error("implausible max_bytes");
+  // The bounds the online_classifier operator accepts in its settings.
+  if (f.bits < 1 || f.bits > 30) throw std::runtime_error("implausible bits " + std::to_string(f.bits));
+  if (f.ngram_max > 7 || f.ngram_min > f.ngram_max) throw std::runtime_error("implausible n-gram lengths");
   uint32_t k = r.get<uint32_t>();
   if (k < 2 || k > 4096) throw std::runtime_error("implausible class count " + std::to_string(k));
   std::vector<std::string> labels;

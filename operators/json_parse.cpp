@@ -312,6 +312,9 @@ std::optional<std::string> quote_big_numbers(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);
   bool in_string = false, changed = false;
+  // Only numbers in value position are quoted: one where a key belongs must stay the error it is.
+  std::string open;  // the containers around this point, innermost last
+  char prev = 0;     // the last significant character outside strings
   for (size_t i = 0; i < s.size();) {
     const char c = s[i];
     if (in_string) {
@@ -326,12 +329,17 @@ std::optional<std::string> quote_big_numbers(std::string_view s) {
       continue;
     }
     if (c == '"') in_string = true;
-    if (c == '-' || (c >= '0' && c <= '9')) {
+    if (c == '{' || c == '[') open += c;
+    if ((c == '}' || c == ']') && !open.empty()) open.pop_back();
+    const bool value_position = prev == ':' || prev == '[' || (prev == ',' && !open.empty() && open.back() == '[');
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') prev = c;
+    if (value_position && (c == '-' || (c >= '0' && c <= '9'))) {
       size_t j = i;
       while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '-' || s[j] == '+' || s[j] == '.' ||
                               s[j] == 'e' || s[j] == 'E'))
         ++j;
       const std::string_view token = s.substr(i, j - i);
+      prev = '0';
       if (json_number(token) && beyond_dom(token)) {
         out += '"';
         out += token;

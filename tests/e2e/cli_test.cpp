@@ -306,4 +306,10 @@ TEST(Cli, FileSinkFollowsNoSymlinkAndCreatesPrivateFiles) {
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   EXPECT_EQ(read_file(dir.path() / "new" / "dlq.jsonl"), "{\"a\":1}\n");
   EXPECT_EQ(run("/dev/null").exit_code, 0);
+  // A hard link to a file elsewhere is as good as a planted symlink.
+  std::filesystem::create_hard_link(victim, dir.path() / "linked");
+  auto linked = run((dir.path() / "linked").string());
+  EXPECT_NE(linked.exit_code, 0);
+  EXPECT_NE(linked.err.find("other hard links"), std::string::npos) << linked.err;
+  EXPECT_EQ(read_file(victim), "precious\n");
 }

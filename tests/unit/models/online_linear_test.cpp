@@ -288,6 +288,9 @@ TEST(OnlineLinear, ASnapshotWithAValidChecksumButImpossibleValuesIsRefused) {
   EXPECT_THROW(OnlineLinear::from_bytes(forged(l1_at, INFINITY)), std::runtime_error);
   EXPECT_THROW(OnlineLinear::from_bytes(forged(l1_at, std::nanf(""))), std::runtime_error);
   EXPECT_THROW(OnlineLinear::from_bytes(forged(bits_at, uint32_t{40})), std::runtime_error);
+  // A configuration the operator accepts restores: words only (n-grams 0).
+  OnlineLinear words(kLabels, FeatureOptions{12, 0, 0});
+  EXPECT_NO_THROW(OnlineLinear::from_bytes(words.to_bytes()));
 
   TempDir dir;
   SnapshotStore store(dir.path(), "online", 3);

@@ -148,6 +148,11 @@ TEST(JsonParse, NumbersBeyondTheDomKeepTheirText) {
   EXPECT_EQ(e.field("n")->kind, ValueKind::Number);
   Event bad;
   EXPECT_EQ(h.parse(R"({"a":1e400,"b":tru})", bad), "invalid_json") << "a big number does not excuse bad JSON";
+  Event key;
+  EXPECT_EQ(h.parse(R"({"a":1e400, 99999999999999999999999:1})", key), "invalid_json") << "a number where a key belongs";
+  Event arr;
+  EXPECT_EQ(h.parse(R"({"a":[1e400, 123456789012345678901234567890, 2]})", arr), "");
+  EXPECT_EQ(value(arr, "a"), R"(["1e400","123456789012345678901234567890",2])");
 }
 
 TEST(JsonParse, RejectsBadPointers) {
