@@ -14,6 +14,9 @@ void append_string(std::string& out, std::string_view s);
 void append_value(std::string& out, const Field& f);
 void append_base64(std::string& out, std::string_view bytes);
 bool valid_utf8(std::string_view s);
+// A token of RFC 8259's number grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?:
+// what may be written into JSON as it is (not 007, +1, 1. or 0x1F).
+bool is_number(std::string_view v);
 
 // {"name":..,"partition":..,"offset":..}
 void append_source(std::string& out, const SourcePos& pos);

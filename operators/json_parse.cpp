@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/hash.hpp"
+#include "engine/json_writer.hpp"
 #include "operators/operators.hpp"
 
 namespace socstream {
@@ -270,29 +271,6 @@ void JsonParse::capture(std::string_view name, dom::element el, Event& e, Arena&
 
 namespace {
 
-// A token of the JSON number grammar (RFC 8259): -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool json_number(std::string_view v) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t from = i;
-    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
-    return i - from;
-  };
-  if (i < v.size() && v[i] == '-') ++i;
-  if (i < v.size() && v[i] == '0') ++i;
-  else if (digits() == 0) return false;
-  if (i < v.size() && v[i] == '.') {
-    ++i;
-    if (digits() == 0) return false;
-  }
-  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
-    ++i;
-    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == v.size();
-}
-
 // Beyond a 64-bit integer or a double: JSON allows it, simdjson's DOM does not.
 bool beyond_dom(std::string_view v) {
   if (v.find_first_of(".eE") == std::string_view::npos) {
@@ -340,7 +318,7 @@ std::optional<std::string> quote_big_numbers(std::string_view s) {
         ++j;
       const std::string_view token = s.substr(i, j - i);
       prev = '0';
-      if (json_number(token) && beyond_dom(token)) {
+      if (json::is_number(token) && beyond_dom(token)) {
         out += '"';
         out += token;
         out += '"';

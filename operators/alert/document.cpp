@@ -86,13 +86,7 @@ Document::Document(const Settings& s)
 }
 
 bool Document::reserved(std::string_view p) const {
-  auto under = [&](std::string_view prefix) {
-    return p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 && p[prefix.size()] == '.';
-  };
-  return p == "@timestamp" || p == "ecs.version" || p == "tags" || p == "event.kind" || p == "event.id" ||
-         p == "event.created" || p == "event.severity" || p == "event.risk_score" || p == "event.reason" ||
-         (original_ && p == "event.original") || p == "rule" || under("rule") || p == "threat" || under("threat") ||
-         p == "socstream" || under("socstream");
+  return written_by_alert(p) || (original_ && p == "event.original");
 }
 
 // A rule in full, as socstream.rules lists it: what regex rules carry, and for

@@ -234,6 +234,15 @@ void FieldMap::load_yaml(const YAML::Node& doc, const std::string& file, Diagnos
   }
 }
 
+bool written_by_alert(std::string_view p) {
+  auto under = [&](std::string_view prefix) {
+    return p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 && p[prefix.size()] == '.';
+  };
+  return p == "@timestamp" || p == "ecs.version" || p == "tags" || p == "event.kind" || p == "event.id" ||
+         p == "event.created" || p == "event.severity" || p == "event.risk_score" || p == "event.reason" ||
+         p == "rule" || under("rule") || p == "threat" || under("threat") || p == "socstream" || under("socstream");
+}
+
 void FieldMap::add(const std::string& from, const std::string& to, const Location& where, Diagnostics& diag) {
   const EcsField* f = EcsSchema::builtin().find(to);
   if (!f || f->type == EcsType::Object) {
@@ -242,10 +251,7 @@ void FieldMap::add(const std::string& from, const std::string& to, const Locatio
     return;
   }
   // What the alert writes itself: a value mapped there could only ever land in socstream.fields.
-  auto under = [&](std::string_view p) { return to.rfind(p, 0) == 0 && to.size() > p.size() && to[p.size()] == '.'; };
-  if (to == "@timestamp" || to == "ecs.version" || to == "tags" || to == "event.kind" || to == "event.id" ||
-      to == "event.created" || to == "event.severity" || to == "event.risk_score" || to == "event.reason" ||
-      under("rule") || under("threat")) {
+  if (written_by_alert(to)) {
     diag.error(where, "'" + to + "' is written by the alert itself (docs/alerts.md): map the field elsewhere");
     return;
   }

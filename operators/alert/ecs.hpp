@@ -77,6 +77,10 @@ class FieldMap {
 // Writes values at dotted paths as nested JSON objects. Paths are placed in
 // order; a path that is also an object's prefix (a.b and a.b.c) keeps the first
 // added and reports the other as refused.
+// The paths the alert document writes itself (@timestamp, event.kind, rule.*,
+// threat.*, tags, socstream.*, ...): no event field is placed there.
+bool written_by_alert(std::string_view path);
+
 class NestedJson {
  public:
   void clear() { entries_.clear(); }

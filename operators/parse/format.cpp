@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "engine/json_writer.hpp"
+
 namespace socstream::parse {
 
 void Output::add_named(std::string_view name, std::string_view value, ValueKind kind) {
@@ -22,31 +24,9 @@ void Output::add_named(std::string_view name, std::string_view value, ValueKind 
 }
 
 ValueKind Output::number_or_string(std::string_view v) {
-  // A Number is written into JSON as it is, so it must be a JSON number
-  // (no leading zero, no '+', no bare '.'), and short enough to read back exactly.
-  if (v.empty() || v.size() > 24) return ValueKind::String;
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t from = i;
-    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
-    return i - from;
-  };
-  if (v[i] == '-') ++i;
-  if (i < v.size() && v[i] == '0') {
-    ++i;
-  } else if (digits() == 0) {
-    return ValueKind::String;
-  }
-  if (i < v.size() && v[i] == '.') {
-    ++i;
-    if (digits() == 0) return ValueKind::String;
-  }
-  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
-    ++i;
-    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
-    if (digits() == 0) return ValueKind::String;
-  }
-  return i == v.size() ? ValueKind::Number : ValueKind::String;
+  // A Number is written into JSON as it is, so it must be a JSON number, and
+  // short enough to read back exactly.
+  return !v.empty() && v.size() <= 24 && json::is_number(v) ? ValueKind::Number : ValueKind::String;
 }
 
 int64_t Clock::now_ms() const {

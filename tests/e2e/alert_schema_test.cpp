@@ -19,11 +19,6 @@ using socstream::testing::TempDir;
 
 namespace {
 
-std::string python() {
-  const char* env = std::getenv("SOCSTREAM_PYTHON");
-  return env && *env ? env : (source_dir() / ".venv/bin/python").string();
-}
-
 std::string valid_alert() {
   return R"({"@timestamp":"2026-01-02T03:04:05.000Z","ecs":{"version":"9.4.0"},)"
          R"("event":{"kind":"alert","id":"0123456789abcdef0123456789abcdef","created":"2026-01-02T03:04:06.000Z",)"
@@ -36,7 +31,7 @@ int validate(const std::string& alert) {
   TempDir dir;
   const auto file = dir.path() / "a.jsonl";
   std::ofstream(file) << alert << "\n";
-  return run_command(python() + " " + (source_dir() / "scripts/validate_alerts.py").string() + " " + file.string())
+  return run_command(socstream::testing::venv_python() + " " + (source_dir() / "scripts/validate_alerts.py").string() + " " + file.string())
       .exit_code;
 }
 

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -97,6 +98,9 @@ TEST(Nginx, AlertsCarryTheLogLinesOwnFieldsAndBadLinesAreDeadLettered) {
     attacks += total[l];
     attacks_alerted += alerted[l];
   }
+  // The figures the notes quote (on the classifier's own data set: a regression guard, not a quality figure).
+  std::cout << "[ info     ] nginx sample: " << attacks_alerted << " of " << attacks << " attack lines alerted, "
+            << alerted["norm"] << " of " << total["norm"] << " normal lines\n";
   EXPECT_GT(attacks_alerted, attacks * 9 / 10) << "of " << attacks << " attack lines";
   EXPECT_LT(alerted["norm"], total["norm"] / 100) << "of " << total["norm"] << " normal lines";
 

@@ -131,10 +131,14 @@ uint64_t expected_file_origin(const std::filesystem::path& file) {
       sha256_hex(std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + head).substr(0, 16), nullptr, 16);
 }
 
+std::string venv_python() {
+  const char* env = std::getenv("SOCSTREAM_PYTHON");
+  return env && *env ? env : (source_dir() / ".venv/bin/python").string();
+}
+
 void expect_schema_valid(const std::vector<std::string>& alerts, const std::string& what) {
   ASSERT_FALSE(alerts.empty()) << what << ": no alerts to check";
-  const char* env = std::getenv("SOCSTREAM_PYTHON");
-  const std::string python = env && *env ? env : (source_dir() / ".venv/bin/python").string();
+  const std::string python = venv_python();
   TempDir dir;
   const auto file = dir.path() / "alerts.jsonl";
   {

@@ -62,6 +62,9 @@ std::string expected_alert_id(std::string_view detector, std::string_view source
 // SHA-256 over "device:inode:" and its first line (up to 256 bytes), as a number.
 uint64_t expected_file_origin(const std::filesystem::path& file);
 
+// The project's Python (scripts/python_env.sh's venv, or $SOCSTREAM_PYTHON).
+std::string venv_python();
+
 // Checks alerts against docs/alert.schema.json with the reference validator
 // (scripts/validate_alerts.py, jsonschema in the venv of scripts/python_env.sh,
 // or $SOCSTREAM_PYTHON); a failure names the alerts that do not conform.
