@@ -251,4 +251,12 @@ Encoding WordPieceTokenizer::encode(std::string_view text, size_t max_length) co
   return e;
 }
 
+std::vector<int64_t> WordPieceTokenizer::ids(std::string_view text) const {
+  std::vector<std::string> pieces = tokenize(text);
+  std::vector<int64_t> out;
+  out.reserve(pieces.size());
+  for (const auto& p : pieces) out.push_back(id_of(p));
+  return out;
+}
+
 }  // namespace socstream

@@ -34,6 +34,11 @@ class WordPieceTokenizer {
   std::vector<std::string> tokenize(std::string_view text) const;
   // [CLS] + pieces truncated to max_length - 2 + [SEP], as encode(truncation=True).
   Encoding encode(std::string_view text, size_t max_length) const;
+  // The ids of all the pieces, without [CLS]/[SEP] and untruncated: what a
+  // caller cuts into windows so that no part of a long text goes unseen.
+  std::vector<int64_t> ids(std::string_view text) const;
+  int64_t cls_id() const { return cls_; }
+  int64_t sep_id() const { return sep_; }
 
   int64_t id_of(std::string_view token) const;  // the [UNK] id if absent
   size_t vocab_size() const { return vocab_.size(); }

@@ -38,14 +38,54 @@ class TorchTextModel final : public TextModel {
 
   const ModelInfo& info() const override { return info_; }
 
+  // A classify text longer than max_len tokens is scored in windows of
+  // max_len - 2 pieces overlapping by half, so that any span of up to half a
+  // window lies whole in one of them: padding placed before a payload cannot
+  // push it past the truncation. The text takes its most suspicious window's
+  // result (the lowest probability of the negative label). An embedding keeps
+  // the reference's truncation: it describes the text, it does not judge it.
   std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) override {
     std::vector<std::vector<float>> out;
     if (texts.empty()) return out;
-    auto [ids, mask] = encode(texts);
-    c10::InferenceMode guard;
-    at::Tensor y = first_tensor(module_.forward({ids, mask}));
-    at::Tensor rows = info_.task == "embed" ? embed(y, mask, ids.size(0)) : classify(y, ids.size(0));
-    return to_rows(rows);
+    if (info_.task == "embed") {
+      auto [ids, mask] = encode(texts);
+      c10::InferenceMode guard;
+      return to_rows(embed(first_tensor(module_.forward({ids, mask})), mask, ids.size(0)));
+    }
+    const size_t width = info_.max_len - 2;
+    std::vector<std::vector<int64_t>> rows;
+    std::vector<uint32_t> owner;
+    for (uint32_t i = 0; i < texts.size(); ++i) {
+      std::vector<int64_t> ids = tok_.ids(texts[i]);
+      if (ids.size() <= width || width < 2) {
+        rows.push_back(framed(ids, 0, std::min(ids.size(), width)));
+        owner.push_back(i);
+        continue;
+      }
+      for (size_t at = 0;; at += width / 2) {
+        const size_t start = std::min(at, ids.size() - width);
+        rows.push_back(framed(ids, start, width));
+        owner.push_back(i);
+        if (start + width >= ids.size()) break;
+      }
+    }
+    out.resize(texts.size());
+    const size_t negative = negative_index();
+    // Windows are extra rows of the same passes; a pass is kept to the
+    // batch's size (at least 32 rows), so a long text costs more passes, not
+    // one pass too big for memory.
+    const size_t per_pass = std::max<size_t>(texts.size(), 32);
+    for (size_t at = 0; at < rows.size(); at += per_pass) {
+      const size_t end = std::min(rows.size(), at + per_pass);
+      auto [ids, mask] = pad(rows, at, end);
+      c10::InferenceMode guard;
+      auto probs = to_rows(classify(first_tensor(module_.forward({ids, mask})), ids.size(0)));
+      for (size_t k = 0; k < probs.size(); ++k) {
+        auto& best = out[owner[at + k]];
+        if (best.empty() || probs[k][negative] < best[negative]) best = std::move(probs[k]);
+      }
+    }
+    return out;
   }
 
   bool can_learn() const override { return info_.task == "classify" && !info_.head.empty(); }
@@ -202,26 +242,45 @@ class TorchTextModel final : public TextModel {
     return out;
   }
 
-  // Token ids and attention mask, padded to the batch's longest text.
-  std::pair<at::Tensor, at::Tensor> encode(const std::vector<std::string_view>& texts) const {
-    const auto n = static_cast<int64_t>(texts.size());
-    std::vector<Encoding> enc;
-    enc.reserve(texts.size());
+  // [CLS] ids[at, at + n) [SEP]
+  std::vector<int64_t> framed(const std::vector<int64_t>& ids, size_t at, size_t n) const {
+    std::vector<int64_t> row;
+    row.reserve(n + 2);
+    row.push_back(tok_.cls_id());
+    row.insert(row.end(), ids.begin() + static_cast<ptrdiff_t>(at), ids.begin() + static_cast<ptrdiff_t>(at + n));
+    row.push_back(tok_.sep_id());
+    return row;
+  }
+
+  size_t negative_index() const {
+    for (size_t i = 0; i < info_.labels.size(); ++i)
+      if (info_.labels[i] == info_.negative_label) return i;
+    return 0;
+  }
+
+  // Token ids and attention mask of rows [at, end), padded to the longest.
+  std::pair<at::Tensor, at::Tensor> pad(const std::vector<std::vector<int64_t>>& rows, size_t at, size_t end) const {
+    const auto n = static_cast<int64_t>(end - at);
     size_t width = 0;
-    for (auto t : texts) {
-      enc.push_back(tok_.encode(t, info_.max_len));
-      width = std::max(width, enc.back().ids.size());
-    }
+    for (size_t r = at; r < end; ++r) width = std::max(width, rows[r].size());
     auto ids = torch::full({n, static_cast<int64_t>(width)}, tok_.pad_id(), torch::kLong);
     auto mask = torch::zeros({n, static_cast<int64_t>(width)}, torch::kLong);
     auto ia = ids.accessor<int64_t, 2>();
     auto ma = mask.accessor<int64_t, 2>();
-    for (size_t r = 0; r < enc.size(); ++r)
-      for (size_t c = 0; c < enc[r].ids.size(); ++c) {
-        ia[r][c] = enc[r].ids[c];
-        ma[r][c] = 1;
+    for (size_t r = at; r < end; ++r)
+      for (size_t c = 0; c < rows[r].size(); ++c) {
+        ia[static_cast<int64_t>(r - at)][static_cast<int64_t>(c)] = rows[r][c];
+        ma[static_cast<int64_t>(r - at)][static_cast<int64_t>(c)] = 1;
       }
     return {ids, mask};
+  }
+
+  // Each text truncated to max_len tokens, as Hugging Face's encode(truncation=True).
+  std::pair<at::Tensor, at::Tensor> encode(const std::vector<std::string_view>& texts) const {
+    std::vector<std::vector<int64_t>> rows;
+    rows.reserve(texts.size());
+    for (auto t : texts) rows.push_back(std::move(tok_.encode(t, info_.max_len).ids));
+    return pad(rows, 0, rows.size());
   }
 
   // Hugging Face models traced without return_dict=False return a tuple whose
