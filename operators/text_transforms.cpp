@@ -1,5 +1,7 @@
 #include "operators/text_transforms.hpp"
 
+#include <simdjson.h>
+
 namespace socstream {
 
 namespace {
@@ -45,6 +47,47 @@ void TextTransforms::url_decode(std::string& s) {
     }
   }
   s.resize(w);
+}
+
+namespace {
+void strings_of(simdjson::dom::element v, const std::function<void(std::string_view)>& f) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::STRING: {
+      std::string_view s;
+      if (v.get(s) == simdjson::SUCCESS) f(s);
+      break;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array items;
+      if (v.get(items) == simdjson::SUCCESS)
+        for (simdjson::dom::element item : items) strings_of(item, f);
+      break;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object members;
+      // Keys too: a key is text the sender chose as much as a value is.
+      if (v.get(members) == simdjson::SUCCESS)
+        for (simdjson::dom::key_value_pair kv : members) {
+          f(kv.key);
+          strings_of(kv.value, f);
+        }
+      break;
+    }
+    default: break;
+  }
+}
+}  // namespace
+
+void TextTransforms::json_strings(std::string_view json, const std::function<void(std::string_view)>& f) {
+  // One parser per thread: operators run on their own threads, and its buffers
+  // are reused from event to event.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS) {
+    f(json);
+    return;
+  }
+  strings_of(root, f);
 }
 
 std::string_view TextTransforms::apply(std::string_view text, std::string& scratch) const {

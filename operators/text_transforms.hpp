@@ -1,6 +1,7 @@
 #pragma once
 // The texts an operator reads from an event: the fields it names and the
 // transforms applied to them, shared so that rules and models see the same text.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,11 +19,21 @@ class TextTransforms {
   TextTransforms(const Settings& s, std::string_view verb);
   TextTransforms() = default;
 
-  // Calls f(text) for each text of each named field the event carries.
+  // Calls f(text) for each text of each named field the event carries. An
+  // object or array yields each of its strings, unescaped, at any depth: its
+  // JSON text would hide a payload behind escapes (\u003cscript) and would be
+  // split as one query, so a value nested where a string was expected is read
+  // as the strings it holds, never skipped and never scored as JSON.
   template <class F>
   void for_each(const Event& e, std::string& scratch, F&& f) const {
-    for (const auto& name : fields_)
-      if (const Field* field = e.field(name)) for_each(field->value, scratch, f);
+    for (const auto& name : fields_) {
+      const Field* field = e.field(name);
+      if (!field) continue;
+      if (field->kind == ValueKind::Json)
+        json_strings(field->value, [&](std::string_view s) { for_each(s, scratch, f); });
+      else
+        for_each(field->value, scratch, f);
+    }
   }
 
   // Calls f(text) for each text the field yields: the whole value, or with
@@ -60,6 +71,10 @@ class TextTransforms {
   std::string_view apply(std::string_view text, std::string& scratch) const;
 
   static void url_decode(std::string& s);
+
+  // Calls f(s) for each string in a JSON document, in document order (an
+  // unparsable document is given whole).
+  static void json_strings(std::string_view json, const std::function<void(std::string_view)>& f);
 
   // The fields named, where the topology names them, for validate's field-flow check.
   std::vector<FieldRead> reads(const std::string& role) const {

@@ -72,6 +72,26 @@ TEST(RegexPrefilter, QueryValuesAreDecodedAndMatchedOneByOne) {
   EXPECT_EQ(h.ids({{"q", "bad=%zz%2"}}), Ids{}) << "bad escapes are kept, not a crash";
 }
 
+TEST(RegexPrefilter, ObjectsAndArraysAreMatchedOnTheStringsTheyHold) {
+  Harness h("{field: q, rules: rules.yaml, transforms: [query_values, url_decode]}");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  auto ids = [&](const char* json) {
+    Event e;
+    e.fields.push_back(Field{"q", json, ValueKind::Json});
+    std::vector<int> hits;
+    h.op->match(e, hits);
+    Ids out;
+    for (int i : hits) out.push_back(h.op->rules()[i].id);
+    return out;
+  };
+  // As JSON text the escapes hide the payload from every rule.
+  EXPECT_EQ(ids(R"x(["a=1", "b=\u003cscript\u003ealert(1)"])x"), (Ids{"xss-script"}));
+  EXPECT_EQ(ids(R"({"outer": {"inner": [["..%2F..%2Fetc%2Fpasswd"]]}})"), (Ids{"traversal"})) << "any depth, decoded";
+  EXPECT_EQ(ids(R"({"1 union select 2": 1})"), (Ids{"sqli-union"})) << "keys are text too";
+  EXPECT_EQ(ids(R"([1, true, null, {}])"), Ids{});
+  EXPECT_EQ(ids("[\"<script"), (Ids{"xss-script"})) << "JSON that does not parse is matched whole";
+}
+
 TEST(RegexPrefilter, PortsCarryMatchedRules) {
   Harness h("{field: q, rules: rules.yaml}");
   std::string name = "suspect";

@@ -163,6 +163,21 @@ TEST(Transformer, EventTakesItsMostSuspiciousValue) {
   EXPECT_EQ(h.model->seen.size(), 4u);
 }
 
+TEST(Transformer, ObjectsAndArraysAreScoredOnTheirStrings) {
+  Harness h("transforms: [query_values], cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  Batch b = make_batch(nullptr, {{{"q", R"(["a=plain", {"k": "b=x\u0061ttack"}])"}}, {{"q", R"({"plain": ["plain"]})"}}});
+  for (auto& e : b.events) e.fields[0].kind = ValueKind::Json;
+  h.op->process(std::move(b), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 1u) << "the escaped payload in a nested object is unescaped and scored";
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
+  ASSERT_EQ(neg.size(), 1u);
+  EXPECT_EQ(field_of(neg[0], "label"), "norm");
+  EXPECT_EQ(h.model->seen, (std::vector<std::string>{"k", "plain", "xattack"})) << "no JSON text reaches the model";
+}
+
 TEST(Transformer, CacheSkipsRepeatedTemplates) {
   Harness h("max_batch: 2, cache_size: 2");
   ASSERT_TRUE(h.diag.ok()) << h.diag.str();
