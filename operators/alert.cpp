@@ -48,6 +48,7 @@ alert::Detection AlertOp::detection(const Event& e) const {
   d.model = e.field(names.model);
   d.version = e.field(names.version);
   d.explanation = e.field(names.explanation);
+  d.unscored = e.field(names.unscored);
   return d;
 }
 
@@ -96,7 +97,8 @@ void AlertOp::process(Batch&& in, Outputs& out) {
   for (auto& e : in.events) {
     const alert::Detection d = detection(e);
     bool below = d.severity < min_severity_;
-    if (min_score_ > 0 && d.score) {
+    // A verdict on part of the event's texts is no reason to drop it.
+    if (min_score_ > 0 && d.score && !d.unscored) {
       double v = 0;
       std::from_chars(d.score->value.data(), d.score->value.data() + d.score->value.size(), v);
       below |= v < min_score_;

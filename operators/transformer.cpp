@@ -22,26 +22,22 @@ TransformerOp::TransformerOp(const Settings& s)
     : texts_(s, "score"),
       max_batch_(static_cast<size_t>(s.integer("max_batch", 32, 1, 4096))),
       max_delay_(s.integer("max_delay_ms", 10, 0, 60'000)),
-      max_values_(static_cast<size_t>(s.integer("max_values", 64, 1, 100'000))),
-      max_text_bytes_(static_cast<size_t>(s.bytes("max_text_bytes", 64 * 1024))),
+      budget_(static_cast<size_t>(s.integer("max_values", 64, 1, 100'000)),
+              static_cast<size_t>(s.bytes("max_text_bytes", 16 * 1024))),
+      overflow_alert_(s.choice("overflow", {"alert", "verdict"}, "alert") == "alert"),
       bucketing_(s.flag("length_bucketing", true)),
       async_(s.flag("inference_thread", true)),
       names_(s.str("prefix", "")),
-      learn_(s.flag("learn", false)),
-      pin_(s.integer("pin_version", 0, 0)),
-      holdout_every_(static_cast<size_t>(s.integer("holdout_every", 5, 2, 1000))),
-      train_batch_(static_cast<size_t>(s.integer("train_batch", 16, 1, 4096))),
-      gate_examples_(static_cast<size_t>(s.integer("gate_examples", 200, 1, 10'000'000))),
-      train_steps_(static_cast<int>(s.integer("train_steps", 5, 1, 1000))),
-      learning_rate_(static_cast<float>(s.number("learning_rate", 0.01))),
+      learner_(s),
+      learn_(learner_.learning()),
       cache_(0) {
-  if (s.has("versions_dir")) versions_.emplace(s.path("versions_dir"), "head", 0);
-  if (learn_ && !versions_) s.error("learn", "a model that learns needs versions_dir, where its versions are saved");
-  if (pin_ && !versions_) s.error("pin_version", "pin_version needs versions_dir, where the versions are");
-  if (pin_ && learn_) s.error("pin_version", "a pinned version is frozen: drop learn: true, or the pin");
-  if (learn_ && s.integer("workers", 1) > 1)
-    s.error("workers", "a transformer that learns runs as one worker: several would train and save apart");
-  if (!(learning_rate_ > 0)) s.error("learning_rate", "must be above 0");
+  if (budget_.max_bytes() < 1024) s.error("max_text_bytes", "must be at least 1KiB: a head and a tail of a long text need room");
+  hooks_.serve = [this](uint64_t v) { set_version(v); };
+  hooks_.forget_cache = [this] {
+    std::lock_guard lk(cache_mu_);
+    cache_ = ResultCache(cache_.capacity());
+  };
+  hooks_.held_back = [this](bool right) { watch(true, right ? 0.f : 1.f, SourcePos{}); };
   set_version(0);
   if (!s.has("model")) return;  // reported by the schema check
   try {
@@ -52,7 +48,7 @@ TransformerOp::TransformerOp(const Settings& s)
   }
   embed_ = info_.task == "embed";
   set_version(static_cast<uint64_t>(info_.version));
-  if ((learn_ || pin_) && (embed_ || info_.head.empty()))
+  if ((learn_ || learner_.pinned()) && (embed_ || info_.head.empty()))
     s.error(learn_ ? "learn" : "pin_version", info_.name + " cannot learn: model.yaml names no classification head");
   // An embedding depends on every character, so masking would conflate texts:
   // embedding models cache only when asked to.
@@ -113,35 +109,7 @@ void TransformerOp::set_version(uint64_t v) {
 void TransformerOp::open() {
   if (!model_) model_ = TextModel::load(info_);
   spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, info_.dir.string());
-  if (versions_) load_versions();
-}
-
-void TransformerOp::load_versions() {
-  const auto base = static_cast<uint64_t>(info_.version);
-  auto on_disk = versions_->generations();
-  next_version_ = std::max<uint64_t>(base, on_disk.empty() ? 0 : on_disk.front()) + 1;
-  if (pin_) {
-    // A pin names a version that must be there: serving another would be a silent rollback.
-    if (static_cast<uint64_t>(pin_) != base) {
-      try {
-        model_->load_head(versions_->read(static_cast<uint64_t>(pin_)));
-      } catch (const std::exception& e) {
-        throw ModelError(fmt::format("{}: pinned version {} cannot be loaded from {}: {}", info_.name, pin_,
-                                     versions_->path_of(static_cast<uint64_t>(pin_)).string(), e.what()));
-      }
-    }
-    set_version(static_cast<uint64_t>(pin_));
-    spdlog::info("transformer: {} pinned at version {}", info_.name, pin_);
-    return;
-  }
-  std::vector<std::string> errors;
-  auto gen = versions_->restore([&](std::string_view b) { model_->load_head(b); }, errors);
-  for (const auto& e : errors) spdlog::error("transformer: {}: saved version refused: {}", info_.name, e);
-  if (gen) {
-    set_version(*gen);
-    spdlog::info("transformer: {} serves learnt version {} from {}", info_.name, *gen, versions_->dir().string());
-  }
-  if (learn_) model_->reset_shadow();
+  learner_.open(*model_, info_, hooks_);
 }
 
 void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
@@ -164,45 +132,68 @@ void TransformerOp::combine(Verdict& into, const Verdict& v) {
   if (better) into = v;
 }
 
-void TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded) {
-  size_t texts = 0;
+uint32_t TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded) {
+  size_t n = 0, bytes = 0;
   texts_.for_each(e, scratch_, [&](std::string_view text) {
-    if (text.empty() || texts >= max_values_ || (embed_ && texts > 0)) return;
-    ++texts;
-    text = text.substr(0, max_text_bytes_);
-    ++stats_.texts;
-    if (cache_.capacity() > 0) {
-      normalizer_.normalize(text, key_);
-      // Used under the lock: the inference thread may evict the entry.
-      std::lock_guard lk(cache_mu_);
-      if (const auto* hit = cache_.find(key_)) {
-        ++stats_.cache_hits;
-        if (embed_) {
-          embedding = *hit;
-          embedded = true;
-        } else {
-          Verdict j = judge(*hit);
-          if (j.positive && join_.remembering()) j.text = text;
-          combine(v, j);
-        }
-        return;
-      }
-    } else {
-      key_.assign(text);  // nothing may stand in for the text: only identical texts share a pass
-    }
-    auto [it, fresh] = open_.index.try_emplace(key_, static_cast<uint32_t>(open_.jobs.size()));
-    if (fresh) {
-      open_.jobs.emplace_back(text);
-      open_.keys.push_back(key_);
-    } else {
-      ++stats_.batch_duplicates;
-    }
-    open_.refs.push_back(it->second);
+    if (text.empty() || (embed_ && n > 0)) return;
+    if (n == texts_buf_.size()) texts_buf_.emplace_back();
+    texts_buf_[n++].assign(text);
+    bytes += text.size();
   });
+  if (embed_ && n > 0) {
+    // An embedding describes the text: its head stands for it.
+    lookup(std::string_view(texts_buf_[0]).substr(0, budget_.max_bytes()), v, embedding, embedded);
+    return 0;
+  }
+  if (budget_.fits(n, bytes)) {
+    for (size_t i = 0; i < n; ++i) lookup(texts_buf_[i], v, embedding, embedded);
+    return 0;
+  }
+  auto cached = [&](std::string_view t) {
+    if (cache_.capacity() == 0) return false;
+    normalizer_.normalize(t, key_);
+    std::lock_guard lk(cache_mu_);
+    return cache_.find(key_) != nullptr;
+  };
+  auto choice = budget_.choose(e, texts_buf_.data(), n, cached);
+  for (auto t : choice.scored) lookup(t, v, embedding, embedded);
+  if (choice.unscored) ++stats_.overflows;
+  return static_cast<uint32_t>(choice.unscored);
 }
 
-void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg,
-                          Arena& arena) {
+void TransformerOp::lookup(std::string_view text, Verdict& v, std::vector<float>& embedding, bool& embedded) {
+  ++stats_.texts;
+  if (cache_.capacity() > 0) {
+    normalizer_.normalize(text, key_);
+    // Used under the lock: the inference thread may evict the entry.
+    std::lock_guard lk(cache_mu_);
+    if (const auto* hit = cache_.find(key_)) {
+      ++stats_.cache_hits;
+      if (embed_) {
+        embedding = *hit;
+        embedded = true;
+      } else {
+        Verdict j = judge(*hit);
+        if (j.positive && join_.remembering()) j.text = text;
+        combine(v, j);
+      }
+      return;
+    }
+  } else {
+    key_.assign(text);  // nothing may stand in for the text: only identical texts share a pass
+  }
+  auto [it, fresh] = open_.index.try_emplace(key_, static_cast<uint32_t>(open_.jobs.size()));
+  if (fresh) {
+    open_.jobs.emplace_back(text);
+    open_.keys.push_back(key_);
+  } else {
+    ++stats_.batch_duplicates;
+  }
+  open_.refs.push_back(it->second);
+}
+
+void TransformerOp::route(Event&& e, const Verdict& v, uint32_t unscored, const std::vector<float>* embedding,
+                          Batch& pos, Batch& neg, Arena& arena) {
   if (embed_) {
     if (embedding) {
       std::string doc = "[";
@@ -220,21 +211,24 @@ void TransformerOp::route(Event&& e, const Verdict& v, const std::vector<float>*
     pos.events.push_back(std::move(e));
     return;
   }
-  if (!v.set) {  // nothing to score
+  if (!v.set && !unscored) {  // nothing to score
     neg.events.push_back(std::move(e));
     return;
   }
   e.scored = true;
-  e.set_field(names_.label, info_.labels[v.label]);
-  e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
+  if (v.set) {
+    e.set_field(names_.label, info_.labels[v.label]);
+    e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
+  }
   e.set_field(names_.model, info_.name);
   e.set_field(names_.version, *version_.load(), ValueKind::Number);
+  if (unscored) e.set_field(names_.unscored, arena.copy(std::to_string(unscored)), ValueKind::Number);
   if (learn_) watch(false, v.suspicion, e.pos);
   if (v.positive && join_.remembering()) {
     std::lock_guard lk(join_mu_);
     join_.remember(e.pos, v.text, v.label);
   }
-  (v.positive ? pos : neg).events.push_back(std::move(e));
+  (v.positive || (unscored && overflow_alert_) ? pos : neg).events.push_back(std::move(e));
 }
 
 void TransformerOp::process(Batch&& in, Outputs& out) {
@@ -268,15 +262,15 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
     const auto refs_at = static_cast<uint32_t>(open_.refs.size());
     Verdict v;
     bool embedded = false;
-    collect(e, v, embedding, embedded);
+    const uint32_t unscored = collect(e, v, embedding, embedded);
     const auto refs = static_cast<uint32_t>(open_.refs.size()) - refs_at;
     if (refs == 0) {
-      route(std::move(e), v, embedded ? &embedding : nullptr, pos, neg, *arena);
+      route(std::move(e), v, unscored, embedded ? &embedding : nullptr, pos, neg, *arena);
       continue;
     }
     if (jobs_before == 0 && open_.learn.empty()) first_at_ = Clock::now();
     open_.holds.hold_all(in.holds);
-    open_.pending.push_back(Pending{std::move(e), refs_at, refs, v});
+    open_.pending.push_back(Pending{std::move(e), refs_at, refs, v, unscored});
     if (open_.jobs.size() >= max_batch_) close_batch(out);
   }
   pos.hold(arena);
@@ -286,7 +280,7 @@ void TransformerOp::process(Batch&& in, Outputs& out) {
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
   if (learn_) flush_drift(out);
-  if (open_.learn.size() >= train_batch_ * holdout_every_) close_batch(out);
+  if (open_.learn.size() >= learner_.window()) close_batch(out);
 }
 
 std::optional<Clock::time_point> TransformerOp::next_deadline() const {
@@ -399,7 +393,7 @@ void TransformerOp::run(Open& b, Outputs& out) {
       continue;
     }
     if (embed_) {
-      route(std::move(p.event), p.verdict, &results[refs[0]], pos, neg, *arena);
+      route(std::move(p.event), p.verdict, 0, &results[refs[0]], pos, neg, *arena);
       continue;
     }
     for (uint32_t k = 0; k < p.refs; ++k) {
@@ -407,7 +401,7 @@ void TransformerOp::run(Open& b, Outputs& out) {
       if (j.positive && join_.remembering()) j.text = jobs[refs[k]];
       combine(p.verdict, j);
     }
-    route(std::move(p.event), p.verdict, nullptr, pos, neg, *arena);
+    route(std::move(p.event), p.verdict, p.unscored, nullptr, pos, neg, *arena);
   }
   b.holds = Batch{};
   pos.hold(arena);
@@ -416,88 +410,8 @@ void TransformerOp::run(Open& b, Outputs& out) {
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
-  if (!b.learn.empty()) learn_from(b.learn);
+  if (!b.learn.empty()) learner_.learn(*model_, info_, b.learn, hooks_);
   if (learn_) flush_drift(out);
-}
-
-void TransformerOp::learn_from(std::vector<std::pair<std::string, uint32_t>>& verdicts) {
-  std::vector<std::pair<std::string, uint32_t>> held;
-  for (auto& v : verdicts) {
-    if (++seen_ % holdout_every_ == 0) held.push_back(std::move(v));
-    else train_.push_back(std::move(v));
-  }
-  std::vector<std::string_view> views;
-  std::vector<uint32_t> labels;
-  auto fill = [&](const std::vector<std::pair<std::string, uint32_t>>& from, size_t at, size_t n) {
-    views.clear();
-    labels.clear();
-    for (size_t i = at; i < at + n; ++i) {
-      views.emplace_back(from[i].first);
-      labels.push_back(from[i].second);
-    }
-  };
-  try {
-    size_t used = 0;
-    for (; train_.size() - used >= train_batch_; used += train_batch_) {
-      fill(train_, used, train_batch_);
-      model_->train_shadow(views, labels, train_steps_, learning_rate_);
-      window_trained_ += train_batch_;
-      stats_.trained += train_batch_;
-    }
-    train_.erase(train_.begin(), train_.begin() + static_cast<ptrdiff_t>(used));
-    if (!held.empty()) {
-      fill(held, 0, held.size());
-      std::vector<std::vector<float>> live, shadow;
-      model_->predict_both(views, live, shadow);
-      auto top = [](const std::vector<float>& p) {
-        return static_cast<uint32_t>(std::max_element(p.begin(), p.end()) - p.begin());
-      };
-      for (size_t i = 0; i < held.size(); ++i) {
-        const bool live_right = top(live[i]) == held[i].second;
-        live_right_ += live_right;
-        shadow_right_ += top(shadow[i]) == held[i].second;
-        watch(true, live_right ? 0.f : 1.f, SourcePos{});
-      }
-      held_ += held.size();
-      stats_.held_back += held.size();
-    }
-    if (held_ >= gate_examples_) gate();
-  } catch (const std::exception& e) {
-    // Learning is an extra: a failure costs the shadow, never the live model.
-    spdlog::error("transformer: {}: learning from feedback failed, the shadow starts afresh: {}", info_.name, e.what());
-    train_.clear();
-    window_trained_ = held_ = live_right_ = shadow_right_ = 0;
-    try {
-      model_->reset_shadow();
-    } catch (const std::exception&) {
-    }
-  }
-}
-
-void TransformerOp::gate() {
-  const uint64_t held = held_, live = live_right_, shadow = shadow_right_, trained = window_trained_;
-  held_ = live_right_ = shadow_right_ = window_trained_ = 0;
-  if (trained > 0 && shadow >= live) {
-    model_->promote_shadow();
-    const uint64_t v = next_version_++;
-    versions_->save(model_->head_bytes(), v);
-    {
-      // Cached verdicts are the old head's.
-      std::lock_guard lk(cache_mu_);
-      cache_ = ResultCache(cache_.capacity());
-    }
-    set_version(v);
-    ++stats_.promotions;
-    spdlog::info("transformer: {}: shadow promoted as version {} ({} of {} held-back verdicts right, the live "
-                 "head {}; trained on {}), saved in {}",
-                 info_.name, v, shadow, held, live, trained, versions_->path_of(v).string());
-  } else {
-    model_->reset_shadow();
-    ++stats_.discards;
-    spdlog::warn("transformer: {}: shadow discarded ({} of {} held-back verdicts right, the live head {}; trained "
-                 "on {}); version {} stays",
-                 info_.name, shadow, held, live, trained, version());
-  }
 }
 
 void TransformerOp::finish(Outputs& out) {
@@ -509,11 +423,26 @@ void TransformerOp::finish(Outputs& out) {
                "{} forward passes of {:.1f} texts on average, {} model errors",
                info_.name, stats_.texts, hit, cache_.size(), stats_.batch_duplicates, stats_.forwards, mean,
                stats_.model_errors);
-  if (learn_)
+  if (stats_.overflows)
+    spdlog::warn("transformer: {}: {} events had texts beyond max_values/max_text_bytes left unscored (marked {})",
+                 info_.name, stats_.overflows, names_.unscored);
+  if (learn_) {
+    const auto st = stats();
     spdlog::info("transformer: {}: {} verdicts ({} rejected), {} trained on, {} held back, {} promotions, {} "
                  "shadows discarded; serving version {}",
-                 info_.name, stats_.verdicts, stats_.rejected_verdicts, stats_.trained, stats_.held_back,
-                 stats_.promotions, stats_.discards, version());
+                 info_.name, st.verdicts, st.rejected_verdicts, st.trained, st.held_back, st.promotions, st.discards,
+                 version());
+  }
+}
+
+TransformerOp::Stats TransformerOp::stats() const {
+  Stats s = stats_;
+  const auto& l = learner_.stats();
+  s.trained = l.trained;
+  s.held_back = l.held_back;
+  s.promotions = l.promotions;
+  s.discards = l.discards;
+  return s;
 }
 
 ComponentSpec transformer_spec() {
@@ -529,21 +458,15 @@ ComponentSpec transformer_spec() {
        {"max_delay_ms", SettingType::Int, false, "longest wait for a batch to fill, from its first text (default 10)"},
        {"thresholds", SettingType::StringMap, false, "per-label score a positive verdict needs (default: model.yaml's, else 0.5)"},
        {"cache_size", SettingType::Int, false, "results cached by normalised text (default 65536; 0 for embed models)"},
-       {"max_values", SettingType::Int, false, "texts scored per event at most (default 64)"},
-       {"max_text_bytes", SettingType::Bytes, false, "bytes of a text given to the tokenizer (default 64KiB)"},
+       {"max_values", SettingType::Int, false, "distinct texts per event sent to the model at most (default 64)"},
+       {"max_text_bytes", SettingType::Bytes, false, "bytes per event sent to the model at most (default 16KiB, at least 1KiB)"},
+       {"overflow", SettingType::String, false, "an event with texts left unscored: alert (default: it leaves on the default port, marked) or verdict (the scored texts decide; still marked)"},
        {"inference_thread", SettingType::Bool, false, "run forward passes on a thread of their own, so cache hits never wait for them (default true)"},
        {"length_bucketing", SettingType::Bool, false, "sort a batch by length into passes of similar length (default true)"},
-       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"},
-       {"learn", SettingType::Bool, false, "learn the head from feedback_sources' verdicts in a shadow, promoted by an A/B gate (default false)"},
-       {"versions_dir", SettingType::String, false, "where promoted heads are saved, numbered, and restored from"},
-       {"pin_version", SettingType::Int, false, "serve this version and freeze it (model.yaml's version: the bundled weights)"},
-       {"holdout_every", SettingType::Int, false, "every Nth verdict is held back to judge the shadow (default 5)"},
-       {"train_batch", SettingType::Int, false, "verdicts per training mini-batch (default 16)"},
-       {"train_steps", SettingType::Int, false, "optimiser steps per mini-batch (default 5)"},
-       {"learning_rate", SettingType::Double, false, "Adam's learning rate for the head (default 0.01)"},
-       {"gate_examples", SettingType::Int, false, "held-back verdicts per promotion decision (default 200)"}},
+       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"}},
       true,
       [](const Settings& s) { return std::make_unique<TransformerOp>(s); }};
+  for (auto& f : HeadLearner::settings()) spec.settings.push_back(std::move(f));
   for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
   for (auto& f : DriftWatch::settings()) spec.settings.push_back(std::move(f));
   return spec;

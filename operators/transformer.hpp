@@ -12,17 +12,16 @@
 //   the default port.
 // A failed forward pass sends its events to `dlq` (reason model_error).
 //
-// With `learn: true` it learns from analysts' verdicts (operators/feedback.hpp)
-// as the issue-6 design has it: a shadow copy of the model's head (model.yaml
-// `head:`) trains on mini-batches of verdicts while every `holdout_every`-th
-// verdict is held back and scored by both heads. After `gate_examples` held-back
-// verdicts the shadow is promoted if it is right at least as often as the live
-// head (an A/B gate), else it is discarded. Promoted heads are numbered after
-// model.yaml's version and saved atomically in `versions_dir`; the newest is
-// restored at start, and `pin_version` serves a given one (the model.yaml
-// version: the bundled weights, a rollback) and freezes it. A learning
-// transformer also watches for drift (operators/drift_watch.hpp) in the live
-// head's errors on held-back verdicts and in its scores: `drift` port.
+// Long texts are scored in windows that cover them whole (models/model.hpp),
+// and an event's texts have a budget (operators/transformer/budget.hpp): an
+// event with texts left unscored carries their count (`model_unscored`), and
+// with `overflow: alert` (the default) it leaves on the default port even when
+// what was scored looks benign, since padding is how a payload is hidden.
+//
+// With `learn: true` it learns from analysts' verdicts
+// (operators/transformer/head_learner.hpp), and watches for drift
+// (operators/drift_watch.hpp) in the live head's errors on held-back verdicts
+// and in its scores: `drift` port.
 //
 // Forward passes run on the operator's own inference thread: while it works
 // on one closed batch, the operator thread keeps answering cache hits at once
@@ -43,11 +42,12 @@
 
 #include "engine/component.hpp"
 #include "models/model.hpp"
-#include "models/snapshots.hpp"
 #include "operators/drift_watch.hpp"
 #include "operators/feedback.hpp"
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
+#include "operators/transformer/budget.hpp"
+#include "operators/transformer/head_learner.hpp"
 #include "operators/verdict_fields.hpp"
 
 namespace socstream {
@@ -59,7 +59,7 @@ class TransformerOp final : public Operator {
   std::vector<std::string> output_ports() const override { return {"", "negative", "dlq", "drift"}; }
   std::vector<FieldRead> reads() const override { return texts_.reads("the field to score"); }
   FieldWrites writes() const override {
-    return {{names_.label, names_.score, names_.model, names_.version, names_.embedding}};
+    return {{names_.label, names_.score, names_.model, names_.version, names_.embedding, names_.unscored}};
   }
   // The live head's version (model.yaml's until a shadow is promoted).
   std::string version() const { return *version_.load(); }
@@ -79,9 +79,10 @@ class TransformerOp final : public Operator {
     uint64_t forwards = 0;          // forward passes
     uint64_t forward_texts = 0;
     uint64_t model_errors = 0;      // events sent to dlq
+    uint64_t overflows = 0;         // events with texts left unscored
     uint64_t verdicts = 0, rejected_verdicts = 0, trained = 0, held_back = 0, promotions = 0, discards = 0;
   };
-  const Stats& stats() const { return stats_; }
+  Stats stats() const;
 
  private:
   struct Verdict {
@@ -96,6 +97,7 @@ class TransformerOp final : public Operator {
     Event event;
     uint32_t refs_at, refs;  // its texts' jobs: refs[refs_at, refs_at + refs)
     Verdict verdict;
+    uint32_t unscored;
   };
   // A batch of texts to score and the events waiting on them.
   struct Open {
@@ -110,20 +112,19 @@ class TransformerOp final : public Operator {
 
   Verdict judge(const std::vector<float>& probs) const;
   static void combine(Verdict& into, const Verdict& v);
-  // Looks the event's texts up; the misses become jobs of open_, referenced from open_.refs.
-  void collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded);
-  void route(Event&& e, const Verdict& v, const std::vector<float>* embedding, Batch& pos, Batch& neg, Arena& arena);
+  // Looks the event's texts (those its budget allows) up; the misses become
+  // jobs of open_, referenced from open_.refs. Returns the texts left unscored.
+  uint32_t collect(Event& e, Verdict& v, std::vector<float>& embedding, bool& embedded);
+  void lookup(std::string_view text, Verdict& v, std::vector<float>& embedding, bool& embedded);
+  void route(Event&& e, const Verdict& v, uint32_t unscored, const std::vector<float>* embedding, Batch& pos, Batch& neg,
+             Arena& arena);
   // Hands the open batch to the inference thread (or runs it here without one).
   void close_batch(Outputs& out);
   // Scores a closed batch and emits its events: on the inference thread.
   void run(Open& b, Outputs& out);
   void inference_loop();
   void stop_inference();
-  // Feedback, on the inference thread (it owns the model): train, hold back, gate.
-  void learn_from(std::vector<std::pair<std::string, uint32_t>>& verdicts);
-  void gate();
   void set_version(uint64_t v);
-  void load_versions();
   // Drift documents found on either thread go out with the next emit.
   void watch(bool verdict, float value, const SourcePos& pos);
   void flush_drift(Outputs& out);
@@ -133,8 +134,9 @@ class TransformerOp final : public Operator {
   TextTransforms texts_;
   size_t max_batch_;
   std::chrono::milliseconds max_delay_;
-  size_t max_values_;
-  size_t max_text_bytes_;
+  TextBudget budget_;
+  bool overflow_alert_;
+  std::vector<std::string> texts_buf_;  // an event's texts; the strings keep their buffers from event to event
   bool bucketing_;
   bool async_;
   static constexpr size_t kMinRun = 4;  // below this, per-pass overhead outweighs padding
@@ -147,18 +149,11 @@ class TransformerOp final : public Operator {
   std::atomic<const std::string*> version_{nullptr};
   VerdictFields names_;
 
+  HeadLearner learner_;  // on the inference thread, which owns the model
+  HeadLearner::Hooks hooks_;
   bool learn_ = false;
   FeedbackJoin join_;
   std::mutex join_mu_;  // remember() runs on both threads
-  std::optional<online::SnapshotStore> versions_;
-  int64_t pin_ = 0;
-  size_t holdout_every_, train_batch_, gate_examples_;
-  int train_steps_;
-  float learning_rate_;
-  // Inference thread only:
-  uint64_t seen_ = 0, next_version_ = 0;
-  std::vector<std::pair<std::string, uint32_t>> train_;
-  uint64_t window_trained_ = 0, held_ = 0, live_right_ = 0, shadow_right_ = 0;
   DriftWatch drift_;
   std::mutex drift_mu_;
   std::vector<std::pair<std::string, SourcePos>> drift_docs_;

@@ -14,15 +14,19 @@ struct VerdictFields {
         model(prefix + "model"),
         version(prefix + "model_version"),
         embedding(prefix + "embedding"),
-        explanation(prefix + "explanation") {}
+        explanation(prefix + "explanation"),
+        unscored(prefix + "model_unscored") {}
 
   // One of the fields of a classifier's verdict.
   bool is_verdict(std::string_view name) const {
-    return name == label || name == score || name == model || name == version || name == explanation;
+    return name == label || name == score || name == model || name == version || name == explanation ||
+           name == unscored;
   }
 
   // explanation: the features behind an online model's score (a JSON array).
-  std::string label, score, model, version, embedding, explanation;
+  // unscored: how many of the event's texts the model left out (over its
+  // budget), absent when it scored them all.
+  std::string label, score, model, version, embedding, explanation, unscored;
 };
 
 }  // namespace socstream

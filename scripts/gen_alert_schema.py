@@ -159,7 +159,8 @@ def schema():
             "rules": {"type": "array", "items": rule_entry()},
             "model": {"type": "object", "required": ["name", "version", "label", "score"], "additionalProperties": False,
                       "properties": {"name": {}, "version": {}, "label": {}, "score": {"type": ["number", "null"]},
-                                     "explanation": {"type": "array"}}},
+                                     "explanation": {"type": "array"},
+                                     "unscored": {"type": "integer", "minimum": 1}}},
             "fields": {"type": "object"},
         },
     }

@@ -215,6 +215,11 @@ std::string Document::reason(const std::vector<const Rule*>& rules, const Detect
       out += d.score->value;
       out += ')';
     }
+    if (d.unscored) {
+      out += ", leaving ";
+      out += d.unscored->value;
+      out += " of its texts unscored (over the model's budget: padding?)";
+    }
   }
   return out;
 }
@@ -330,6 +335,10 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
     if (d.explanation) {
       socstream += ",\"explanation\":";
       json::append_value(socstream, *d.explanation);
+    }
+    if (d.unscored) {
+      socstream += ",\"unscored\":";
+      json::append_value(socstream, *d.unscored);
     }
     socstream += '}';
   }

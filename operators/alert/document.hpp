@@ -27,6 +27,7 @@ struct Detection {
   const Field* model = nullptr;
   const Field* version = nullptr;
   const Field* explanation = nullptr;
+  const Field* unscored = nullptr;  // texts the model left out over its budget
 };
 
 class Document {

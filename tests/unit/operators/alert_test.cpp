@@ -290,6 +290,33 @@ TEST(Alert, CarriesTheModelVerdictAndFiltersOnScore) {
   EXPECT_NE(std::string_view(a["event"]["reason"]).find("model web labelled it sqli (score 0.950000)"), std::string_view::npos);
 }
 
+TEST(Alert, SaysWhatTheModelLeftUnscoredAndKeepsItWhateverTheScore) {
+  Diagnostics diag;
+  auto op = make("{min_score: 0.8}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  std::string src = "s";
+  Batch in;
+  Event e;
+  e.pos = SourcePos{&src, 0, 0, {}};
+  e.fields.push_back(Field{"q", "a=1&b=2"});
+  e.fields.push_back(Field{"label", "norm"});
+  e.fields.push_back(Field{"score", "0.600000", ValueKind::Number});
+  e.fields.push_back(Field{"model", "web"});
+  e.fields.push_back(Field{"model_version", "2", ValueKind::Number});
+  e.fields.push_back(Field{"model_unscored", "40", ValueKind::Number});
+  e.scored = true;
+  in.events.push_back(std::move(e));
+  Batch got = process(*op, std::move(in));
+  ASSERT_EQ(got.size(), 1u) << "a verdict on part of the texts is no reason to drop the alert";
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(std::string(got.events[0].raw));
+  EXPECT_EQ(int64_t(a["socstream"]["model"]["unscored"]), 40);
+  EXPECT_EQ(a["socstream"]["fields"]["model_unscored"].error(), simdjson::NO_SUCH_FIELD);
+  EXPECT_NE(std::string_view(a["event"]["reason"]).find("leaving 40 of its texts unscored"), std::string_view::npos)
+      << std::string_view(a["event"]["reason"]);
+  expect_schema_valid({std::string(got.events[0].raw)}, "an alert with unscored texts");
+}
+
 // An event's own fields named like a verdict (its JSON has "label", "score",
 // "model") are the event's data, not a model's word: no socstream.model, no
 // raised severity, and the fields stay in the alert.

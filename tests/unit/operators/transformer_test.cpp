@@ -2,6 +2,7 @@
 // a stand-in model; the real model's numbers are checked in models/ and e2e tests.
 #include "operators/transformer.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -176,6 +177,89 @@ TEST(Transformer, ObjectsAndArraysAreScoredOnTheirStrings) {
   ASSERT_EQ(neg.size(), 1u);
   EXPECT_EQ(field_of(neg[0], "label"), "norm");
   EXPECT_EQ(h.model->seen, (std::vector<std::string>{"k", "plain", "xattack"})) << "no JSON text reaches the model";
+}
+
+// Issue 13: padding an event past the model's budget must not hide its payload.
+TEST(Transformer, ValuesARuleFlaggedAreScoredFirstAndTheRestIsMarked) {
+  Harness h("transforms: [query_values], max_values: 4, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  std::string q;
+  for (int i = 0; i < 10; ++i) q += fmt::format("p{}=dummy{}&", i, i);
+  q += "id=attack";
+  Rule rule;
+  rule.id = "r";
+  rule.pattern = "(?i)att?ack";
+  Batch b = make_batch(nullptr, {{{"q", q}}});
+  b.events[0].rules.push_back(&rule);
+  h.op->process(std::move(b), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u) << "the flagged value was scored although ten came before it";
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "7") << "11 values, 4 scored";
+  EXPECT_EQ(pos[0].field("model_unscored")->kind, ValueKind::Number);
+  EXPECT_EQ(h.model->seen.size(), 4u) << "the budget holds";
+  EXPECT_EQ(h.op->stats().overflows, 1u);
+}
+
+TEST(Transformer, WithoutRulesThePunctuatedValuesGoFirst) {
+  Harness h("transforms: [query_values], max_values: 2, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  std::string q;
+  for (int i = 0; i < 70; ++i) q += fmt::format("p{}=v{}&", i, i);
+  h.feed({q + "id=1'+or+attack--"});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u);
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "69");
+}
+
+TEST(Transformer, RepeatedPaddingCostsNothing) {
+  Harness h("transforms: [query_values], max_values: 2, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  std::string q;
+  for (int i = 0; i < 500; ++i) q += "a=1&";
+  h.feed({q + "b=attack"});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u);
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "<none>") << "two distinct values: both scored, nothing left out";
+  EXPECT_EQ(h.model->seen.size(), 2u);
+}
+
+TEST(Transformer, AnEventWithUnscoredTextsIsNeverJudgedBenignByOmission) {
+  for (const char* mode : {"alert", "verdict"}) {
+    Harness h(std::string("transforms: [query_values], max_values: 2, cache_size: 0, overflow: ") + mode);
+    ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+    h.feed({"a=v1&b=v2&c=v3&d=v4&e=v5", "a=v1&b=v2"});
+    h.op->finish(*h.out);
+    auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+    const bool alert = std::string(mode) == "alert";
+    ASSERT_EQ(pos.size(), alert ? 1u : 0u) << mode;
+    ASSERT_EQ(neg.size(), alert ? 1u : 2u) << mode;
+    const Event& marked = alert ? pos[0] : neg[0];
+    EXPECT_EQ(field_of(marked, "label"), "norm") << "the verdict on what was scored stays honest";
+    EXPECT_EQ(field_of(marked, "model_unscored"), "3");
+    EXPECT_EQ(field_of(neg.back(), "model_unscored"), "<none>") << "within the budget: no mark";
+  }
+}
+
+TEST(Transformer, ALongValueBeyondTheByteBudgetGivesItsHeadAndTail) {
+  Harness h("max_text_bytes: 1KiB, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({std::string(100000, 'x') + "attack", std::string(900, 'y')});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 1u);
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli") << "the payload at the end of 100 KB is scored";
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "1") << "its middle was not";
+  ASSERT_EQ(neg.size(), 1u);
+  size_t sent = 0;
+  for (const auto& t : h.model->seen) sent += t.size();
+  EXPECT_LE(sent, 1024u + 900u) << "the byte budget holds";
+  Harness tiny("max_text_bytes: 100");
+  EXPECT_NE(tiny.diag.str().find("at least 1KiB"), std::string::npos) << tiny.diag.str();
 }
 
 TEST(Transformer, CacheSkipsRepeatedTemplates) {
