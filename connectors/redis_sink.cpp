@@ -11,7 +11,9 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <thread>
 
 #include "connectors/connectors.hpp"
@@ -24,24 +26,45 @@ namespace {
 // One call writes a chunk of events, each only if its id is new: the script's
 // per-call cost (measured: 46K calls/s against 138K plain XADD/s) is paid once
 // per chunk. Scripts run without interleaving, so each check-and-write is atomic.
-// The write comes first and its dedupe marker only after it succeeded: Redis
-// does not roll a script back, so a marker set before a write that then failed
+// The ids written are remembered as fields of one hash per time bucket, not as
+// a key each: a chunk looks its ids up with one HMGET per bucket and records
+// them with one HSET, so that Redis's single thread spends its time on the
+// writes themselves (a key with a TTL per alert, EXISTS + SET EX, cost more
+// than the XADD: bench/RESULTS.md, "Redis"). A bucket expires as a whole, so an
+// id is remembered for dedupe_ttl_s at least and at most two buckets more.
+// The write comes first and its record only after it succeeded: Redis does not
+// roll a script back, so a record made before a write that then failed
 // (WRONGTYPE, OOM) would skip that alert on every replay. A transient refusal
-// (OOM, READONLY, ...) ends the call with that error, and the sink retries the
-// batch (what this call already wrote has its marker); a permanent one is that
+// (OOM, READONLY, ...) ends the call with that error, after recording what the
+// call already wrote, and the sink retries the batch; a permanent one is that
 // event's result, and the rest of the chunk goes on.
-// KEYS: target, then one dedupe key per event; ARGV: ttl, mode, maxlen, stream
-// field, then one payload per event. Returns, per event, 1 (written), 0 (seen
-// before) or the error Redis gave its write.
+// KEYS: target, the bucket written (the current one), then the others to
+// look in. ARGV: the written bucket's TTL, mode, maxlen, stream field, n, then
+// n ids, then n payloads. Returns, per event, 1 (written), 0 (seen before) or
+// the error Redis gave its write.
 const char* kIdempotentWrite = R"lua(
-local ttl, mode, maxlen, field = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local ttl, mode, maxlen, field, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local transient = {'OOM', 'READONLY', 'LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS'}
-local results = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    results[i - 1] = 0
+local seen = {}
+for k = 2, #KEYS do
+  local found = redis.call('HMGET', KEYS[k], unpack(ARGV, 6, 5 + n))
+  for i = 1, n do
+    if found[i] then seen[ARGV[5 + i]] = true end
+  end
+end
+local results, marks = {}, {}
+local function record()
+  if #marks > 0 then
+    redis.call('HSET', KEYS[2], unpack(marks))
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
+end
+for i = 1, n do
+  local id = ARGV[5 + i]
+  if seen[id] then
+    results[i] = 0
   else
-    local payload = ARGV[i + 3]
+    local payload = ARGV[5 + n + i]
     local r
     if mode == 'xadd' then
       if maxlen > 0 then
@@ -56,15 +79,21 @@ for i = 2, #KEYS do
     end
     if type(r) == 'table' and r.err then
       for _, p in ipairs(transient) do
-        if r.err == p or string.sub(r.err, 1, #p + 1) == p .. ' ' then return redis.error_reply(r.err) end
+        if r.err == p or string.sub(r.err, 1, #p + 1) == p .. ' ' then
+          record()
+          return redis.error_reply(r.err)
+        end
       end
-      results[i - 1] = r.err
+      results[i] = r.err
     else
-      redis.call('SET', KEYS[i], '1', 'EX', ttl)
-      results[i - 1] = 1
+      seen[id] = true
+      marks[#marks + 1] = id
+      marks[#marks + 1] = '1'
+      results[i] = 1
     end
   end
 end
+record()
 return results
 )lua";
 
@@ -97,7 +126,6 @@ class RedisSink final : public Sink {
         stream_field_(s.str("stream_field", "alert")),
         idempotent_(s.flag("idempotent", false)),
         id_field_(s.str("id_field", "alert_id")),
-        ttl_(std::to_string(s.integer("dedupe_ttl_s", 7 * 86400, 1))),
         prefix_(s.str("dedupe_prefix", "socstream:seen:")),
         password_env_(s.str("password_env")),
         db_(s.integer("db", 0, 0, 1 << 20)),
@@ -108,6 +136,9 @@ class RedisSink final : public Sink {
         // Remembered ids are per destination: two pipelines writing to two keys
         // of one Redis must not swallow each other's alerts.
         seen_prefix_(prefix_ + key_ + ":"),
+        ttl_s_(s.integer("dedupe_ttl_s", 7 * 86400, 1)),
+        // Eight buckets span the TTL: a chunk looks in about ten hashes.
+        bucket_s_(std::max<int64_t>(60, (ttl_s_ + 6) / 7)),
         id_where_(s.where(s.has("id_field") ? "id_field" : "idempotent")) {}
   ~RedisSink() override { disconnect(); }
 
@@ -218,7 +249,17 @@ class RedisSink final : public Sink {
     std::vector<Command> commands;
     std::vector<const char*> argv;
     std::vector<size_t> lens;
-    std::vector<std::string> dedupe_keys;
+    std::vector<std::string> buckets;  // the hash written first, then the others looked in
+    std::deque<std::string> counts;    // deque: the views in argv stay valid
+    if (idempotent_) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() / bucket_s_;
+      // One bucket ahead too: another instance's clock may run ahead of this one's.
+      buckets.push_back(seen_prefix_ + std::to_string(now));
+      for (int64_t b = now + 1; b >= now - (ttl_s_ + bucket_s_ - 1) / bucket_s_; --b)
+        if (b != now) buckets.push_back(seen_prefix_ + std::to_string(b));
+    }
+    const std::string numkeys = std::to_string(1 + buckets.size());
     auto arg = [&](std::string_view v) {
       argv.push_back(v.data());
       lens.push_back(v.size());
@@ -247,15 +288,13 @@ class RedisSink final : public Sink {
         continue;
       }
       size_t end = i;
-      dedupe_keys.clear();
-      while (end < n && has_id[end] && end - i < kChunk) {
-        dedupe_keys.push_back(seen_prefix_ + std::string(in.events[end].field(id_field_)->value));
-        ++end;
-      }
-      const std::string numkeys = std::to_string(1 + dedupe_keys.size());
+      while (end < n && has_id[end] && end - i < kChunk) ++end;
       arg("EVALSHA"), arg(sha_), arg(numkeys), arg(key_);
-      for (const auto& k : dedupe_keys) arg(k);
-      arg(ttl_), arg(mode_), arg(maxlen_), arg(stream_field_);
+      for (const auto& k : buckets) arg(k);
+      arg(bucket_ttl_), arg(mode_), arg(maxlen_), arg(stream_field_);
+      const std::string& count = counts.emplace_back(std::to_string(end - i));
+      arg(count);
+      for (size_t k = i; k < end; ++k) arg(in.events[k].field(id_field_)->value);
       for (size_t k = i; k < end; ++k) arg(values[k]);
       if (!send(i, end - i)) return false;
       i = end;
@@ -319,7 +358,6 @@ class RedisSink final : public Sink {
   std::string stream_field_;
   bool idempotent_;
   std::string id_field_;
-  std::string ttl_;
   std::string prefix_;
   std::string password_env_;
   int64_t db_;
@@ -328,6 +366,8 @@ class RedisSink final : public Sink {
   int64_t backoff_min_ms_;
   int64_t backoff_max_ms_;
   std::string seen_prefix_;
+  int64_t ttl_s_, bucket_s_;
+  std::string bucket_ttl_ = std::to_string(ttl_s_ + 2 * bucket_s_);
   Location id_where_;
   redisContext* ctx_ = nullptr;
   std::string sha_;

@@ -8,7 +8,9 @@ sink's bound: Redis runs scripts on one thread). Rounds alternate.
     bench/redis/script_ab.py OLD_COMMIT [--port 16379] [--calls 400] [--rounds 3]
 
 The old script is read from connectors/redis_sink.cpp at OLD_COMMIT, the new
-one from the working tree."""
+one from the working tree. Each is called as the sink of its day calls it: a
+dedupe key per alert (before the time-bucket hashes), or the bucket hashes (the
+sink's ten for a week's TTL) and the ids as arguments."""
 import argparse
 import re
 import subprocess
@@ -53,9 +55,15 @@ def main():
             target = f"bench:ab:{name}:{r}"
             parts = []
             for c in range(a.calls):
-                keys = [f"bench:seen:{name}:{r}:{c}:{i}" for i in range(256)]
-                parts.append(resp("EVALSHA", sha, 1 + len(keys), target, *keys, 86400, "xadd", 1000000, "alert",
-                                  *([payload] * 256)))
+                ids = [f"{name}:{r}:{c}:{i}" for i in range(256)]
+                if "HMGET" in body:
+                    keys = [f"bench:seen:{name}:{r}:{b}" for b in range(10)]
+                    parts.append(resp("EVALSHA", sha, 1 + len(keys), target, *keys, 86400 * 9, "xadd", 1000000,
+                                      "alert", 256, *ids, *([payload] * 256)))
+                else:
+                    keys = [f"bench:seen:{i}" for i in ids]
+                    parts.append(resp("EVALSHA", sha, 1 + len(keys), target, *keys, 86400, "xadd", 1000000, "alert",
+                                      *([payload] * 256)))
             data = b"".join(parts)
             t0 = time.perf_counter()
             out = cli(a.port, "--pipe", data=data)
@@ -67,6 +75,8 @@ def main():
             assert written == a.calls * 256, (name, written)
             cli(a.port, "DEL", target)
             keys = cli(a.port, "--scan", "--pattern", f"bench:seen:{name}:{r}:*").split()
+            if "HMGET" in body:
+                assert sum(int(cli(a.port, "HLEN", k.decode())) for k in keys) == written, name
             for i in range(0, len(keys), 1000):
                 cli(a.port, "DEL", *[k.decode() for k in keys[i:i + 1000]])
     med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}

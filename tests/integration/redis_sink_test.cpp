@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -35,9 +36,14 @@ sinks:
 )");
 }
 
+// The ids remembered: fields of the sink's time-bucket hashes.
 size_t markers(const std::string& stream) {
   const std::string keys = redis_cli("--scan --pattern 'socstream:seen:" + stream + ":*'");
-  return keys.empty() ? 0 : static_cast<size_t>(std::count(keys.begin(), keys.end(), '\n') + 1);
+  size_t n = 0;
+  std::stringstream in(keys);
+  for (std::string k; std::getline(in, k);)
+    if (!k.empty()) n += std::stoul(redis_cli("HLEN " + k));
+  return n;
 }
 
 class RedisSink : public ServerTest {
@@ -77,6 +83,16 @@ TEST_F(RedisSink, AWriteRedisRefusesLeavesNoMarkerAndAReplayWritesIt) {
   EXPECT_EQ(redis_xlen(stream), 5);
   EXPECT_EQ(markers(stream), 5u);
   EXPECT_EQ(read_file(dir.path() / "failed.jsonl"), "");
+  const std::string ttl = redis_cli("--scan --pattern 'socstream:seen:" + stream + ":*'");
+  EXPECT_GE(std::stol(redis_cli("TTL " + ttl.substr(0, ttl.find('\n')))), 7 * 86400) << "remembered a week at least";
+
+  // And once more: every id is remembered, nothing is written twice.
+  {
+    Engine e(topo, {{"REDIS_PORT", std::to_string(redis_port())}}, log_);
+    e.start();
+    EXPECT_EQ(e.wait_exit(), 0) << read_file(log_);
+  }
+  EXPECT_EQ(redis_xlen(stream), 5);
 }
 
 TEST_F(RedisSink, OutOfMemoryHoldsTheBatchUntilRedisTakesIt) {
