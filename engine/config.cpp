@@ -154,14 +154,25 @@ Location Settings::where(const std::string& key, size_t index) const {
 
 namespace {
 
-// Each ${...} value under n: its expansion and the text as written.
+// Each ${...} value under n: its expansion and the text as written, for the
+// whole value and for each reference in it, so that a secret inside a longer
+// value (redis://app:${PW}@host), or a part of the value a message quotes, is
+// masked too.
 void expansions(const YAML::Node& n, std::vector<std::pair<std::string, std::string>>& out) {
   if (n.IsScalar()) {
     const std::string& raw = n.Scalar();
     if (raw.find("${") == std::string::npos) return;
     std::string err;
     // Values of a few characters (a port, a flag) are no secret, and replacing them would garble the message.
-    if (auto v = interpolate(raw, err); v && v->size() >= 4 && *v != raw) out.emplace_back(*v, raw);
+    auto add = [&](const std::string& text) {
+      if (auto v = interpolate(text, err); v && v->size() >= 4 && *v != text) out.emplace_back(*v, text);
+    };
+    add(raw);
+    for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
+      const size_t end = raw.find('}', at);
+      if (end == std::string::npos) break;
+      add(raw.substr(at, end - at + 1));
+    }
   } else if (n.IsSequence()) {
     for (const auto& item : n) expansions(item, out);
   } else if (n.IsMap()) {

@@ -39,5 +39,14 @@ TEST(Settings, ErrorsNeverEchoAValueFromTheEnvironment) {
   EXPECT_NE(text.find("got '${SS_SECRET}'"), std::string::npos) << text;
   EXPECT_NE(text.find("'x-${SS_SECRET}' is not one of"), std::string::npos) << text;
   EXPECT_NE(text.find("'${SS_SECRET}' is not a known item"), std::string::npos) << text;
+
+  // Inside a longer value, and quoted in part.
+  Diagnostics more;
+  YAML::Node url = YAML::Load(R"({url: "redis://app:${SS_SECRET}@cache:6379/0"})");
+  Settings u(url, "sink", "t.yaml", ".", &more);
+  const std::string value = u.str("url");
+  u.error("url", "cannot log in as '" + value.substr(8, value.find('@') - 8) + "'");
+  EXPECT_EQ(more.str().find("topsecret"), std::string::npos) << more.str();
+  EXPECT_NE(more.str().find("'app:${SS_SECRET}'"), std::string::npos) << more.str();
   ::unsetenv("SS_SECRET");
 }
