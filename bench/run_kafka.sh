@@ -5,20 +5,39 @@
 #   2. socstream (config/kafka-redis.yaml) on the same topic: events/s;
 #   3. latency at half of that rate: a paced producer, produce time (the message's
 #      CreateTime) to the alert's entry in the Redis stream, p50 and p99.
-#   bench/run_kafka.sh [N]        N events (default 1,000,000)
+#   bench/run_kafka.sh [--rules-only] [N]        N events (default 1,000,000)
+# --rules-only: the same topology without the transformer stage (the rules'
+# matches are the alerts), the path whose bound is the sinks rather than the model.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+topology=config/kafka-redis.yaml
+if [ "${1:-}" = "--rules-only" ]; then
+  shift
+  mkdir -p bench/out
+  topology=bench/out/kafka-redis-rules.yaml
+  # The classify operator dropped, the alerts fed by the rules; paths made absolute for the new place.
+  python3 - "$root" > "$topology" <<'PY'
+import re, sys
+root = sys.argv[1]
+t = open(f"{root}/config/kafka-redis.yaml").read()
+t = re.sub(r"\n  classify:\n(    .*\n)+", "\n", t)
+t = t.replace("inputs: [classify]", "inputs: [suspect.match]").replace("classify.dlq, ", "")
+t = t.replace("rules: rules/web.yaml", f"rules: {root}/config/rules/web.yaml")
+print(t, end="")
+PY
+fi
 N="${1:-1000000}"
 source bench/cluster.sh
 data="bench/data/web-access-$N.jsonl"
 [ -s "$data" ] || python3 scripts/gen_web_access.py --count "$N" --out "$data" --truth "bench/data/web-access-$N.truth.csv"
 run_engine() {  # topic group stream -> starts socstream in the background
-  engine_cmd config/kafka-redis.yaml "$1" "$2" "$3" >/dev/null 2>"bench/out/$2.log" &
+  engine_cmd "$topology" "$1" "$2" "$3" >/dev/null 2>"bench/out/$2.log" &
   bg_pid=$!
 }
 stop_engine() { kill -TERM "$bg_pid"; wait "$bg_pid" || true; bg_pid=""; }
 
+echo "topology: $topology"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); $N events, $(($(stat -c %s "$data") / N)) bytes each on average"
 id=$(date +%s)
 topic="bench-access-$id"

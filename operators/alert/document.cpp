@@ -189,6 +189,25 @@ void Document::threat(NestedJson& doc, const std::vector<const Rule*>& rules) co
   subtechniques.put(doc, "threat.technique.subtechnique");
 }
 
+void Document::tags(NestedJson& doc, const std::vector<const Rule*>& rules) const {
+  std::vector<std::string> all;
+  for (const Rule* r : rules)
+    for (const auto& t : r->tags)
+      if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+  if (!all.empty()) doc.add("tags", strings(all));
+}
+
+const NestedJson& Document::fragment(const Rule& r) const {
+  auto [it, fresh] = fragments_.try_emplace(&r);
+  if (fresh) {
+    const std::vector<const Rule*> one{&r};
+    rule_fields(it->second, r);
+    threat(it->second, one);
+    tags(it->second, one);
+  }
+  return it->second;
+}
+
 std::string Document::reason(const std::vector<const Rule*>& rules, const Detection& d) const {
   std::string out;
   if (rules.empty() && !d.label) return "detector " + detector_ + " passed the event on";
@@ -230,7 +249,8 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
   for (size_t i = 0; i < e.rules.size(); ++i)
     if (only == npos || i == only) rules.push_back(e.rules[i]);
 
-  NestedJson doc;
+  NestedJson& doc = doc_;
+  doc.clear();
   // The event's own time, when it has one that reads as a time.
   const Field* time_field = nullptr;
   std::optional<int64_t> time;
@@ -255,7 +275,9 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
   const Rule* primary = nullptr;
   for (const Rule* r : rules)
     if (!primary || r->severity > primary->severity) primary = r;
-  if (primary) {
+  if (rules.size() == 1) {
+    doc.add(fragment(*primary));
+  } else if (primary) {
     rule_fields(doc, *primary);
   } else if (d.label) {
     model_rule(doc, d);
@@ -265,12 +287,10 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
     doc.add("rule.id", json_str(detector_));
     doc.add("rule.name", json_str(detector_));
   }
-  threat(doc, rules);
-  std::vector<std::string> tags;
-  for (const Rule* r : rules)
-    for (const auto& t : r->tags)
-      if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
-  if (!tags.empty()) doc.add("tags", strings(tags));
+  if (rules.size() != 1) {
+    threat(doc, rules);
+    tags(doc, rules);
+  }
 
   // The event's fields at their ECS paths; what has none, or does not fit its
   // type, or claims a place the alert owns, under socstream.fields.
@@ -291,7 +311,7 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
     const EcsField* type = reserved(path) ? nullptr : EcsSchema::builtin().find(path);
     value.clear();
     if (type && append_as(value, *fields[i], *type))
-      doc.add(std::string(path), value, first_data + i);
+      doc.add(path, value, first_data + i);
     else
       unplaced.push_back(i);
   }

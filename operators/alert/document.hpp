@@ -8,6 +8,7 @@
 // nothing it said can pose as the alert's own (an event's `rule.name` or
 // `event.kind` lands under socstream.fields).
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -59,11 +60,19 @@ class Document {
   VerdictFields names_;
   FieldMap map_;
   bool original_ = false;
+  // A document is rendered by one operator instance's thread at a time: its
+  // scratch and its per-rule fragments are reused from alert to alert.
+  mutable NestedJson doc_;
+  // What one rule alone makes of an alert (rule.*, threat.*, tags): most
+  // alerts come from one rule, and these do not change while it lives.
+  mutable std::unordered_map<const Rule*, NestedJson> fragments_;
 
+  const NestedJson& fragment(const Rule& r) const;
   void rule_entry(std::string& out, const Event& e, size_t i) const;
   void rule_fields(NestedJson& doc, const Rule& r) const;
   void model_rule(NestedJson& doc, const Detection& d) const;
   void threat(NestedJson& doc, const std::vector<const Rule*>& rules) const;
+  void tags(NestedJson& doc, const std::vector<const Rule*>& rules) const;
   std::string reason(const std::vector<const Rule*>& rules, const Detection& d) const;
   bool reserved(std::string_view path) const;
 };

@@ -269,77 +269,106 @@ std::string_view FieldMap::target(std::string_view name) const {
   return name;
 }
 
-void NestedJson::add(std::string path, std::string json, size_t tag) {
-  entries_.push_back({std::move(path), std::move(json), tag, entries_.size()});
+void NestedJson::add(std::string_view path, std::string_view json, size_t tag) {
+  Entry e{static_cast<uint32_t>(buf_.size()), static_cast<uint32_t>(path.size()), 0, static_cast<uint32_t>(json.size()), tag};
+  buf_.append(path);
+  e.json_at = static_cast<uint32_t>(buf_.size());
+  buf_.append(json);
+  entries_.push_back(e);
+  resolved_ = false;
 }
 
-bool NestedJson::has(std::string_view path) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.path == path; });
+void NestedJson::add(const NestedJson& other) {
+  std::vector<Entry> from = other.entries_;
+  std::sort(from.begin(), from.end(), [](const Entry& a, const Entry& b) { return a.path_at < b.path_at; });
+  for (const Entry& e : from) add(other.path(e), other.json(e), e.tag);
+}
+
+bool NestedJson::has(std::string_view p) const {
+  return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return path(e) == p; });
+}
+
+bool NestedJson::any_clash() const {
+  // Sorted, every path that is a prefix of a later one is still on the stack
+  // when that one comes: the strings between them share the prefix.
+  std::vector<std::string_view> stack;
+  for (const Entry& e : entries_) {
+    const std::string_view p = path(e);
+    while (!stack.empty() && p.substr(0, stack.back().size()) != stack.back()) stack.pop_back();
+    if (!stack.empty() && (p.size() == stack.back().size() || p[stack.back().size()] == '.')) return true;
+    stack.push_back(p);
+  }
+  return false;
 }
 
 void NestedJson::resolve(std::vector<size_t>* refused) {
+  if (resolved_) return;
+  resolved_ = true;
+  // write() nests by walking the paths in order; equal paths keep the order
+  // added, which is their order in buf_.
+  auto by_path = [&](const Entry& a, const Entry& b) {
+    const int c = path(a).compare(path(b));
+    return c < 0 || (c == 0 && a.path_at < b.path_at);
+  };
+  std::sort(entries_.begin(), entries_.end(), by_path);
+  if (!any_clash()) return;
   // In the order added (the earlier of two clashing paths wins), a path is
   // refused if it is taken, lies under a taken leaf, or has taken paths under
   // it. Hash sets of leaves and of their parents keep this linear in the
   // paths' length: an event can carry thousands of fields that share a prefix.
-  std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.order < b.order; });
+  std::vector<Entry> added;
+  added.swap(entries_);
+  std::sort(added.begin(), added.end(), [](const Entry& a, const Entry& b) { return a.path_at < b.path_at; });
   std::unordered_set<std::string_view> leaves, parents;
-  std::vector<bool> keep(entries_.size(), true);
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    const std::string_view p = entries_[i].path;
+  for (const Entry& e : added) {
+    const std::string_view p = path(e);
     bool clash = leaves.count(p) || parents.count(p);
     for (size_t dot = p.find('.'); !clash && dot != std::string_view::npos; dot = p.find('.', dot + 1))
       clash = leaves.count(p.substr(0, dot)) > 0;
     if (clash) {
-      keep[i] = false;
-      if (refused) refused->push_back(entries_[i].tag);
+      if (refused) refused->push_back(e.tag);
       continue;
     }
     leaves.insert(p);
     for (size_t dot = p.find('.'); dot != std::string_view::npos; dot = p.find('.', dot + 1)) parents.insert(p.substr(0, dot));
+    entries_.push_back(e);
   }
-  size_t kept = 0;
-  for (size_t i = 0; i < entries_.size(); ++i)
-    if (keep[i]) {
-      if (kept != i) entries_[kept] = std::move(entries_[i]);
-      ++kept;
-    }
-  entries_.resize(kept);
-  // write() nests by walking the paths in order.
-  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+  std::sort(entries_.begin(), entries_.end(), by_path);
 }
 
 void NestedJson::write(std::string& out) {
   resolve(nullptr);
   // Sorted, so one pass with a stack of open objects writes the nesting.
-  std::vector<std::string_view> open;  // segments of the objects now open
+  open_.clear();
   out += '{';
   bool first = true;
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    std::vector<std::string_view> segs;
-    std::string_view rest = entries_[i].path;
-    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest = rest.substr(dot + 1))
-      segs.push_back(rest.substr(0, dot));
+  for (const Entry& e : entries_) {
+    std::string_view rest = path(e);
+    // The segments this path shares with the open objects stay open.
     size_t common = 0;
-    while (common < open.size() && common < segs.size() && open[common] == segs[common]) ++common;
-    while (open.size() > common) {
+    for (; common < open_.size(); ++common) {
+      const size_t dot = rest.find('.');
+      if (dot == std::string_view::npos || rest.substr(0, dot) != open_[common]) break;
+      rest.remove_prefix(dot + 1);
+    }
+    while (open_.size() > common) {
       out += '}';
-      open.pop_back();
+      open_.pop_back();
     }
     if (!first) out += ',';
     first = false;
-    for (size_t s = common; s < segs.size(); ++s) {
-      json::append_string(out, segs[s]);
+    for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1)) {
+      json::append_string(out, rest.substr(0, dot));
       out += ":{";
-      open.push_back(segs[s]);
+      open_.push_back(rest.substr(0, dot));
     }
     json::append_string(out, rest);
     out += ':';
-    out += entries_[i].json;
+    out += json(e);
   }
-  while (!open.empty()) {
+  while (!open_.empty()) {
     out += '}';
-    open.pop_back();
+    open_.pop_back();
   }
   out += '}';
 }

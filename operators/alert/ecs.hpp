@@ -83,9 +83,15 @@ bool written_by_alert(std::string_view path);
 
 class NestedJson {
  public:
-  void clear() { entries_.clear(); }
+  void clear() {
+    entries_.clear();
+    buf_.clear();
+    resolved_ = false;
+  }
   // json is the value's JSON text.
-  void add(std::string path, std::string json, size_t tag = 0);
+  void add(std::string_view path, std::string_view json, size_t tag = 0);
+  // Adds every entry of another document, with its tag.
+  void add(const NestedJson& other);
   // Drops the entries that cannot be placed, reporting their tags.
   void resolve(std::vector<size_t>* refused);
   // Appends {...} to out (after resolving what is left).
@@ -93,11 +99,21 @@ class NestedJson {
   bool has(std::string_view path) const;
 
  private:
+  // Paths and values live end to end in buf_: an alert adds some thirty
+  // entries, and a string or two each was most of its cost.
   struct Entry {
-    std::string path, json;
-    size_t tag, order;
+    uint32_t path_at, path_len, json_at, json_len;
+    size_t tag;
   };
-  std::vector<Entry> entries_;
+  std::string_view path(const Entry& e) const { return std::string_view(buf_).substr(e.path_at, e.path_len); }
+  std::string_view json(const Entry& e) const { return std::string_view(buf_).substr(e.json_at, e.json_len); }
+  // Whether, in path order, any path equals another or lies under another.
+  bool any_clash() const;
+
+  std::vector<Entry> entries_;  // in the order added, until resolve() sorts them by path
+  std::string buf_;
+  bool resolved_ = false;
+  std::vector<std::string_view> open_;  // write()'s open objects
 };
 
 }  // namespace socstream::alert
