@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package socstream needs to build, test and benchmark.
 # Idempotent: when everything is present it only runs dpkg queries (well under a second).
+# clang, llvm (llvm-symbolizer) and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, only a
+# recommendation of clang, which --no-install-recommends below skips) build and run tests/fuzz.
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libhiredis-dev libyaml-cpp-dev libicu-dev
   libtorch-dev libopenblas0-openmp
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang llvm libclang-rt-14-dev
   python3 jq
   redis-server redis-tools kcat default-jre-headless maven
 )
