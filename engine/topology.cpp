@@ -162,7 +162,8 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
   for (const auto& n : topo->nodes) names.push_back(n.name);
   for (size_t i = 0; i < topo->nodes.size(); ++i) {
     Node& n = topo->nodes[i];
-    if (n.kind == Kind::Source) continue;
+    // A body that is not a map (`p: /q`) is already reported by build_node; indexing it would throw.
+    if (n.kind == Kind::Source || !bodies[i].IsMap()) continue;
     YAML::Node inputs = bodies[i]["inputs"];
     if (!inputs.IsSequence()) continue;  // reported by the schema check
     if (inputs.size() == 0) diag.error(location_of(inputs, fname), "'" + n.name + "': 'inputs' is empty");

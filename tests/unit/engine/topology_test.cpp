@@ -61,6 +61,14 @@ sinks:
   EXPECT_NE(e.find("topology.yaml:7:5: error: 'parse': unknown key 'feilds'; did you mean 'fields'?"), std::string::npos) << e;
 }
 
+// Found by tests/fuzz/topology_fuzz: a component whose body is a scalar made
+// the input check index it like a map, and yaml-cpp's exception aborted validate.
+TEST(Topology, ComponentThatIsNotAMap) {
+  TempDir dir;
+  auto e = errors_of("sources:\n  in: {type: stdin}\noperators:\n  p: /q\nsinks:\n  out: {type: stdout, inputs: [p]}\n", dir);
+  EXPECT_NE(e.find("topology.yaml:4:6: error: 'p': expected a map of settings with a 'type'"), std::string::npos) << e;
+}
+
 TEST(Topology, UnknownTopLevelKey) {
   TempDir dir;
   auto e = errors_of("sources:\n  in: {type: stdin}\nsink:\n  out: {type: stdout, inputs: [in]}\n", dir);
