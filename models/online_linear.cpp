@@ -141,13 +141,25 @@ void Featurizer::describe(std::string_view text, std::vector<std::pair<uint32_t,
   for (const auto& f : fs) out.emplace_back(f.slot, name(f, marked));
 }
 
+std::string ftrl_problem(const FtrlParams& p) {
+  // Finite too: l1 = inf zeroes every weight, NaN makes every comparison false.
+  if (!(p.alpha > 0) || !(p.beta >= 0) || !(p.l1 >= 0) || !(p.l2 >= 0) || !std::isfinite(p.alpha) ||
+      !std::isfinite(p.beta) || !std::isfinite(p.l1) || !std::isfinite(p.l2))
+    return "FTRL needs a finite alpha > 0 and finite beta, l1, l2 >= 0";
+  // Learning divides by alpha, and a weight is z / ((beta + sqrt(n)) / alpha + l2): with an alpha
+  // whose inverse overflows (1e-40) or a denominator near 0 (beta = l2 = 0, where n underflows to 0
+  // for a tiny gradient), weights become infinite and every score NaN. The computation as learn() does it.
+  const float inv_alpha = 1.f / p.alpha;
+  if (!std::isfinite(inv_alpha)) return "FTRL's alpha is too small (1 / alpha overflows)";
+  if (!(p.beta * inv_alpha + p.l2 >= 1e-6f))
+    return "FTRL's first step, 1 / (beta / alpha + l2), must be at most 1e6 (beta and l2 cannot both be 0)";
+  return {};
+}
+
 OnlineLinear::OnlineLinear(std::vector<std::string> labels, FeatureOptions f, FtrlParams p)
     : labels_(std::move(labels)), feat_(f), p_(p) {
   if (labels_.size() < 2) throw std::invalid_argument("an online classifier needs at least two labels");
-  // Finite too: l1 = inf zeroes every weight, NaN makes every comparison false.
-  if (!(p_.alpha > 0) || !(p_.beta >= 0) || !(p_.l1 >= 0) || !(p_.l2 >= 0) || !std::isfinite(p_.alpha) ||
-      !std::isfinite(p_.beta) || !std::isfinite(p_.l1) || !std::isfinite(p_.l2))
-    throw std::invalid_argument("FTRL needs a finite alpha > 0 and finite beta, l1, l2 >= 0");
+  if (auto why = ftrl_problem(p_); !why.empty()) throw std::invalid_argument(why);
   k_ = static_cast<uint32_t>(labels_.size());
   stride_ = (k_ + 7) / 8 * 8;
   block_ = 2 * size_t(stride_);
@@ -409,8 +421,13 @@ OnlineLinear OnlineLinear::from_bytes(std::string_view bytes, const Expect& expe
     r.at += k * sizeof(float);
     std::memcpy(blk + m.stride_, r.in.data() + r.at, k * sizeof(float));
     r.at += k * sizeof(float);
+    // Finite is not enough: z and n grow by about one per update (n by g^2 <= 1), so a trained
+    // model's stay far below 1e20, and from a z near FLT_MAX (a forged 2e38) learning overflows
+    // to infinite weights at once. Below the bound, and with ftrl_problem's options, weights and
+    // learning stay finite.
+    constexpr float kMaxState = 1e20f;
     for (uint32_t j = 0; j < k; ++j)
-      if (!std::isfinite(blk[j]) || !std::isfinite(blk[m.stride_ + j]) || blk[m.stride_ + j] < 0)
+      if (!(std::fabs(blk[j]) <= kMaxState) || !(blk[m.stride_ + j] >= 0 && blk[m.stride_ + j] <= kMaxState))
         throw std::runtime_error("slot " + std::to_string(s) + " holds a value that is not a finite weight state");
     m.refresh(s);
   }

@@ -62,6 +62,9 @@ struct FtrlParams {
   float l1 = 0.0f;     // L1: drives rare features to exactly zero
   float l2 = 0.0f;
 };
+// Why FTRL cannot learn with these options (empty if it can): the operator's
+// settings, the constructor and a restored snapshot are checked alike.
+std::string ftrl_problem(const FtrlParams& p);
 
 // Progressive validation: every labelled example is scored before the model
 // learns from it, so these are honest out-of-sample figures.

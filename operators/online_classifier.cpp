@@ -60,8 +60,7 @@ OnlineClassifierOp::OnlineClassifierOp(const Settings& s)
   ftrl_.beta = static_cast<float>(s.number("beta", 1.0));
   ftrl_.l1 = static_cast<float>(s.number("l1", 0.0));
   ftrl_.l2 = static_cast<float>(s.number("l2", 0.0));
-  if (!(ftrl_.alpha > 0)) s.error("alpha", "alpha must be above 0");
-  if (ftrl_.beta < 0 || ftrl_.l1 < 0 || ftrl_.l2 < 0) s.error("l1", "beta, l1 and l2 must not be negative");
+  if (auto why = online::ftrl_problem(ftrl_); !why.empty()) s.error("alpha", why);
   if (threshold_ < 0 || threshold_ > 1) s.error("threshold", "threshold must be a number from 0 to 1");
 
   if (s.has("labels") && labels_.size() < 2) s.error("labels", "an online classifier needs at least two labels");

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/crc.hpp>
+
+#include <cstring>
+
 #include "engine/ack.hpp"
 #include "operators/alert.hpp"
 #include "operators/operators.hpp"
@@ -235,6 +239,45 @@ TEST(OnlineClassifier, ConfigErrorsNameTheSetting) {
   EXPECT_NE(h.diag.str().find("'nrom' is not one of the labels (did you mean 'norm'?)"), std::string::npos)
       << h.diag.str();
   EXPECT_NE(h.diag.str().find("the shortest length exceeds the longest"), std::string::npos) << h.diag.str();
+}
+
+// Found by tests/fuzz/snapshot_fuzz: FTRL options that are finite and positive
+// but make learning divide by (almost) zero: alpha = 1e-40, whose inverse
+// overflows, or beta = l2 = 0; and a finite state no trained model has (z =
+// 2e38). A model restored with them learnt infinite weights and wrote a
+// snapshot it could not restore. Refused in the settings and in a snapshot.
+TEST(OnlineClassifier, FtrlOptionsThatCannotLearnAreRefused) {
+  for (const char* bad : {"alpha: 1.0e-40", "beta: 0", "beta: 0, l2: 0"}) {
+    Harness h(bad);
+    EXPECT_NE(h.diag.str().find("FTRL's"), std::string::npos) << bad << ": " << h.diag.str();
+  }
+  Harness l2_only("beta: 0, l2: 0.01");
+  EXPECT_TRUE(l2_only.diag.ok()) << l2_only.diag.str();
+
+  const std::vector<std::string> labels{"norm", "sqli"};
+  online::OnlineLinear m(labels, online::FeatureOptions{8});
+  std::vector<uint32_t> slots;
+  std::vector<float> probs(2);
+  m.featurizer().add("1 union select 2", slots);
+  m.learn(slots.data(), slots.size(), 1, probs.data());
+  const std::string good = m.to_bytes();
+  // Writes floats at offsets and seals the result with a fresh CRC.
+  auto forged = [&](std::initializer_list<std::pair<size_t, float>> values) {
+    std::string b = good;
+    for (auto [at, value] : values) std::memcpy(&b[at], &value, sizeof value);
+    boost::crc_32_type crc;
+    crc.process_bytes(b.data(), b.size() - 4);
+    const uint32_t sum = static_cast<uint32_t>(crc.checksum());
+    std::memcpy(&b[b.size() - 4], &sum, 4);
+    return b;
+  };
+  const size_t alpha_at = 8 + 4 + 4 + 4 + 1 + 8, beta_at = alpha_at + 4;
+  const size_t last_z = good.size() - 4 - 2 * labels.size() * sizeof(float);
+  EXPECT_NO_THROW(online::OnlineLinear::from_bytes(forged({{alpha_at, 1000.f}}))) << "the forging itself is sound";
+  EXPECT_THROW(online::OnlineLinear::from_bytes(forged({{alpha_at, 1e-40f}})), std::runtime_error);
+  EXPECT_THROW(online::OnlineLinear::from_bytes(forged({{beta_at, 0.f}})), std::runtime_error);
+  // Every value finite and the options fine, but learning from z = 2e38 overflows.
+  EXPECT_THROW(online::OnlineLinear::from_bytes(forged({{alpha_at, 1000.f}, {last_z, 2e38f}})), std::runtime_error);
 }
 
 TEST(OnlineClassifier, ASnapshotOfAnotherModelStopsTheStartInsteadOfBeingThrownAway) {
