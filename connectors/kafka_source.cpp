@@ -41,6 +41,7 @@ class KafkaToken final : public AckToken {
  protected:
   void on_done(bool ok) override {
     (ok ? ctx_->batches_completed : ctx_->batches_failed)++;
+    ctx_->events_pending -= n_;
     std::lock_guard lk(c_->m);
     c_->done.emplace_back(std::move(parts_), ok);
     c_->in_flight -= n_;
@@ -199,6 +200,7 @@ class KafkaSource final : public Source {
     auto* token = new KafkaToken(completions_, std::move(parts), static_cast<uint32_t>(kept), ctx_);
     token->set_pending(static_cast<uint32_t>(kept));
     completions_->in_flight += static_cast<int64_t>(kept);
+    ctx_->events_pending += kept;
     for (auto& e : b.events) e.ack = Ack(token);
     return b;
   }

@@ -8,6 +8,7 @@
 // `idempotent: true` a write happens only if the event's id was not seen
 // before (the write, then a marker with a TTL, atomically in one Lua script),
 // so redelivered alerts are written once.
+#include <fmt/format.h>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
@@ -108,6 +109,16 @@ bool transient_error(std::string_view msg) {
   return false;
 }
 
+// Errors no retry can fix: the credentials or the database number are wrong.
+// They stop the sink (and the run, exit 2) with a message, instead of a retry
+// loop that would hold the pipeline forever.
+bool configuration_error(std::string_view msg) {
+  for (std::string_view p : {"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH",
+                             "ERR DB index is out of range", "ERR invalid DB index"})
+    if (msg.substr(0, p.size()) == p) return true;
+  return false;
+}
+
 constexpr size_t kChunk = 256;  // events per script call: long enough to amortise, short enough not to stall Redis
 
 struct ReplyDeleter {
@@ -136,7 +147,7 @@ class RedisSink final : public Sink {
         // Remembered ids are per destination: two pipelines writing to two keys
         // of one Redis must not swallow each other's alerts.
         seen_prefix_(prefix_ + key_ + ":"),
-        ttl_s_(s.integer("dedupe_ttl_s", 7 * 86400, 1)),
+        ttl_s_(s.integer("dedupe_ttl_s", 7 * 86400, 1, 10LL * 365 * 86400)),
         // Eight buckets span the TTL: a chunk looks in about ten hashes.
         bucket_s_(std::max<int64_t>(60, (ttl_s_ + 6) / 7)),
         id_where_(s.where(s.has("id_field") ? "id_field" : "idempotent")) {}
@@ -188,6 +199,8 @@ class RedisSink final : public Sink {
     if (db_ && !simple({"SELECT", std::to_string(db_)})) return false;
     if (idempotent_) {
       Reply r(static_cast<redisReply*>(redisCommand(ctx_, "SCRIPT LOAD %s", kIdempotentWrite)));
+      if (r && r->type == REDIS_REPLY_ERROR && configuration_error(std::string_view(r->str, r->len)))
+        refuse(std::string(r->str, r->len), "SCRIPT LOAD");
       if (!r || r->type != REDIS_REPLY_STRING) {
         note_failure(r ? r->str : ctx_->errstr);
         disconnect();
@@ -208,12 +221,23 @@ class RedisSink final : public Sink {
       lens.push_back(a.size());
     }
     Reply r(static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    if (r && r->type == REDIS_REPLY_ERROR && configuration_error(std::string_view(r->str, r->len)))
+      refuse(std::string(r->str, r->len), args.front());
     if (!r || r->type == REDIS_REPLY_ERROR) {
       note_failure(r ? r->str : ctx_->errstr);
       disconnect();
       return false;
     }
     return true;
+  }
+
+  [[noreturn]] void refuse(const std::string& error, const std::string& command) {
+    disconnect();
+    std::string hint;
+    if (command == "AUTH") hint = password_env_.empty() ? "" : " (the password in $" + password_env_ + ")";
+    else if (command == "SELECT") hint = " (db " + std::to_string(db_) + ")";
+    else hint = password_env_.empty() ? " (the server wants a password: set password_env)" : "";
+    throw std::runtime_error(fmt::format("redis {}:{} refused {}{}: {}", host_, port_, command, hint, error));
   }
 
   void note_failure(const char* why) {
@@ -255,9 +279,11 @@ class RedisSink final : public Sink {
       const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count() / bucket_s_;
       // One bucket ahead too: another instance's clock may run ahead of this one's.
-      buckets.push_back(seen_prefix_ + std::to_string(now));
+      // "b:" keeps them apart from the key-per-id markers of earlier versions
+      // (prefix + key + ":" + id), which a numeric id would collide with.
+      buckets.push_back(seen_prefix_ + "b:" + std::to_string(now));
       for (int64_t b = now + 1; b >= now - (ttl_s_ + bucket_s_ - 1) / bucket_s_; --b)
-        if (b != now) buckets.push_back(seen_prefix_ + std::to_string(b));
+        if (b != now) buckets.push_back(seen_prefix_ + "b:" + std::to_string(b));
     }
     const std::string numkeys = std::to_string(1 + buckets.size());
     auto arg = [&](std::string_view v) {
@@ -310,6 +336,7 @@ class RedisSink final : public Sink {
       Reply r(static_cast<redisReply*>(raw));
       if (r->type == REDIS_REPLY_ERROR) {
         std::string_view msg(r->str, r->len);
+        if (configuration_error(msg)) refuse(std::string(msg), mode_ == "xadd" ? "XADD" : "the write");
         if (transient_error(msg)) {
           note_failure(r->str);
           transient = true;  // read the remaining replies first: the connection stays in step
@@ -389,7 +416,7 @@ ComponentSpec redis_sink_spec() {
        {"stream_field", SettingType::String, false, "xadd: the entry's field name (default alert)"},
        {"idempotent", SettingType::Bool, false, "write an event only once per id (default false)"},
        {"id_field", SettingType::String, false, "the event field with the id (default alert_id)"},
-       {"dedupe_ttl_s", SettingType::Int, false, "how long an id is remembered (default 7 days)"},
+       {"dedupe_ttl_s", SettingType::Int, false, "how long an id is remembered at least (default 7 days, at most 10 years)"},
        {"dedupe_prefix", SettingType::String, false, "key prefix of remembered ids, before the target key (default socstream:seen:)"},
        {"password_env", SettingType::String, false, "the environment variable holding the password"},
        {"db", SettingType::Int, false, "the database number"},

@@ -84,15 +84,21 @@ class Ack {
 // A token that just counts, for sources that have nothing to commit.
 class CountingToken final : public AckToken {
  public:
-  explicit CountingToken(std::atomic<uint64_t>* done, std::atomic<uint64_t>* failed)
-      : done_(done), failed_(failed) {}
+  // `pending` counts the events of batches not yet done; this batch's n were added to it.
+  CountingToken(std::atomic<uint64_t>* done, std::atomic<uint64_t>* failed, std::atomic<uint64_t>* pending, uint32_t n)
+      : done_(done), failed_(failed), pending_events_(pending), n_(n) {}
 
  protected:
-  void on_done(bool ok) override { (ok ? done_ : failed_)->fetch_add(1, std::memory_order_relaxed); }
+  void on_done(bool ok) override {
+    (ok ? done_ : failed_)->fetch_add(1, std::memory_order_relaxed);
+    pending_events_->fetch_sub(n_, std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<uint64_t>* done_;
   std::atomic<uint64_t>* failed_;
+  std::atomic<uint64_t>* pending_events_;
+  uint32_t n_;
 };
 
 }  // namespace socstream

@@ -113,7 +113,8 @@ class SourceContext {
   // A token for a batch of n events that only counts its outcome; sources with
   // something to commit (Kafka) subclass AckToken instead.
   AckToken* counting_token(uint32_t n) {
-    auto* t = new CountingToken(&batches_completed, &batches_failed);
+    events_pending.fetch_add(n, std::memory_order_relaxed);
+    auto* t = new CountingToken(&batches_completed, &batches_failed, &events_pending, n);
     t->set_pending(n);
     return t;
   }
@@ -121,6 +122,9 @@ class SourceContext {
   // Counts this source's batches as they finish (for shutdown checks and tests).
   std::atomic<uint64_t> batches_completed{0};
   std::atomic<uint64_t> batches_failed{0};
+  // Events emitted whose batch is not done yet: what a forced exit leaves to
+  // be read again. A source with tokens of its own keeps it too.
+  std::atomic<uint64_t> events_pending{0};
 
  private:
   const std::atomic<bool>& stop_;

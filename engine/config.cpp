@@ -154,30 +154,47 @@ Location Settings::where(const std::string& key, size_t index) const {
 
 namespace {
 
-// Each ${...} value under n: its expansion and the text as written, for the
-// whole value and for each reference in it, so that a secret inside a longer
-// value (redis://app:${PW}@host), or a part of the value a message quotes, is
-// masked too.
-void expansions(const YAML::Node& n, std::vector<std::pair<std::string, std::string>>& out) {
+// Each ${...} value under n: its expansion and the text as written. `whole`
+// gets whole values; `parts` each reference inside a longer value whose
+// variable is set (redis://app:${PW}@host: the password alone), for a message
+// that quotes only part of the value.
+void expansions(const YAML::Node& n, std::vector<std::pair<std::string, std::string>>& whole,
+                std::vector<std::pair<std::string, std::string>>& parts) {
+  if (!n.IsDefined()) return;  // an error about a setting the topology left out
   if (n.IsScalar()) {
     const std::string& raw = n.Scalar();
     if (raw.find("${") == std::string::npos) return;
     std::string err;
     // Values of a few characters (a port, a flag) are no secret, and replacing them would garble the message.
-    auto add = [&](const std::string& text) {
+    auto add = [&](const std::string& text, std::vector<std::pair<std::string, std::string>>& out) {
       if (auto v = interpolate(text, err); v && v->size() >= 4 && *v != text) out.emplace_back(*v, text);
     };
-    add(raw);
+    // A default written in the file is no secret: only what the environment gave.
+    bool from_env = false;
     for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
       const size_t end = raw.find('}', at);
       if (end == std::string::npos) break;
-      add(raw.substr(at, end - at + 1));
+      const std::string ref = raw.substr(at, end - at + 1);
+      const std::string name = ref.substr(2, std::min(ref.find(":-"), ref.size() - 1) - 2);
+      if (!std::getenv(name.c_str())) continue;
+      from_env = true;
+      if (ref != raw) add(ref, parts);
     }
+    if (from_env) add(raw, whole);
   } else if (n.IsSequence()) {
-    for (const auto& item : n) expansions(item, out);
+    for (const auto& item : n) expansions(item, whole, parts);
   } else if (n.IsMap()) {
-    for (const auto& kv : n) expansions(kv.second, out);
+    for (const auto& kv : n) expansions(kv.second, whole, parts);
   }
+}
+
+void mask(std::string& text, size_t from, size_t to, std::vector<std::pair<std::string, std::string>>& subs) {
+  std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [value, raw] : subs)
+    for (size_t at = from; (at = text.find(value, at)) != std::string::npos && at + value.size() <= to; at += raw.size()) {
+      text.replace(at, value.size(), raw);
+      to = to + raw.size() - value.size();
+    }
 }
 
 }  // namespace
@@ -188,11 +205,19 @@ void Settings::error(const std::string& key, const std::string& message) const {
   // whatever the component wrote.
   std::string text = message;
   if (!key.empty()) {
-    std::vector<std::pair<std::string, std::string>> subs;
-    expansions(node_[key], subs);
-    std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-    for (const auto& [value, raw] : subs)
-      for (size_t at = 0; (at = text.find(value, at)) != std::string::npos; at += raw.size()) text.replace(at, value.size(), raw);
+    std::vector<std::pair<std::string, std::string>> whole, parts;
+    expansions(node_[key], whole, parts);
+    mask(text, 0, text.size(), whole);
+    // Parts of a value only where the message quotes the setting's value
+    // ('...'): elsewhere a short part (a scheme, a mode) may be the message's own word.
+    if (!parts.empty())
+      for (size_t open = text.find('\''); open != std::string::npos; open = text.find('\'', open + 1)) {
+        size_t close = text.find('\'', open + 1);
+        if (close == std::string::npos) break;
+        const size_t before = text.size();
+        mask(text, open + 1, close, parts);
+        open = close + (text.size() - before);
+      }
   }
   diag_->error(where(key), "'" + component_ + "': " + (key.empty() ? "" : "setting '" + key + "': ") + text);
 }

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "engine/builtins.hpp"
@@ -34,19 +37,53 @@ commands:
 
 options)";
 
+// Whether the run has ended, for the shutdown watchdog.
+struct RunEnded {
+  std::mutex m;
+  std::condition_variable cv;
+  bool ended = false;
+  void set() {
+    std::lock_guard lk(m);
+    ended = true;
+    cv.notify_all();
+  }
+};
+
+// After a stop is asked for, the drain has `timeout`: a sink that cannot
+// deliver (Redis down) would otherwise hold the process forever. Past it the
+// process exits 3, naming what was not acknowledged: sources that commit
+// (Kafka) deliver it again to the next run.
+void watchdog(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
+  std::thread([&rt, &ended, timeout] {
+    std::unique_lock lk(ended.m);
+    if (ended.cv.wait_for(lk, timeout, [&] { return ended.ended; })) return;
+    std::string what;
+    for (const auto& [source, n] : rt.pending())
+      if (n) what += fmt::format("{}{}: {} events", what.empty() ? "" : ", ", source, n);
+    spdlog::error("the drain did not finish within shutdown_timeout_s ({} s); exiting without it. Not acknowledged, "
+                  "so to be read again: {}",
+                  timeout.count(), what.empty() ? "nothing" : what);
+    spdlog::default_logger()->flush();
+    std::fflush(stdout);
+    std::_Exit(3);
+  }).detach();
+}
+
 // Signals are taken by a dedicated thread (blocked everywhere else), so the
 // handler can do real work: the first asks for a drain, the second exits now.
-void watch_signals(Runtime& rt) {
+void watch_signals(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  std::thread([&rt, set] {
+  std::thread([&rt, &ended, timeout, set] {
     int sig = 0, seen = 0;
     while (sigwait(&set, &sig) == 0) {
       if (++seen == 1) {
-        spdlog::info("received {}; draining in-flight events (send again to exit at once)", strsignal(sig));
+        spdlog::info("received {}; draining in-flight events for up to {} s (send again to exit at once)",
+                     strsignal(sig), timeout.count());
         rt.request_stop();
+        watchdog(rt, ended, timeout);
       } else {
         spdlog::warn("received {} again; exiting without draining", strsignal(sig));
         std::_Exit(130);
@@ -89,10 +126,13 @@ int cmd_run(const std::string& file) {
   }
   for (const auto& w : diag.warnings()) spdlog::warn("{}", w.str());
   Runtime rt(*topo);
-  watch_signals(rt);
+  // Static: the watchdog thread may still look at it while main returns.
+  static RunEnded ended;
+  watch_signals(rt, ended, topo->shutdown_timeout);
   spdlog::info("running {} ({} components)", file, topo->nodes.size());
   rt.start();
   RunStats st = rt.wait();
+  ended.set();
   std::fflush(stdout);
   std::fprintf(stderr, "%s\n", st.summary().c_str());
   if (st.failed) return 2;

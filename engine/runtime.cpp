@@ -70,6 +70,13 @@ void Runtime::start() {
 
 void Runtime::request_stop() { stop_.store(true); }
 
+std::vector<std::pair<std::string, uint64_t>> Runtime::pending() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& t : tasks_)
+    if (t->node->kind == Kind::Source && t->source_ctx) out.emplace_back(t->node->name, t->source_ctx->events_pending.load());
+  return out;
+}
+
 void Runtime::fail(const Task& t, const std::string& what) {
   spdlog::error("{} '{}' failed: {}", kind_name(t.node->kind), t.node->name, what);
   failed_.store(true);

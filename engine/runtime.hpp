@@ -33,6 +33,8 @@ class Runtime {
   void start();
   // Graceful stop: sources stop reading and everything in flight drains.
   void request_stop();
+  // Per source, the events read whose batches are not acknowledged yet.
+  std::vector<std::pair<std::string, uint64_t>> pending() const;
   // Joins every task. Returns the run's figures.
   RunStats wait();
 

@@ -106,9 +106,17 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
   auto topo = std::make_unique<Topology>();
   topo->file = file;
 
-  static const std::vector<std::string> sections{"sources", "operators", "sinks"};
+  static const std::vector<std::string> sections{"sources", "operators", "sinks", "shutdown_timeout_s"};
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
+    if (key == "shutdown_timeout_s") {
+      int64_t v = 0;
+      if (!kv.second.IsScalar() || !YAML::convert<int64_t>::decode(kv.second, v) || v < 1 || v > 3600)
+        diag.error(location_of(kv.second, fname), "shutdown_timeout_s: expected seconds from 1 to 3600");
+      else
+        topo->shutdown_timeout = std::chrono::seconds(v);
+      continue;
+    }
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       std::string msg = "unknown top-level key '" + key + "'";
       if (auto c = closest(key, sections)) msg += "; did you mean '" + *c + "'?";

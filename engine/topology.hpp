@@ -1,5 +1,6 @@
 #pragma once
 // A topology file turned into a checked graph of component instances.
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -33,6 +34,9 @@ struct Node {
 struct Topology {
   std::filesystem::path file;
   std::vector<Node> nodes;  // sources, then operators, then sinks, in file order
+  // After a stop is asked for, how long the drain may take before the process
+  // exits anyway (top-level `shutdown_timeout_s`, default 30).
+  std::chrono::seconds shutdown_timeout{30};
   const Node* find(std::string_view name) const;
 };
 

@@ -62,8 +62,12 @@ class TextModel {
   virtual ~TextModel() = default;
 
   virtual const ModelInfo& info() const = 0;
-  // One forward pass over the batch, padded to its longest sequence (not to
-  // max_len). Per text: the label probabilities (classify) or the embedding (embed).
+  // Forward passes over the batch, padded to its longest sequence (not to
+  // max_len). Per text: the label probabilities (classify) or the embedding
+  // (embed). A classify text longer than max_len tokens is scored in windows
+  // of max_len - 2 word pieces overlapping by half, and takes its most
+  // suspicious window's probabilities (the lowest of the negative label); an
+  // embedding is of the first max_len tokens, as the reference computes it.
   virtual std::vector<std::vector<float>> predict(const std::vector<std::string_view>& texts) = 0;
 
   // Learning the head from labelled texts (classify models with `head:`).

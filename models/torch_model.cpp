@@ -57,12 +57,12 @@ class TorchTextModel final : public TextModel {
     std::vector<uint32_t> owner;
     for (uint32_t i = 0; i < texts.size(); ++i) {
       std::vector<int64_t> ids = tok_.ids(texts[i]);
-      if (ids.size() <= width || width < 2) {
+      if (ids.size() <= width || width == 0) {
         rows.push_back(framed(ids, 0, std::min(ids.size(), width)));
         owner.push_back(i);
         continue;
       }
-      for (size_t at = 0;; at += width / 2) {
+      for (size_t at = 0;; at += std::max<size_t>(1, width / 2)) {
         const size_t start = std::min(at, ids.size() - width);
         rows.push_back(framed(ids, start, width));
         owner.push_back(i);

@@ -35,7 +35,7 @@ TransformerOp::TransformerOp(const Settings& s)
   hooks_.serve = [this](uint64_t v) { set_version(v); };
   hooks_.forget_cache = [this] {
     std::lock_guard lk(cache_mu_);
-    cache_ = ResultCache(cache_.capacity());
+    cache_ = ResultCache(cache_capacity_);
   };
   hooks_.held_back = [this](bool right) { watch(true, right ? 0.f : 1.f, SourcePos{}); };
   set_version(0);
@@ -52,7 +52,8 @@ TransformerOp::TransformerOp(const Settings& s)
     s.error(learn_ ? "learn" : "pin_version", info_.name + " cannot learn: model.yaml names no classification head");
   // An embedding depends on every character, so masking would conflate texts:
   // embedding models cache only when asked to.
-  cache_ = ResultCache(static_cast<size_t>(s.integer("cache_size", embed_ ? 0 : 65536, 0, 1 << 26)));
+  cache_capacity_ = static_cast<size_t>(s.integer("cache_size", embed_ ? 0 : 65536, 0, 1 << 26));
+  cache_ = ResultCache(cache_capacity_);
   if (embed_) {
     if (s.has("thresholds")) s.error("thresholds", "an embedding model has no labels to threshold");
     return;
@@ -149,13 +150,16 @@ uint32_t TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedd
     for (size_t i = 0; i < n; ++i) lookup(texts_buf_[i], v, embedding, embedded);
     return 0;
   }
-  auto cached = [&](std::string_view t) {
-    if (cache_.capacity() == 0) return false;
-    normalizer_.normalize(t, key_);
+  auto key = [&](std::string_view t, std::string& k) {
+    if (cache_capacity_ == 0) {
+      k.assign(t);
+      return false;
+    }
+    normalizer_.normalize(t, k);
     std::lock_guard lk(cache_mu_);
-    return cache_.find(key_) != nullptr;
+    return cache_.find(k) != nullptr;
   };
-  auto choice = budget_.choose(e, texts_buf_.data(), n, cached);
+  auto choice = budget_.choose(e, texts_buf_.data(), n, key);
   for (auto t : choice.scored) lookup(t, v, embedding, embedded);
   if (choice.unscored) ++stats_.overflows;
   return static_cast<uint32_t>(choice.unscored);
@@ -163,7 +167,7 @@ uint32_t TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedd
 
 void TransformerOp::lookup(std::string_view text, Verdict& v, std::vector<float>& embedding, bool& embedded) {
   ++stats_.texts;
-  if (cache_.capacity() > 0) {
+  if (cache_capacity_ > 0) {
     normalizer_.normalize(text, key_);
     // Used under the lock: the inference thread may evict the entry.
     std::lock_guard lk(cache_mu_);
@@ -174,7 +178,7 @@ void TransformerOp::lookup(std::string_view text, Verdict& v, std::vector<float>
         embedded = true;
       } else {
         Verdict j = judge(*hit);
-        if (j.positive && join_.remembering()) j.text = text;
+        if (join_.remembering()) j.text = text;
         combine(v, j);
       }
       return;
@@ -211,24 +215,30 @@ void TransformerOp::route(Event&& e, const Verdict& v, uint32_t unscored, const 
     pos.events.push_back(std::move(e));
     return;
   }
-  if (!v.set && !unscored) {  // nothing to score
+  if (!v.set) {  // nothing to score
     neg.events.push_back(std::move(e));
     return;
   }
   e.scored = true;
-  if (v.set) {
-    e.set_field(names_.label, info_.labels[v.label]);
-    e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
-  }
+  e.set_field(names_.label, info_.labels[v.label]);
+  e.set_field(names_.score, number(arena, v.score), ValueKind::Number);
   e.set_field(names_.model, info_.name);
   e.set_field(names_.version, *version_.load(), ValueKind::Number);
-  if (unscored) e.set_field(names_.unscored, arena.copy(std::to_string(unscored)), ValueKind::Number);
+  if (unscored) {
+    e.set_field(names_.unscored, arena.copy(std::to_string(unscored)), ValueKind::Number);
+  } else {
+    // The event's own field of that name must not pass for this model's mark.
+    auto& f = e.fields;
+    f.erase(std::remove_if(f.begin(), f.end(), [&](const Field& x) { return x.name == names_.unscored; }), f.end());
+  }
   if (learn_) watch(false, v.suspicion, e.pos);
-  if (v.positive && join_.remembering()) {
+  const bool alert = v.positive || (unscored && overflow_alert_);
+  // An alert the analyst may judge: remembered whichever way it got here.
+  if (alert && join_.remembering()) {
     std::lock_guard lk(join_mu_);
     join_.remember(e.pos, v.text, v.label);
   }
-  (v.positive || (unscored && overflow_alert_) ? pos : neg).events.push_back(std::move(e));
+  (alert ? pos : neg).events.push_back(std::move(e));
 }
 
 void TransformerOp::process(Batch&& in, Outputs& out) {
@@ -345,7 +355,10 @@ void TransformerOp::run(Open& b, Outputs& out) {
   // than with one padded pass (bench/RESULTS.md, "length bucketing").
   std::vector<uint32_t> order(jobs.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  const size_t cap = 4 * info_.max_len;  // bytes: the tokenizer truncates beyond max_len tokens
+  // Bytes: rows are max_len tokens at most (a longer text is cut into windows
+  // of that length), so beyond about 4 bytes a token a text's length says no
+  // more about the width of its pass.
+  const size_t cap = 4 * info_.max_len;
   auto len = [&](uint32_t j) { return std::min(jobs[j].size(), cap) + 2; };
   if (bucketing_) std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return len(a) < len(b); });
   std::vector<std::string_view> views;
@@ -398,7 +411,7 @@ void TransformerOp::run(Open& b, Outputs& out) {
     }
     for (uint32_t k = 0; k < p.refs; ++k) {
       Verdict j = judge(results[refs[k]]);
-      if (j.positive && join_.remembering()) j.text = jobs[refs[k]];
+      if (join_.remembering()) j.text = jobs[refs[k]];
       combine(p.verdict, j);
     }
     route(std::move(p.event), p.verdict, p.unscored, nullptr, pos, neg, *arena);

@@ -160,6 +160,7 @@ class TransformerOp final : public Operator {
 
   TextNormalizer normalizer_;
   std::mutex cache_mu_;  // the operator thread reads, the inference thread writes
+  size_t cache_capacity_ = 0;  // set once: read on both threads without the lock
   ResultCache cache_;
 
   Open open_;  // the batch being filled

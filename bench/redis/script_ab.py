@@ -9,8 +9,8 @@ sink's bound: Redis runs scripts on one thread). Rounds alternate.
 
 The old script is read from connectors/redis_sink.cpp at OLD_COMMIT, the new
 one from the working tree. Each is called as the sink of its day calls it: a
-dedupe key per alert (before the time-bucket hashes), or the bucket hashes (the
-sink's ten for a week's TTL) and the ids as arguments."""
+dedupe key per alert (before the time-bucket hashes), or ten bucket hashes (the
+sink reads nine for a week's TTL) and the ids as arguments."""
 import argparse
 import re
 import subprocess

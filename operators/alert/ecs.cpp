@@ -279,6 +279,9 @@ void NestedJson::add(std::string_view path, std::string_view json, size_t tag) {
 }
 
 void NestedJson::add(const NestedJson& other) {
+  // Room first: appending must not move the bytes the views below point at
+  // (other may be this document).
+  buf_.reserve(buf_.size() + other.buf_.size());
   std::vector<Entry> from = other.entries_;
   std::sort(from.begin(), from.end(), [](const Entry& a, const Entry& b) { return a.path_at < b.path_at; });
   for (const Entry& e : from) add(other.path(e), other.json(e), e.tag);

@@ -88,7 +88,7 @@ class NestedJson {
     buf_.clear();
     resolved_ = false;
   }
-  // json is the value's JSON text.
+  // json is the value's JSON text; neither may point into this document.
   void add(std::string_view path, std::string_view json, size_t tag = 0);
   // Adds every entry of another document, with its tag.
   void add(const NestedJson& other);

@@ -21,6 +21,7 @@ bool TextBudget::flagged(const Event& e, std::string_view text) {
     if (!re) {
       RE2::Options o;
       o.set_log_errors(false);
+      o.set_max_mem(64 << 20);  // as regex_prefilter compiles them: a rule it took must compile here too
       re = std::make_unique<RE2>(r->pattern, o);
     }
     if (re->ok() && RE2::PartialMatch(text, *re)) return true;

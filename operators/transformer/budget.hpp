@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/event.hpp"
@@ -37,19 +38,23 @@ class TextBudget {
     size_t unscored = 0;                   // texts left out, or scored only in part
   };
   // For texts that do not fit: the ones to score, in the order of the rules
-  // above. `cached(text)` says whether a text is answered without the model
-  // (it then costs nothing). The views point into texts[0, n).
-  template <class Cached>
-  Choice choose(const Event& e, const std::string* texts, size_t n, Cached&& cached) {
+  // above. `key(text, out)` gives the text's cache key (texts with one key
+  // share one result, as the transformer's batches and cache share them) and
+  // says whether it is answered without the model; either way it costs
+  // nothing more. The views point into texts[0, n).
+  template <class Key>
+  Choice choose(const Event& e, const std::string* texts, size_t n, Key&& key) {
     Choice c;
     rank(e, texts, n);
+    keys_.clear();
     size_t jobs = 0, bytes = 0;
-    std::string_view last;
+    auto free = [&](std::string_view t) {
+      const bool cached = key(t, key_);
+      return !keys_.insert(key_).second || cached;
+    };
     for (uint32_t i : order_) {
       std::string_view t = texts[i];
-      if (t == last) continue;  // ranked equal texts are adjacent: one score serves them all
-      last = t;
-      if (cached(t)) {
+      if (free(t)) {
         c.scored.push_back(t);
         continue;
       }
@@ -59,12 +64,16 @@ class TextBudget {
         bytes += t.size();
         continue;
       }
-      const size_t room = max_bytes_ - bytes;
-      if (jobs + 2 <= max_texts_ && t.size() > room && room >= kMinPart * 2) {
-        c.scored.push_back(t.substr(0, room / 2));
-        c.scored.push_back(t.substr(t.size() - room / 2));
-        jobs += 2;
-        bytes += room / 2 * 2;
+      // Too long for what is left: its head and its tail (or its head alone,
+      // with one slot left), so that the payload padded on either side is seen.
+      keys_.erase(key_);
+      const size_t room = max_bytes_ - bytes, slots = max_texts_ - jobs;
+      if (slots > 0 && t.size() > room && room >= kMinPart * 2) {
+        const size_t part = slots >= 2 ? room / 2 : room;
+        c.scored.push_back(t.substr(0, part));
+        if (slots >= 2) c.scored.push_back(t.substr(t.size() - part));
+        jobs += slots >= 2 ? 2 : 1;
+        bytes += slots >= 2 ? part * 2 : part;
       }
       ++c.unscored;
     }
@@ -80,6 +89,8 @@ class TextBudget {
 
   size_t max_texts_, max_bytes_;
   std::vector<uint32_t> order_;
+  std::unordered_set<std::string> keys_;  // the cache keys chosen for this event
+  std::string key_;
   // Regex rules compiled on first use; rules live as long as the topology.
   std::unordered_map<const Rule*, std::unique_ptr<RE2>> patterns_;
 };

@@ -40,9 +40,11 @@ TEST(Evasion, PaddedDuplicatedAndNestedAttacksStillAlert) {
     cases[line++] = what;
     input += json + "\n";
   };
-  // 1. 100 distinct dummy parameters before the injection (the model's budget is 64).
+  // 1. 100 distinct dummy parameters before the injection (the model's budget
+  // is 64 distinct texts; letters, since values that differ only in digits
+  // share one cache key and one score).
   std::string padded;
-  for (int i = 0; i < 100; ++i) padded += fmt::format("p{}=v{}&", i, i);
+  for (int i = 0; i < 100; ++i) padded += fmt::format("p{}=v{}{}&", i, char('a' + i / 26), char('a' + i % 26));
   add("padding with parameters", request(quote(padded + "id=" + payload)));
   // 2. One value padded with 3,000 words before the payload (the model reads 62 word pieces at a time).
   std::string words;

@@ -2,8 +2,10 @@
 // a write that fails leaves no dedupe marker (so a replay writes it), a
 // permanent refusal dead-letters only the refused alerts, and a transient one
 // (OOM under maxmemory) holds the batch until Redis takes it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -20,18 +22,18 @@ namespace {
 
 
 // Five events, one alert each (no rule: the detector is the rule), into an idempotent stream.
-std::filesystem::path topology(const TempDir& dir, const std::string& stream) {
+std::filesystem::path topology(const TempDir& dir, const std::string& stream, const std::string& extra = "") {
   std::string events;
   for (int i = 0; i < 5; ++i) events += "{\"n\":" + std::to_string(i) + "}\n";
   dir.write("in.jsonl", events);
-  return dir.write("t.yaml", R"(sources:
+  return dir.write("t.yaml", extra + R"(sources:
   in: {type: file, path: in.jsonl}
 operators:
   parse: {type: json_parse, inputs: [in], fields: all}
   alerts: {type: alert, inputs: [parse], detector: probe}
 sinks:
   redis: {type: redis, inputs: [alerts], port: "${REDIS_PORT}", key: ")" + stream + R"(", idempotent: true,
-          backoff_initial_ms: 50, backoff_max_ms: 200}
+          backoff_initial_ms: 50, backoff_max_ms: 200, password_env: "${PASSWORD_VAR:-}"}
   failed: {type: file, inputs: [redis.dlq], path: failed.jsonl}
 )");
 }
@@ -83,7 +85,7 @@ TEST_F(RedisSink, AWriteRedisRefusesLeavesNoMarkerAndAReplayWritesIt) {
   EXPECT_EQ(redis_xlen(stream), 5);
   EXPECT_EQ(markers(stream), 5u);
   EXPECT_EQ(read_file(dir.path() / "failed.jsonl"), "");
-  const std::string ttl = redis_cli("--scan --pattern 'socstream:seen:" + stream + ":*'");
+  const std::string ttl = redis_cli("--scan --pattern 'socstream:seen:" + stream + ":b:*'");
   EXPECT_GE(std::stol(redis_cli("TTL " + ttl.substr(0, ttl.find('\n')))), 7 * 86400) << "remembered a week at least";
 
   // And once more: every id is remembered, nothing is written twice.
@@ -93,6 +95,29 @@ TEST_F(RedisSink, AWriteRedisRefusesLeavesNoMarkerAndAReplayWritesIt) {
     EXPECT_EQ(e.wait_exit(), 0) << read_file(log_);
   }
   EXPECT_EQ(redis_xlen(stream), 5);
+}
+
+// Ids are remembered in one hash per time bucket; those written days ago, in
+// an older bucket within dedupe_ttl_s, still stop a replay.
+TEST_F(RedisSink, IdsInAnEarlierBucketAreStillRemembered) {
+  TempDir dir;
+  const std::string stream = unique("buckets");
+  const auto topo = topology(dir, stream);
+  const uint64_t origin = socstream::testing::expected_file_origin(dir.path() / "in.jsonl");
+  const int64_t day = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() / 86400;
+  std::string ids;
+  for (int i = 0; i < 5; ++i)  // the alert ids of in.jsonl's lines, 8 bytes each, read three days ago
+    ids += fmt::format(" {} 1", socstream::testing::expected_alert_id("probe", "in", "in.jsonl", 0, 8 * i, origin));
+  const std::string old_bucket = fmt::format("socstream:seen:{}:b:{}", stream, day - 3);
+  ASSERT_EQ(redis_cli("HSET " + old_bucket + ids), "5");
+  {
+    Engine e(topo, {{"REDIS_PORT", std::to_string(redis_port())}}, log_);
+    e.start();
+    EXPECT_EQ(e.wait_exit(), 0) << read_file(log_);
+  }
+  EXPECT_EQ(redis_xlen(stream), 0) << "all five were written three days ago";
+  EXPECT_EQ(read_file(dir.path() / "failed.jsonl"), "");
 }
 
 TEST_F(RedisSink, OutOfMemoryHoldsTheBatchUntilRedisTakesIt) {
@@ -114,4 +139,50 @@ TEST_F(RedisSink, OutOfMemoryHoldsTheBatchUntilRedisTakesIt) {
   EXPECT_EQ(e.wait_exit(), 0) << read_file(log_);
   EXPECT_EQ(redis_xlen(stream), 5);
   EXPECT_EQ(read_file(dir.path() / "failed.jsonl"), "");
+}
+
+// Issue 14, failing well: a wrong password is no outage. It stops the run at
+// once (exit 2) with a message that names the variable, never the password.
+TEST_F(RedisSink, AWrongPasswordFailsFastAndSaysSo) {
+  const int port = redis_port() + 11;
+  const std::string pidfile = (std::filesystem::temp_directory_path() / fmt::format("socstream-auth-{}.pid", port)).string();
+  ASSERT_EQ(socstream::testing::run_command(fmt::format(
+                "redis-server --port {} --bind 127.0.0.1 --requirepass right-pw-4417 --save '' --appendonly no "
+                "--daemonize yes --pidfile {}", port, pidfile)).exit_code, 0);
+  const std::string cli = fmt::format("redis-cli -p {} -a right-pw-4417 --no-auth-warning ", port);
+  ASSERT_TRUE(eventually([&] { return socstream::testing::run_command(cli + "ping").out.find("PONG") != std::string::npos; },
+                         std::chrono::seconds(10)));
+  TempDir dir;
+  const auto topo = topology(dir, unique("auth"));
+  for (const char* password : {"wrong-pw-8812", ""}) {
+    std::map<std::string, std::string> env{{"REDIS_PORT", std::to_string(port)}};
+    if (*password) env.insert({{"PASSWORD_VAR", "SINK_PW"}, {"SINK_PW", password}});
+    Engine e(topo, env, log_);
+    const auto t0 = std::chrono::steady_clock::now();
+    e.start();
+    EXPECT_EQ(e.wait_exit(), 2) << read_file(log_);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20)) << "no retry loop";
+    const std::string log = read_file(log_);
+    EXPECT_NE(log.find(*password ? "WRONGPASS" : "NOAUTH"), std::string::npos) << log;
+    if (*password) {
+      EXPECT_NE(log.find("$SINK_PW"), std::string::npos) << log;
+      EXPECT_EQ(log.find(password), std::string::npos) << "the password is never logged";
+    }
+  }
+  socstream::testing::run_command(cli + "shutdown nosave");
+}
+
+// Issue 14: one SIGTERM ends the run within shutdown_timeout_s even while the
+// sink cannot deliver, exit 3, naming what was not acknowledged.
+TEST_F(RedisSink, OneSigtermEndsTheRunWithinTheShutdownTimeout) {
+  TempDir dir;
+  const auto topo = topology(dir, unique("down"), "shutdown_timeout_s: 2\n");
+  Engine e(topo, {{"REDIS_PORT", "1"}}, log_);  // nothing listens on port 1: Redis is down
+  e.start();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(e.running()) << "the sink holds its batch while Redis is down";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(e.terminate(), 3) << read_file(log_);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(6));
+  EXPECT_NE(read_file(log_).find("in: 5 events"), std::string::npos) << read_file(log_);
 }

@@ -40,7 +40,9 @@ FIELDS = {
     "status": ("http", "response", "status_code"),
 }
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
-# The same check-and-write as socstream's redis sink: SET NX on the id, then XADD.
+# The check-and-write of socstream's redis sink when this comparison was made:
+# SET NX on the id, then XADD (the sink now writes first and remembers ids in
+# time-bucket hashes: connectors/redis_sink.cpp).
 IDEMPOTENT_XADD = """
 local written = 0
 for i = 2, #KEYS do

@@ -49,4 +49,16 @@ TEST(Settings, ErrorsNeverEchoAValueFromTheEnvironment) {
   EXPECT_EQ(more.str().find("topsecret"), std::string::npos) << more.str();
   EXPECT_NE(more.str().find("'app:${SS_SECRET}'"), std::string::npos) << more.str();
   ::unsetenv("SS_SECRET");
+
+  // A part of a value is masked only where the message quotes it: the
+  // message's own words stay, and a default written in the file is no secret.
+  ::setenv("SS_MODE", "lpush", 1);
+  Diagnostics words;
+  YAML::Node m = YAML::Load(R"({mode: "${SS_MODE}s", url: "${SS_UNSET_SCHEME:-redis}://cache"})");
+  Settings w(m, "sink", "t.yaml", ".", &words);
+  w.choice("mode", {"xadd", "publish", "lpush"}, "xadd");
+  w.error("url", "a redis sink cannot read '" + w.str("url") + "'");
+  EXPECT_NE(words.str().find("'${SS_MODE}s' is not one of: xadd, publish, lpush"), std::string::npos) << words.str();
+  EXPECT_NE(words.str().find("a redis sink cannot read 'redis://cache'"), std::string::npos) << words.str();
+  ::unsetenv("SS_MODE");
 }

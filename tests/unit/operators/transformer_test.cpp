@@ -228,6 +228,43 @@ TEST(Transformer, RepeatedPaddingCostsNothing) {
   EXPECT_EQ(h.model->seen.size(), 2u);
 }
 
+TEST(Transformer, TheBudgetCountsWhatTheModelIsAskedNotTheValues) {
+  // With the cache on, texts that differ only in numbers share one result.
+  Harness h("transforms: [query_values], max_values: 2");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  std::string q;
+  for (int i = 0; i < 100; ++i) q += fmt::format("ids[]={}&", i * 7919);
+  h.feed({q + "name=plain"});
+  h.op->finish(*h.out);
+  auto neg = h.drain(h.neg);
+  ASSERT_EQ(neg.size(), 1u) << "two distinct texts for the model: within the budget, no overflow alert";
+  EXPECT_EQ(field_of(neg[0], "model_unscored"), "<none>");
+  EXPECT_EQ(h.model->seen.size(), 2u);
+}
+
+TEST(Transformer, OneSlotLeftStillScoresTheHeadOfALongText) {
+  Harness h("max_values: 1, max_text_bytes: 1KiB, cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.feed({"attack" + std::string(5000, 'x')});
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u);
+  EXPECT_EQ(field_of(pos[0], "label"), "sqli");
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "1");
+  ASSERT_EQ(h.model->seen.size(), 1u);
+  EXPECT_EQ(h.model->seen[0].size(), 1024u);
+}
+
+TEST(Transformer, AnEventCannotCarryItsOwnUnscoredMark) {
+  Harness h("cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  h.op->process(make_batch(nullptr, {{{"q", "attack"}, {"model_unscored", "999"}}}), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos);
+  ASSERT_EQ(pos.size(), 1u);
+  EXPECT_EQ(field_of(pos[0], "model_unscored"), "<none>") << "scored whole: no mark, whatever the event said";
+}
+
 TEST(Transformer, AnEventWithUnscoredTextsIsNeverJudgedBenignByOmission) {
   for (const char* mode : {"alert", "verdict"}) {
     Harness h(std::string("transforms: [query_values], max_values: 2, cache_size: 0, overflow: ") + mode);
