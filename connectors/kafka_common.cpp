@@ -33,15 +33,28 @@ KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* op
   return KafkaHandle(rk);
 }
 
+void expect_brokers(rd_kafka_t* rk, const KafkaConfig& config) {
+  const struct rd_kafka_metadata* md = nullptr;
+  // Metadata of no topic: the cheapest request every broker answers.
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &md, config.connect_timeout_ms);
+  if (md) rd_kafka_metadata_destroy(md);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw std::runtime_error("no Kafka broker answered at " + config.brokers + " within connect_timeout_ms (" +
+                             std::to_string(config.connect_timeout_ms) + " ms): " + rd_kafka_err2str(err));
+}
+
 std::vector<SettingSpec> kafka_common_settings() {
   return {{"brokers", SettingType::String, true, "bootstrap servers, host:port[,host:port]"},
-          {"librdkafka", SettingType::StringMap, false, "librdkafka properties passed through as is"}};
+          {"librdkafka", SettingType::StringMap, false, "librdkafka properties passed through as is"},
+          {"connect_timeout_ms", SettingType::Int, false, "at start, how long to wait for a broker before failing (default 30000)"}};
 }
 
 KafkaConfig kafka_config(const Settings& s, std::vector<std::pair<std::string, std::string>> defaults) {
   KafkaConfig c;
   c.props = std::move(defaults);
-  c.props.emplace_back("bootstrap.servers", s.str("brokers"));
+  c.brokers = s.str("brokers");
+  c.connect_timeout_ms = static_cast<int>(s.integer("connect_timeout_ms", 30000, 100, 600000));
+  c.props.emplace_back("bootstrap.servers", c.brokers);
   for (auto& kv : s.map("librdkafka")) c.props.push_back(kv);
   // Check every property now, so a typo fails at load with its position, not at run time.
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

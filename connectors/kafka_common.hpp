@@ -17,6 +17,8 @@ namespace socstream {
 
 struct KafkaConfig {
   std::vector<std::pair<std::string, std::string>> props;
+  std::string brokers;
+  int connect_timeout_ms = 30000;
   // Builds the rd_kafka_conf_t, throwing on a property librdkafka rejects.
   rd_kafka_conf_t* build() const;
 };
@@ -51,5 +53,10 @@ Unpacked unpack(std::string_view meta);
 // A client from the configuration; `setup` adds callbacks and the opaque to the conf first.
 KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* opaque,
                        const std::function<void(rd_kafka_conf_t*)>& setup);
+
+// At start, waits up to connect_timeout_ms for a broker to answer and throws if
+// none does: a wrong address is a configuration error (the run exits 2 with
+// it), not an outage to wait out. Once running, outages block with backoff.
+void expect_brokers(rd_kafka_t* rk, const KafkaConfig& config);
 
 }  // namespace socstream

@@ -40,6 +40,7 @@ class KafkaSink final : public Sink {
   void open() override {
     rk_ = make_kafka(RD_KAFKA_PRODUCER, config_, this,
                      [](rd_kafka_conf_t* c) { rd_kafka_conf_set_dr_msg_cb(c, &KafkaSink::on_delivery); });
+    expect_brokers(rk_.get(), config_);
   }
 
   void process(Batch&& in, Outputs& out) override {

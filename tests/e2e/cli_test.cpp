@@ -1,5 +1,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -153,6 +155,31 @@ sinks:
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("stopped on error"), std::string::npos) << r.err;
+}
+
+// Issue 14: a broker address nothing answers at is a configuration error at
+// start (exit 2, naming the component and the address), not an endless wait.
+TEST(Cli, AnUnreachableBrokerFailsAtStart) {
+  TempDir dir;
+  for (const char* topology : {R"(sources:
+  in: {type: kafka, brokers: "127.0.0.1:1", topics: [t], group: g, connect_timeout_ms: 1000}
+sinks:
+  out: {type: stdout, inputs: [in]}
+)", R"(sources:
+  in: {type: stdin}
+sinks:
+  out: {type: kafka, inputs: [in], brokers: "127.0.0.1:1", topic: t, connect_timeout_ms: 1000}
+)"}) {
+    auto f = dir.write("t.yaml", topology);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = run_socstream("run " + f.string() + " < /dev/null");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+    EXPECT_NE(r.err.find("no Kafka broker answered at 127.0.0.1:1 within connect_timeout_ms (1000 ms)"),
+              std::string::npos) << r.err;
+    EXPECT_TRUE(r.err.find("source 'in' failed") != std::string::npos || r.err.find("sink 'out' failed") != std::string::npos)
+        << r.err;
+  }
 }
 
 TEST(Cli, PlainLinesCarryTheMessageField) {
