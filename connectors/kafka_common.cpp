@@ -1,10 +1,52 @@
 #include "connectors/kafka_common.hpp"
 
-#include <cstring>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace socstream {
+
+namespace {
+
+// librdkafka's own log lines, through the engine's logger: each names the
+// component (its client.id) and a line that repeats (a broker down: one per
+// reconnect) is written at most every 10 s, with the count of those left out.
+void log_line(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  struct Seen {
+    std::chrono::steady_clock::time_point last;
+    uint64_t suppressed = 0;
+  };
+  static std::mutex m;
+  static std::map<std::string, Seen> seen;
+  const std::string client = rd_kafka_name(rk);
+  const std::string component = client.substr(0, client.find('#'));
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lk(m);
+    if (seen.size() > 10000) seen.clear();  // bounded: facilities and components are few
+    Seen& s = seen[component + '\0' + facility];
+    if (s.last != std::chrono::steady_clock::time_point{} && now - s.last < std::chrono::seconds(10)) {
+      ++s.suppressed;
+      return;
+    }
+    suppressed = s.suppressed;
+    s = Seen{now, 0};
+  }
+  // syslog levels: 0-3 errors, 4 warnings, 5-6 information, 7 debug.
+  const auto lvl = level <= 3 ? spdlog::level::err : level == 4 ? spdlog::level::warn
+                   : level <= 6 ? spdlog::level::info : spdlog::level::debug;
+  if (suppressed)
+    spdlog::log(lvl, "kafka '{}': {}: {} ({} similar lines in the last 10 s not shown)", component, facility, text, suppressed);
+  else
+    spdlog::log(lvl, "kafka '{}': {}: {}", component, facility, text);
+}
+
+}  // namespace
 
 rd_kafka_conf_t* KafkaConfig::build() const {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -22,6 +64,7 @@ KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* op
                        const std::function<void(rd_kafka_conf_t*)>& setup) {
   rd_kafka_conf_t* conf = config.build();
   rd_kafka_conf_set_opaque(conf, opaque);
+  rd_kafka_conf_set_log_cb(conf, &log_line);
   setup(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
@@ -51,7 +94,9 @@ std::vector<SettingSpec> kafka_common_settings() {
 
 KafkaConfig kafka_config(const Settings& s, std::vector<std::pair<std::string, std::string>> defaults) {
   KafkaConfig c;
-  c.props = std::move(defaults);
+  // The component's name as the client's: brokers' logs and quotas see it, and so do ours.
+  c.props.emplace_back("client.id", s.component());
+  for (auto& d : defaults) c.props.push_back(std::move(d));
   c.brokers = s.str("brokers");
   c.connect_timeout_ms = static_cast<int>(s.integer("connect_timeout_ms", 30000, 100, 600000));
   c.props.emplace_back("bootstrap.servers", c.brokers);

@@ -69,6 +69,24 @@ void watchdog(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
   }).detach();
 }
 
+// One line at info level every `interval` while the topology runs: what a
+// service's log needs to show it is alive and how fast it goes.
+void progress(Runtime& rt, RunEnded& ended, std::chrono::seconds interval) {
+  if (interval.count() == 0) return;
+  std::thread([&rt, &ended, interval] {
+    RunStats last;
+    std::unique_lock lk(ended.m);
+    while (!ended.cv.wait_for(lk, interval, [&] { return ended.ended; })) {
+      const RunStats now = rt.snapshot();
+      const double secs = now.seconds - last.seconds;
+      spdlog::info("progress: {} events read ({:.0f}/s), {} delivered ({:.0f}/s), {} dead-lettered, {} in flight",
+                   now.read, (now.read - last.read) / secs, now.delivered, (now.delivered - last.delivered) / secs,
+                   now.dead_lettered, now.pending);
+      last = now;
+    }
+  }).detach();
+}
+
 // Signals are taken by a dedicated thread (blocked everywhere else), so the
 // handler can do real work: the first asks for a drain, the second exits now.
 void watch_signals(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
@@ -131,6 +149,7 @@ int cmd_run(const std::string& file) {
   watch_signals(rt, ended, topo->shutdown_timeout);
   spdlog::info("running {} ({} components)", file, topo->nodes.size());
   rt.start();
+  progress(rt, ended, topo->progress_interval);
   RunStats st = rt.wait();
   ended.set();
   std::fflush(stdout);

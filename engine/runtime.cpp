@@ -131,6 +131,11 @@ RunStats Runtime::wait() {
   for (auto& t : tasks_)
     if (t->thread.joinable()) t->thread.join();
   waited_ = true;
+  stats_ = snapshot();
+  return stats_;
+}
+
+RunStats Runtime::snapshot() const {
   RunStats s;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   for (auto& t : tasks_) {
@@ -138,12 +143,12 @@ RunStats Runtime::wait() {
       for (auto& p : t->out->ports()) s.read += p->events.load();
       s.batches_completed += t->source_ctx->batches_completed.load();
       s.batches_failed += t->source_ctx->batches_failed.load();
+      s.pending += t->source_ctx->events_pending.load();
     }
     if (t->node->kind == Kind::Sink) s.delivered += t->events_in.load();
     s.dead_lettered += t->out->dead_lettered();
   }
   s.failed = failed_.load();
-  stats_ = s;
   return s;
 }
 

@@ -19,6 +19,7 @@ struct RunStats {
   uint64_t dead_lettered = 0;  // events sent to any dlq port
   uint64_t batches_completed = 0;
   uint64_t batches_failed = 0;  // source batches with an abandoned event: not acknowledged
+  uint64_t pending = 0;         // events read whose batches are not done yet
   double seconds = 0;
   bool failed = false;  // a component stopped with an error
   std::string summary() const;
@@ -33,6 +34,8 @@ class Runtime {
   void start();
   // Graceful stop: sources stop reading and everything in flight drains.
   void request_stop();
+  // The figures so far, while it runs (the counters are read without stopping anything).
+  RunStats snapshot() const;
   // Per source, the events read whose batches are not acknowledged yet.
   std::vector<std::pair<std::string, uint64_t>> pending() const;
   // Joins every task. Returns the run's figures.

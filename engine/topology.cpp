@@ -106,15 +106,17 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
   auto topo = std::make_unique<Topology>();
   topo->file = file;
 
-  static const std::vector<std::string> sections{"sources", "operators", "sinks", "shutdown_timeout_s"};
+  static const std::vector<std::string> sections{"sources", "operators", "sinks", "shutdown_timeout_s",
+                                                  "progress_interval_s"};
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
-    if (key == "shutdown_timeout_s") {
+    if (key == "shutdown_timeout_s" || key == "progress_interval_s") {
+      const int64_t min = key == "shutdown_timeout_s" ? 1 : 0;
       int64_t v = 0;
-      if (!kv.second.IsScalar() || !YAML::convert<int64_t>::decode(kv.second, v) || v < 1 || v > 3600)
-        diag.error(location_of(kv.second, fname), "shutdown_timeout_s: expected seconds from 1 to 3600");
+      if (!kv.second.IsScalar() || !YAML::convert<int64_t>::decode(kv.second, v) || v < min || v > 86400)
+        diag.error(location_of(kv.second, fname), key + ": expected seconds from " + std::to_string(min) + " to 86400");
       else
-        topo->shutdown_timeout = std::chrono::seconds(v);
+        (key == "shutdown_timeout_s" ? topo->shutdown_timeout : topo->progress_interval) = std::chrono::seconds(v);
       continue;
     }
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {

@@ -37,6 +37,9 @@ struct Topology {
   // After a stop is asked for, how long the drain may take before the process
   // exits anyway (top-level `shutdown_timeout_s`, default 30).
   std::chrono::seconds shutdown_timeout{30};
+  // How often a running topology logs one line of progress (top-level
+  // `progress_interval_s`, default 60; 0: never).
+  std::chrono::seconds progress_interval{60};
   const Node* find(std::string_view name) const;
 };
 

@@ -182,6 +182,39 @@ sinks:
   }
 }
 
+// Issue 14: a running topology says, now and then, that it is alive and how fast it goes.
+TEST(Cli, ARunLogsItsProgress) {
+  TempDir dir;
+  auto f = dir.write("t.yaml", R"(progress_interval_s: 1
+sources:
+  in: {type: stdin}
+sinks:
+  out: {type: stdout, inputs: [in]}
+)");
+  auto r = run_command("(echo '{\"a\":1}'; sleep 2.5) | " + std::string(SOCSTREAM_BIN) + " run " + f.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("progress: 1 events read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 delivered"), std::string::npos) << r.err;
+  auto bad = dir.write("bad.yaml", "progress_interval_s: soon\nsources:\n  in: {type: stdin}\nsinks:\n  out: {type: stdout, inputs: [in]}\n");
+  auto v = run_socstream("validate " + bad.string());
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("bad.yaml:1:22: error: progress_interval_s: expected seconds from 0 to 86400"), std::string::npos) << v.err;
+}
+
+// librdkafka's lines name the component they concern, and repeats are held back.
+TEST(Cli, KafkaLogLinesNameTheirComponent) {
+  TempDir dir;
+  auto f = dir.write("t.yaml", R"(sources:
+  from_kafka: {type: kafka, brokers: "127.0.0.1:1", topics: [t], group: g, connect_timeout_ms: 2500}
+sinks:
+  out: {type: stdout, inputs: [from_kafka]}
+)");
+  auto r = run_socstream("run " + f.string());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("kafka 'from_kafka': FAIL"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("rdkafka#"), std::string::npos) << "no raw librdkafka lines: " << r.err;
+}
+
 TEST(Cli, PlainLinesCarryTheMessageField) {
   TempDir dir;
   dir.write("rules.yaml", "rules:\n  - {id: failed-login, pattern: 'Failed password for', severity: medium}\n");
