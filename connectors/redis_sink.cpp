@@ -129,7 +129,8 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 class RedisSink final : public Sink {
  public:
   explicit RedisSink(const Settings& s)
-      : host_(s.str("host", "127.0.0.1")),
+      : name_(s.component()),
+        host_(s.str("host", "127.0.0.1")),
         port_(static_cast<int>(s.integer("port", 6379, 1, 65535))),
         mode_(s.choice("mode", {"xadd", "publish", "lpush"}, "xadd")),
         key_(s.str("key")),
@@ -208,7 +209,7 @@ class RedisSink final : public Sink {
       }
       sha_.assign(r->str, r->len);
     }
-    if (failures_) spdlog::info("redis {}:{}: connected after {} failed attempt(s)", host_, port_, failures_);
+    if (failures_) spdlog::info("redis '{}' {}:{}: connected after {} failed attempt(s)", name_, host_, port_, failures_);
     failures_ = 0;
     return true;
   }
@@ -242,7 +243,7 @@ class RedisSink final : public Sink {
 
   void note_failure(const char* why) {
     // One line per failure streak step, not one per retry at full speed.
-    if (failures_++ % 20 == 0) spdlog::warn("redis {}:{}: {} (retrying)", host_, port_, why);
+    if (failures_++ % 20 == 0) spdlog::warn("redis '{}' {}:{}: {} (retrying)", name_, host_, port_, why);
   }
 
   void disconnect() {
@@ -377,6 +378,7 @@ class RedisSink final : public Sink {
     return true;
   }
 
+  std::string name_;
   std::string host_;
   int port_;
   std::string mode_;

@@ -4,7 +4,9 @@
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "engine/builtins.hpp"
+#include "engine/json_writer.hpp"
 #include "engine/runtime.hpp"
 #include "engine/topology.hpp"
 #include "models/model.hpp"
@@ -36,6 +39,19 @@ commands:
                   print each text's label and scores (lines from stdin when no TEXT is given)
 
 options)";
+
+// --log-format json: the message as a JSON string (a log line may hold
+// anything an event held: quotes, newlines, bytes that are not UTF-8).
+class JsonMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string out;
+    json::append_string(out, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(out.data(), out.data() + out.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessage>(); }
+};
+bool json_log = false;
 
 // Whether the run has ended, for the shutdown watchdog.
 struct RunEnded {
@@ -153,7 +169,10 @@ int cmd_run(const std::string& file) {
   RunStats st = rt.wait();
   ended.set();
   std::fflush(stdout);
-  std::fprintf(stderr, "%s\n", st.summary().c_str());
+  if (json_log)
+    spdlog::info("{}", st.summary());
+  else
+    std::fprintf(stderr, "%s\n", st.summary().c_str());
   if (st.failed) return 2;
   if (st.batches_failed) return 3;
   return 0;
@@ -179,6 +198,8 @@ int main(int argc, char** argv) {
   }
   po::options_description opts("");
   opts.add_options()("help,h", "show this help")("version", "print the version")(
+      "log-format", po::value<std::string>()->default_value("text"),
+      "text, or json: one JSON object a line (time, level, message) for a log collector")(
       "log-level,l", po::value<std::string>()->default_value("info"),
       "trace, debug, info, warn, error or off (logs go to stderr)");
   po::options_description hidden;
@@ -204,7 +225,18 @@ int main(int argc, char** argv) {
     return vm.count("help") ? 0 : 64;
   }
 
-  auto logger = spdlog::stderr_color_mt("socstream");
+  const std::string log_format = vm["log-format"].as<std::string>();
+  if (log_format != "text" && log_format != "json") {
+    std::fprintf(stderr, "socstream: unknown log format '%s' (text or json)\n", log_format.c_str());
+    return 64;
+  }
+  auto logger = log_format == "json" ? spdlog::stderr_logger_mt("socstream") : spdlog::stderr_color_mt("socstream");
+  if (log_format == "json") {
+    auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    f->add_flag<JsonMessage>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":%*})");
+    logger->set_formatter(std::move(f));
+    json_log = true;
+  }
   spdlog::set_default_logger(logger);
   auto level = spdlog::level::from_str(vm["log-level"].as<std::string>());
   if (level == spdlog::level::off && vm["log-level"].as<std::string>() != "off") {

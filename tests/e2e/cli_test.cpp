@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <chrono>
 #include <signal.h>
@@ -199,6 +200,35 @@ sinks:
   auto v = run_socstream("validate " + bad.string());
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.err.find("bad.yaml:1:22: error: progress_interval_s: expected seconds from 0 to 86400"), std::string::npos) << v.err;
+}
+
+// Issue 14: --log-format json writes one JSON object a line, whatever the message holds.
+TEST(Cli, JsonLogsAreOneObjectALine) {
+  TempDir dir;
+  auto f = dir.write("t.yaml", R"(sources:
+  in: {type: stdin}
+operators:
+  parse: {type: json_parse, inputs: [in], fields: {a: /a}}
+sinks:
+  out: {type: stdout, inputs: [parse]}
+  dlq: {type: stdout, inputs: [parse.dlq]}
+)");
+  auto r = run_command("printf '{\"a\":1}\\n\"quoted\\\\ \\n' | " + std::string(SOCSTREAM_BIN) +
+                       " --log-format json run " + f.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser p;
+  size_t lines = 0;
+  std::stringstream in(r.err);
+  for (std::string l; std::getline(in, l); ++lines) {
+    simdjson::dom::element o;
+    ASSERT_EQ(p.parse(l).get(o), simdjson::SUCCESS) << l;
+    EXPECT_FALSE(std::string_view(o["time"]).empty());
+    EXPECT_FALSE(std::string_view(o["level"]).empty());
+    EXPECT_FALSE(std::string_view(o["message"]).empty());
+  }
+  EXPECT_GE(lines, 2u) << "'running' and the summary at least";
+  EXPECT_NE(r.err.find("events read"), std::string::npos) << r.err;
+  EXPECT_EQ(run_socstream("--log-format xml run " + f.string()).exit_code, 64);
 }
 
 // librdkafka's lines name the component they concern, and repeats are held back.
