@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/admin.hpp"
 #include "engine/builtins.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/runtime.hpp"
@@ -148,6 +149,8 @@ int cmd_validate(const std::string& file) {
   return 0;
 }
 
+std::string admin_flag;  // --admin HOST:PORT, over the topology's admin.address
+
 int cmd_run(const std::string& file) {
   // SIGINT/SIGTERM are blocked since main's start, so every thread inherits the mask.
   ::signal(SIGPIPE, SIG_IGN);
@@ -159,14 +162,47 @@ int cmd_run(const std::string& file) {
     return 1;
   }
   for (const auto& w : diag.warnings()) spdlog::warn("{}", w.str());
+  if (!admin_flag.empty()) {
+    if (auto problem = admin_problem(admin_flag, topo->admin.token_env)) {
+      std::fprintf(stderr, "socstream: --admin: %s\n", problem->c_str());
+      return 64;
+    }
+    topo->admin.address = admin_flag;
+  }
+  AdminOptions admin_options;
+  if (!topo->admin.address.empty()) {
+    const std::string& a = topo->admin.address;
+    admin_options.host = a.substr(0, a.rfind(':'));
+    if (admin_options.host.front() == '[') admin_options.host = admin_options.host.substr(1, admin_options.host.size() - 2);
+    admin_options.port = static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)));
+    if (!topo->admin.token_env.empty()) {
+      const char* token = std::getenv(topo->admin.token_env.c_str());
+      if (!token || !*token) {
+        std::fprintf(stderr, "%s: admin: the variable %s (token_env) is not set\n", topo->admin.where.str().c_str(),
+                     topo->admin.token_env.c_str());
+        return 1;
+      }
+      admin_options.token = token;
+    }
+  }
   Runtime rt(*topo);
   // Static: the watchdog thread may still look at it while main returns.
   static RunEnded ended;
   watch_signals(rt, ended, topo->shutdown_timeout);
   spdlog::info("running {} ({} components)", file, topo->nodes.size());
+  std::unique_ptr<AdminServer> admin;
+  if (!topo->admin.address.empty()) {
+    try {
+      admin = std::make_unique<AdminServer>(rt, admin_options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "socstream: admin endpoint on %s: %s\n", topo->admin.address.c_str(), e.what());
+      return 2;
+    }
+  }
   rt.start();
   progress(rt, ended, topo->progress_interval);
   RunStats st = rt.wait();
+  admin.reset();
   ended.set();
   std::fflush(stdout);
   if (json_log)
@@ -198,6 +234,7 @@ int main(int argc, char** argv) {
   }
   po::options_description opts("");
   opts.add_options()("help,h", "show this help")("version", "print the version")(
+      "admin", po::value<std::string>(), "serve /health, /ready and /metrics on HOST:PORT (the topology's admin.address)")(
       "log-format", po::value<std::string>()->default_value("text"),
       "text, or json: one JSON object a line (time, level, message) for a log collector")(
       "log-level,l", po::value<std::string>()->default_value("info"),
@@ -225,6 +262,7 @@ int main(int argc, char** argv) {
     return vm.count("help") ? 0 : 64;
   }
 
+  if (vm.count("admin")) admin_flag = vm["admin"].as<std::string>();
   const std::string log_format = vm["log-format"].as<std::string>();
   if (log_format != "text" && log_format != "json") {
     std::fprintf(stderr, "socstream: unknown log format '%s' (text or json)\n", log_format.c_str());

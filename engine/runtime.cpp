@@ -92,8 +92,10 @@ void Runtime::run_source(Task& t) {
   name_thread(t.node->name);
   try {
     t.component->open();
+    t.open.store(true);
     static_cast<Source*>(t.component)->run(*t.source_ctx);
   } catch (const std::exception& e) {
+    t.open.store(false);
     fail(t, e.what());
   }
   t.out->close();
@@ -104,6 +106,7 @@ void Runtime::run_processor(Task& t) {
   auto* p = static_cast<Processor*>(t.component);
   try {
     p->open();
+    t.open.store(true);
     Batch b;
     for (;;) {
       auto deadline = p->next_deadline();
@@ -121,6 +124,7 @@ void Runtime::run_processor(Task& t) {
     }
   } catch (const std::exception& e) {
     // Nothing this task held is acknowledged; upstream must not block on it.
+    t.open.store(false);
     t.in->abandon();
     fail(t, e.what());
   }
@@ -133,6 +137,33 @@ RunStats Runtime::wait() {
   waited_ = true;
   stats_ = snapshot();
   return stats_;
+}
+
+std::vector<Runtime::ComponentStatus> Runtime::status() const {
+  std::vector<ComponentStatus> out;
+  for (size_t i = 0; i < topo_.nodes.size(); ++i) {
+    const Node& n = topo_.nodes[i];
+    ComponentStatus c;
+    c.name = n.name;
+    c.kind = n.kind;
+    if (channels_[i]) c.queued = channels_[i]->queued_events();
+    for (const auto& t : tasks_) {
+      if (t->node != &n) continue;
+      c.open = c.open && t->open.load();
+      c.received += t->events_in.load();
+      if (t->source_ctx) c.pending += t->source_ctx->events_pending.load();
+      const auto& ports = t->out->ports();
+      if (c.sent.empty())
+        for (const auto& p : ports) c.sent.emplace_back(p->name, 0);
+      for (size_t k = 0; k < ports.size() && k < c.sent.size(); ++k) c.sent[k].second += ports[k]->events.load();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+double Runtime::uptime_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
 RunStats Runtime::snapshot() const {

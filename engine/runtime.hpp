@@ -38,6 +38,19 @@ class Runtime {
   RunStats snapshot() const;
   // Per source, the events read whose batches are not acknowledged yet.
   std::vector<std::pair<std::string, uint64_t>> pending() const;
+
+  // One component (its instances summed) as the admin endpoint shows it.
+  struct ComponentStatus {
+    std::string name;
+    Kind kind;
+    bool open = true;        // every instance has opened (and none has failed)
+    uint64_t received = 0;   // events taken from its input
+    std::vector<std::pair<std::string, uint64_t>> sent;  // per port ("" the default)
+    uint64_t queued = 0;     // events waiting in its input channel
+    uint64_t pending = 0;    // sources: events read, not yet acknowledged
+  };
+  std::vector<ComponentStatus> status() const;
+  double uptime_seconds() const;
   // Joins every task. Returns the run's figures.
   RunStats wait();
 
@@ -53,6 +66,7 @@ class Runtime {
     Channel* in = nullptr;
     std::unique_ptr<SourceContext> source_ctx;
     std::atomic<uint64_t> events_in{0};
+    std::atomic<bool> open{false};  // open() returned, and the task has not failed
     std::thread thread;
   };
   void run_source(Task& t);

@@ -1,5 +1,11 @@
 #include "engine/topology.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
+#include <charconv>
+
+#include "engine/admin.hpp"
+
 #include "engine/field_flow.hpp"
 
 #include <functional>
@@ -89,6 +95,26 @@ const Node* Topology::find(std::string_view name) const {
   return nullptr;
 }
 
+std::optional<std::string> admin_problem(const std::string& address, const std::string& token_env) {
+  if (address.empty()) return "admin: address is HOST:PORT, e.g. 127.0.0.1:9598";
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto r = std::from_chars(address.data() + colon + 1, address.data() + address.size(), port);
+    if (r.ec != std::errc() || r.ptr != address.data() + address.size()) port = -1;
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535)
+    return "admin: address '" + address + "' is not HOST:PORT";
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  if (host != "localhost" && (boost::asio::ip::make_address(host, ec), ec))
+    return "admin: '" + host + "' is not an IP address (or localhost)";
+  if (!loopback(host) && token_env.empty())
+    return "admin: an endpoint beyond loopback (" + host + ") needs token_env, the variable holding its bearer token";
+  return std::nullopt;
+}
+
 std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagnostics& diag, LoadOptions opts) {
   const std::string fname = file.string();
   YAML::Node root;
@@ -107,9 +133,25 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
   topo->file = file;
 
   static const std::vector<std::string> sections{"sources", "operators", "sinks", "shutdown_timeout_s",
-                                                  "progress_interval_s"};
+                                                  "progress_interval_s", "admin"};
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
+    if (key == "admin") {
+      topo->admin.where = location_of(kv.second, fname);
+      if (!kv.second.IsMap()) {
+        diag.error(topo->admin.where, "admin: expected a map {address: HOST:PORT, token_env: VAR}");
+        continue;
+      }
+      for (const auto& a : kv.second) {
+        const std::string k = a.first.Scalar();
+        if ((k != "address" && k != "token_env") || !a.second.IsScalar())
+          diag.error(location_of(a.first, fname), "admin: '" + k + "' is not a setting (address, token_env)");
+        else
+          (k == "address" ? topo->admin.address : topo->admin.token_env) = a.second.Scalar();
+      }
+      if (auto problem = admin_problem(topo->admin.address, topo->admin.token_env)) diag.error(topo->admin.where, *problem);
+      continue;
+    }
     if (key == "shutdown_timeout_s" || key == "progress_interval_s") {
       const int64_t min = key == "shutdown_timeout_s" ? 1 : 0;
       int64_t v = 0;

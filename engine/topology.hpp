@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,13 @@ struct Topology {
   // How often a running topology logs one line of progress (top-level
   // `progress_interval_s`, default 60; 0: never).
   std::chrono::seconds progress_interval{60};
+  // The admin endpoint (engine/admin.hpp): top-level `admin: {address:
+  // HOST:PORT, token_env: VAR}`; off when address is empty.
+  struct Admin {
+    std::string address;
+    std::string token_env;
+    Location where;
+  } admin;
   const Node* find(std::string_view name) const;
 };
 
@@ -47,6 +55,9 @@ struct LoadOptions {
   // validate builds components too (rules compile, paths resolve) but opens nothing.
   bool build = true;
 };
+
+// What is wrong with an admin address (HOST:PORT; beyond loopback, with a token variable), if anything.
+std::optional<std::string> admin_problem(const std::string& address, const std::string& token_env);
 
 // Returns the topology, or nullptr with every problem in diag.
 std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagnostics& diag,
