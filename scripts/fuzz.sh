@@ -6,9 +6,12 @@
 #   scripts/fuzz.sh --smoke                      5 s per target, from the committed corpus only (scripts/test.sh)
 #   scripts/fuzz.sh --build                      only configure and build
 #   scripts/fuzz.sh --list                       the targets
-# Hang detection (-timeout, 10 s an input), a memory limit (-rss_limit_mb), leak detection and fatal UBSan
-# reports are on: any crash, leak, hang, out-of-memory or failed check makes the script exit non-zero, and
-# the input that caused it is kept in fuzz-artifacts/<target>/ (reproduce: build-fuzz/<target>_fuzz FILE).
+#   --timeout S                                  an input running S seconds is a hang (default 10)
+# Hang detection (-timeout), a memory limit (-rss_limit_mb), leak detection and fatal UBSan reports are on:
+# any crash, leak, hang, out-of-memory or failed check makes the script exit non-zero, and the input that
+# caused it is kept in fuzz-artifacts/<target>/ (reproduce: build-fuzz/<target>_fuzz FILE). libFuzzer
+# times an input by the wall clock, so on a starved machine (a nice 19 run beside a build) a quick input
+# can pass for a hang: a hang is replayed once, and the summary says whether it took as long again.
 # A summary line per target goes to stdout; libFuzzer's output to build-fuzz/logs/<target>.log.
 # JOBS (default: nproc) caps the parallel compiles.
 set -euo pipefail
@@ -22,14 +25,15 @@ declare -A max_len=(
   [sigma]=32768 [tokenizer]=4096 [snapshot]=32768 [model_info]=4096
 )
 
-seconds=60 smoke=0 build_only=0 targets=()
+seconds=60 timeout=10 smoke=0 build_only=0 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
+    --timeout) timeout="$2"; shift 2 ;;
     --smoke) smoke=1; seconds=5; shift ;;
     --build) build_only=1; shift ;;
     --list) printf '%s\n' "${targets_all[@]}"; exit 0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *)
       if [ -z "${max_len[$1]:-}" ]; then echo "fuzz.sh: no target '$1' (${targets_all[*]})" >&2; exit 2; fi
@@ -69,7 +73,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   rc=0
   "$build/${t}_fuzz" "$work" "$seeds" "${dict[@]}" \
-    -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 \
+    -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout="$timeout" -rss_limit_mb=2048 -detect_leaks=1 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
   took=$(( $(date +%s) - start ))
   [ "$smoke" -eq 1 ] && rm -rf "$work"
@@ -88,6 +92,15 @@ for t in "${targets[@]}"; do
     kind="$(grep -oE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer): [a-z-]+' "$log" | head -1 || true)"
     grep -q 'fuzz check failed' "$log" && kind="failed check: $(sed -n 's/^fuzz check failed: //p' "$log" | head -1 | cut -c1-120)"
     grep -q 'runtime error:' "$log" && kind="UBSan: $(grep -m1 'runtime error:' "$log" | sed 's/.*runtime error: //' | cut -c1-120)"
+    if [ -n "$kept" ] && grep -q 'libFuzzer: timeout' "$log"; then
+      replay_start=$(date +%s%N)
+      if "$build/${t}_fuzz" -timeout="$timeout" -rss_limit_mb=2048 "$kept" >"$log.replay" 2>&1; then
+        ms=$(( ($(date +%s%N) - replay_start) / 1000000 ))
+        kind="$kind, not reproduced: the replay took $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
+      else
+        kind="$kind, reproduced on replay"
+      fi
+    fi
     result="FAILED (exit $rc${kind:+, $kind}; input: ${kept:-none}; log: $log)"
     failed+=("$t")
   fi
