@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <cstring>
 
 #include "connectors/connectors.hpp"
@@ -57,7 +59,13 @@ class FileSink final : public Sink {
                                                  : "it belongs to another user (uid " + std::to_string(st.st_uid) + ")"));
     }
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    if (!append_ && !dev_null && ::ftruncate(fd, 0) != 0) {
+    // The file the sink of the previous topology wrote (a hot reload): what
+    // that one wrote stays, and this one goes on after it.
+    const bool continued = continues_ && st.st_dev == continues_->first && st.st_ino == continues_->second;
+    if (continued) ::lseek(fd, 0, SEEK_END);
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    if (!append_ && !dev_null && !continued && ::ftruncate(fd, 0) != 0) {
       const int err = errno;
       ::close(fd);
       throw std::runtime_error("cannot truncate " + path_.string() + ": " + std::strerror(err));
@@ -66,9 +74,21 @@ class FileSink final : public Sink {
   }
   void process(Batch&& in, Outputs&) override { w_.write(std::move(in)); }
 
+  std::string save_state() override {
+    return ino_ ? "file_sink.1 " + std::to_string(dev_) + " " + std::to_string(ino_) : std::string();
+  }
+  void restore_state(std::string_view state) override {
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(std::string(state).c_str(), "file_sink.1 %llu %llu", &dev, &ino) == 2)
+      continues_ = std::make_pair(static_cast<dev_t>(dev), static_cast<ino_t>(ino));
+  }
+
  private:
   std::filesystem::path path_;
   bool append_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::optional<std::pair<dev_t, ino_t>> continues_;
   FdWriter w_;
 };
 

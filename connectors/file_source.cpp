@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 #include <cstring>
 
 #include "connectors/connectors.hpp"
@@ -32,6 +34,19 @@ class FileSource final : public Source {
   }
 
   FieldWrites writes() const override { return format_.writes(); }
+
+  // A hot reload: the next topology's source goes on where this one stopped
+  // (the line not emitted yet) if the path still names the same file.
+  std::string save_state() override {
+    if (!ino_) return {};
+    return "file.1 " + std::to_string(dev_) + " " + std::to_string(ino_) + " " + std::to_string(reader_.resume_offset());
+  }
+  void restore_state(std::string_view state) override {
+    unsigned long long dev = 0, ino = 0;
+    long long offset = 0;
+    if (std::sscanf(std::string(state).c_str(), "file.1 %llu %llu %lld", &dev, &ino, &offset) != 3) return;
+    resume_ = Resume{static_cast<dev_t>(dev), static_cast<ino_t>(ino), offset};
+  }
 
   void run(SourceContext& ctx) override {
     int fd = open_file(ctx, true);
@@ -117,6 +132,17 @@ class FileSource final : public Source {
         origin_known_ = false;
         int64_t start = 0;
         if (first && from_end_) start = ::lseek(fd, 0, SEEK_END);
+        if (first && resume_) {
+          // The same file, not shorter than where the last topology stopped: go on from there.
+          if (resume_->dev == dev_ && resume_->ino == ino_ && st.st_size >= resume_->offset) {
+            start = ::lseek(fd, resume_->offset, SEEK_SET);
+            spdlog::info("{}: going on at byte {} of {}", ctx.name, start, path_.string());
+          } else {
+            spdlog::info("{}: {} is not the file the last topology read (rotated or truncated meanwhile); reading it from "
+                         "the start", ctx.name, path_.string());
+          }
+          resume_.reset();
+        }
         reader_.reset(start);
         return fd;
       }
@@ -150,6 +176,12 @@ class FileSource final : public Source {
   ino_t ino_ = 0;
   dev_t dev_ = 0;
   bool origin_known_ = false;
+  struct Resume {
+    dev_t dev;
+    ino_t ino;
+    int64_t offset;
+  };
+  std::optional<Resume> resume_;
 };
 
 }  // namespace

@@ -26,6 +26,19 @@ void LineReader::reset(int64_t offset) {
   skipped_ = 0;
 }
 
+std::string LineReader::pending() const {
+  if (skipping_ || !buf_) return {};
+  return std::string(buf_->data.get() + begin_, end_ - begin_);
+}
+
+void LineReader::resume(int64_t offset, std::string_view pending) {
+  reset(offset);
+  if (pending.empty()) return;
+  buf_ = make_buffer(std::max(block_, pending.size()));
+  std::memcpy(buf_->data.get(), pending.data(), pending.size());
+  end_ = pending.size();
+}
+
 LineReader make_line_reader(const Settings& s, uint64_t default_block) {
   const uint64_t block = s.bytes("read_buffer_bytes", default_block), max_line = s.bytes("max_line_bytes", 64u << 20);
   if (block == 0) s.error("read_buffer_bytes", "must be at least 1 byte: 0 would read nothing");

@@ -5,6 +5,7 @@
 // parsers needing readable padding past a value (simdjson) can use it in place.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +38,14 @@ class LineReader {
   // The stream restarts (file rotated or truncated): forget any partial line.
   void reset(int64_t offset);
   int64_t offset() const { return offset_; }  // bytes consumed into complete lines
+
+  // A hot reload hands the stream to the next topology's source: it resumes
+  // at the start of the line not emitted yet, with the bytes already read
+  // past it (what a stream that cannot be read again, stdin, must not lose).
+  int64_t resume_offset() const { return skipping_ ? head_offset_ : offset_; }
+  bool skipping() const { return skipping_; }
+  std::string pending() const;
+  void resume(int64_t offset, std::string_view pending);
 
  private:
   void scan(std::vector<Line>& lines);

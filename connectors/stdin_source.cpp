@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -40,8 +41,28 @@ class StdinSource final : public Source {
       if (!lines.empty()) emit_lines(ctx, lines, buf, format_);
       if (n == 0) break;
     }
+    // Stopped for a reload: a half-read line waits for the next source.
+    if (ctx.handing_over() && !reader_.skipping()) return;
     lines.clear();
     if (reader_.take_partial(lines, buf)) emit_lines(ctx, lines, buf, format_);
+  }
+
+  // stdin is never read again: the next topology's stdin source continues
+  // this stream (its origin and offsets, so alert ids stay apart from other
+  // runs') with the bytes this one read past its last line.
+  std::string save_state() override {
+    return "stdin.1 " + std::to_string(format_.origin) + " " + std::to_string(reader_.resume_offset()) + "\n" +
+           reader_.pending();
+  }
+  void restore_state(std::string_view state) override {
+    unsigned long long origin = 0;
+    long long offset = 0;
+    int used = 0;
+    const std::string head(state.substr(0, state.find('\n')));
+    if (std::sscanf(head.c_str(), "stdin.1 %llu %lld%n", &origin, &offset, &used) != 2 || head.size() == state.size())
+      return;
+    format_.origin = origin;
+    reader_.resume(offset, state.substr(head.size() + 1));
   }
 
  private:

@@ -8,8 +8,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
 
 #include "engine/json_writer.hpp"
+#include "engine/model_api.hpp"
+#include "engine/tap.hpp"
 
 namespace socstream {
 
@@ -19,16 +24,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// A label value as the exposition format wants it: backslash, quote and newline escaped.
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    out += c == '\n' ? 'n' : c;
-  }
-  return out;
-}
-
 // Compares without leaking, through timing, how much of the token was right
 // (its length is no secret worth the trouble).
 bool same(std::string_view a, std::string_view b) {
@@ -36,6 +31,84 @@ bool same(std::string_view a, std::string_view b) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+// One query parameter's value (no percent-decoding beyond %2E and %2F: the
+// values are component and port names, letters, digits, '_' and '-').
+std::string query_param(std::string_view target, std::string_view key) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+uint64_t number_param(std::string_view target, std::string_view key, uint64_t dflt, uint64_t max) {
+  const std::string v = query_param(target, key);
+  uint64_t n = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size()) return dflt;
+  return std::min(n, max);
+}
+
+std::string error_json(std::string_view message) {
+  std::string out = "{\"error\":";
+  json::append_string(out, message);
+  out += '}';
+  return out;
+}
+
+std::string ready_json(const Runtime* rt, bool& all_ready) {
+  std::string waiting, why;
+  all_ready = rt != nullptr;
+  if (rt)
+    for (const auto& c : rt->status()) {
+      if (c.ready) continue;
+      all_ready = false;
+      if (!waiting.empty()) waiting += ',';
+      json::append_string(waiting, c.name);
+      if (!why.empty()) why += ',';
+      json::append_string(why, c.name);
+      why += ':';
+      json::append_string(why, !c.open ? "not open" : c.why.empty() ? "not ready" : c.why);
+    }
+  return fmt::format(R"({{"ready":{},"not_ready":[{}],"why":{{{}}}}})", all_ready ? "true" : "false", waiting, why);
+}
+
+std::string status_json(const Service& service) {
+  auto gen = service.current();
+  std::string out = fmt::format(R"({{"generation":{},"uptime_seconds":{:.3f},"components":[)", gen ? gen->number : 0,
+                                service.uptime_seconds());
+  if (gen && gen->runtime) {
+    bool first = true;
+    for (const auto& c : gen->runtime->status()) {
+      if (!first) out += ',';
+      first = false;
+      const Node* n = gen->topology->find(c.name);
+      out += "{\"name\":";
+      json::append_string(out, c.name);
+      out += fmt::format(R"(,"kind":"{}","type":)", kind_name(c.kind));
+      json::append_string(out, n && n->spec ? n->spec->type : "");
+      out += fmt::format(R"(,"received":{},"queued":{},"capacity":{},"pending":{},"open":{},"ready":{},"sent":{{)",
+                         c.received, c.queued, n ? n->buffer_events : 0, c.pending, c.open ? "true" : "false",
+                         c.ready ? "true" : "false");
+      for (size_t i = 0; i < c.sent.size(); ++i) {
+        if (i) out += ',';
+        json::append_string(out, c.sent[i].first.empty() ? "default" : c.sent[i].first);
+        out += ':' + std::to_string(c.sent[i].second);
+      }
+      out += "}}";
+    }
+  }
+  out += "]}";
+  return out;
 }
 
 }  // namespace
@@ -47,85 +120,137 @@ bool loopback(const std::string& host) {
   return !ec && a.is_loopback();
 }
 
-std::string prometheus_text(const Runtime& rt) {
-  const auto components = rt.status();
-  std::string out;
-  auto family = [&](const char* name, const char* type, const char* help) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  };
-  auto id = [](const Runtime::ComponentStatus& c) {
-    return fmt::format("component_id=\"{}\",component_kind=\"{}\"", label(c.name), kind_name(c.kind));
-  };
-  family("socstream_component_received_events_total", "counter", "Events a component took from its input.");
-  for (const auto& c : components)
-    if (c.kind != Kind::Source) out += fmt::format("socstream_component_received_events_total{{{}}} {}\n", id(c), c.received);
-  family("socstream_component_sent_events_total", "counter", "Events a component sent, per output port (dlq: dead letters).");
-  for (const auto& c : components)
-    for (const auto& [port, n] : c.sent)
-      out += fmt::format("socstream_component_sent_events_total{{{},output=\"{}\"}} {}\n", id(c),
-                         port.empty() ? "default" : label(port), n);
-  family("socstream_component_queued_events", "gauge", "Events waiting in a component's input channel.");
-  for (const auto& c : components)
-    if (c.kind != Kind::Source) out += fmt::format("socstream_component_queued_events{{{}}} {}\n", id(c), c.queued);
-  family("socstream_source_unacknowledged_events", "gauge", "Events a source read whose batches are not done yet.");
-  for (const auto& c : components)
-    if (c.kind == Kind::Source) out += fmt::format("socstream_source_unacknowledged_events{{{}}} {}\n", id(c), c.pending);
-  family("socstream_component_open", "gauge", "1 once every instance of the component has opened, 0 before or after a failure.");
-  for (const auto& c : components) out += fmt::format("socstream_component_open{{{}}} {}\n", id(c), c.open ? 1 : 0);
-  family("socstream_uptime_seconds", "gauge", "Seconds since the topology started.");
-  out += fmt::format("socstream_uptime_seconds {:.3f}\n", rt.uptime_seconds());
-  return out;
-}
-
 struct AdminServer::Impl {
-  const Runtime& rt;
+  Service& service;
   AdminOptions options;
   net::io_context io;
   tcp::acceptor acceptor{io};
   std::atomic<bool> stopping{false};
   std::thread thread;
+  // Requests are served on threads of their own (a reload or a tap waits
+  // seconds; a scrape must not queue behind it), a few at a time.
+  static constexpr int kMaxConnections = 8;
+  std::mutex m;
+  std::condition_variable idle;
+  int active = 0;
 
-  Impl(const Runtime& r, AdminOptions o) : rt(r), options(std::move(o)) {}
+  Impl(Service& s, AdminOptions o) : service(s), options(std::move(o)) {}
+
+  struct Reply {
+    http::status status = http::status::ok;
+    std::string type = "application/json";
+    std::string body;
+  };
+
+  Reply route(http::verb method, std::string_view target, const std::string& body) {
+    const std::string_view path = target.substr(0, target.find('?'));
+    auto gen = service.current();
+    const Runtime* rt = gen ? gen->runtime.get() : nullptr;
+    auto only = [&](http::verb v) { return method == v; };
+    if (path.substr(0, 8) == "/api/ml/" || path == "/api/ml") {
+      auto r = model_api(*gen, method == http::verb::get ? "GET" : method == http::verb::put ? "PUT"
+                                                                : method == http::verb::post ? "POST" : "OTHER",
+                         path, body);
+      return Reply{static_cast<http::status>(r.status), "application/json", std::move(r.body)};
+    }
+    if (path == "/api/reload") {
+      if (!only(http::verb::post)) return {http::status::method_not_allowed, "application/json", error_json("POST only")};
+      auto r = service.reload("POST /api/reload");
+      std::string out = fmt::format(R"({{"ok":{},"generation":{},"summary":)", r.ok ? "true" : "false", r.generation);
+      json::append_string(out, r.summary);
+      out += ",\"errors\":[";
+      for (size_t i = 0; i < r.errors.size(); ++i) {
+        if (i) out += ',';
+        json::append_string(out, r.errors[i]);
+      }
+      out += "]}";
+      return {r.ok ? http::status::ok : http::status::unprocessable_entity, "application/json", std::move(out)};
+    }
+    if (!only(http::verb::get)) return {http::status::method_not_allowed, "application/json", error_json("GET only here")};
+    if (path == "/health") return {http::status::ok, "application/json", R"({"status":"ok"})"};
+    if (path == "/ready") {
+      bool ok = false;
+      std::string b = ready_json(rt, ok);
+      return {ok ? http::status::ok : http::status::service_unavailable, "application/json", std::move(b)};
+    }
+    if (path == "/metrics") return {http::status::ok, "text/plain; version=0.0.4", service.metrics().prometheus_text()};
+    if (path == "/api/status") return {http::status::ok, "application/json", status_json(service)};
+    if (path == "/api/tap") return tap(gen, target);
+    return {http::status::not_found, "application/json",
+            error_json("no such endpoint (/health, /ready, /metrics, /api/status, /api/tap, /api/reload, /api/ml/...)")};
+  }
+
+  Reply tap(const std::shared_ptr<Generation>& gen, std::string_view target) {
+    const std::string spec = query_param(target, "component");
+    if (spec.empty()) return {http::status::bad_request, "application/json", error_json("component=NAME[.PORT] is required")};
+    const size_t dot = spec.find('.');
+    const std::string component = spec.substr(0, dot);
+    const std::string port = dot == std::string::npos ? "" : spec.substr(dot + 1);
+    const size_t limit = number_param(target, "limit", 10, 10000);
+    const uint64_t timeout_ms = number_param(target, "timeout_ms", 5000, 60000);
+    if (!gen || !gen->runtime) return {http::status::service_unavailable, "application/json", error_json("not running")};
+    Tap t(limit);
+    if (!gen->runtime->attach_tap(component, port, &t)) {
+      const Node* n = gen->topology->find(component);
+      std::string ports;
+      if (n)
+        for (const auto& p : n->ports) ports += (ports.empty() ? "" : ", ") + (p.empty() ? n->name : n->name + "." + p);
+      return {http::status::not_found, "application/json",
+              error_json(n ? "'" + component + "' has no port '" + port + "'; its ports: " + ports
+                           : "no component '" + component + "'")};
+    }
+    auto lines = t.wait(std::chrono::milliseconds(timeout_ms));
+    gen->runtime->detach_tap(&t);
+    std::string out;
+    for (auto& l : lines) {
+      out += l;
+      out += '\n';
+    }
+    return {http::status::ok, "application/x-ndjson", std::move(out)};
+  }
 
   http::response<http::string_body> answer(const http::request<http::string_body>& req) {
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.keep_alive(false);
-    auto reply = [&](http::status s, std::string type, std::string body) {
-      res.result(s);
-      res.set(http::field::content_type, type);
-      res.body() = std::move(body);
-    };
+    Reply r;
     if (!options.token.empty()) {
       const auto auth = req[http::field::authorization];
       const std::string_view given(auth.data(), auth.size());
       if (given.substr(0, 7) != "Bearer " || !same(given.substr(7), options.token)) {
-        reply(http::status::unauthorized, "application/json", R"({"error":"a bearer token is required"})");
+        r = {http::status::unauthorized, "application/json", R"({"error":"a bearer token is required"})"};
         res.set(http::field::www_authenticate, "Bearer");
-        return res;
       }
     }
-    const std::string_view target(req.target().data(), req.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (req.method() != http::verb::get) {
-      reply(http::status::method_not_allowed, "application/json", R"({"error":"only GET is served here"})");
-    } else if (path == "/health") {
-      reply(http::status::ok, "application/json", R"({"status":"ok"})");
-    } else if (path == "/ready") {
-      std::string waiting;
-      for (const auto& c : rt.status())
-        if (!c.open) {
-          if (!waiting.empty()) waiting += ',';
-          json::append_string(waiting, c.name);
-        }
-      reply(waiting.empty() ? http::status::ok : http::status::service_unavailable, "application/json",
-            fmt::format(R"({{"ready":{},"not_ready":[{}]}})", waiting.empty() ? "true" : "false", waiting));
-    } else if (path == "/metrics") {
-      reply(http::status::ok, "text/plain; version=0.0.4", prometheus_text(rt));
-    } else {
-      reply(http::status::not_found, "application/json", R"x({"error":"no such endpoint (/health, /ready, /metrics)"})x");
+    if (r.status == http::status::ok) {
+      try {
+        r = route(req.method(), std::string_view(req.target().data(), req.target().size()), req.body());
+      } catch (const std::exception& e) {
+        r = {http::status::internal_server_error, "application/json", error_json(e.what())};
+      }
     }
+    res.result(r.status);
+    res.set(http::field::content_type, r.type);
+    res.body() = std::move(r.body);
     res.prepare_payload();
     return res;
+  }
+
+  void handle(tcp::socket socket) {
+    // A client that stalls is cut off.
+    timeval tv{10, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    boost::system::error_code ec;
+    boost::beast::flat_buffer buffer;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(8 * 1024);
+    parser.body_limit(1024 * 1024);
+    http::read(socket, buffer, parser, ec);
+    if (!ec) {
+      auto res = answer(parser.get());
+      http::write(socket, res, ec);
+    }
+    socket.shutdown(tcp::socket::shutdown_both, ec);
   }
 
   void serve() {
@@ -133,41 +258,51 @@ struct AdminServer::Impl {
       tcp::socket socket(io);
       boost::system::error_code ec;
       acceptor.accept(socket, ec);
-      if (ec) continue;
-      // One request a connection, a client that stalls is cut off: the loop serves one at a time.
-      timeval tv{2, 0};
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-      boost::beast::flat_buffer buffer;
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(8 * 1024);
-      parser.body_limit(64 * 1024);
-      http::read(socket, buffer, parser, ec);
-      if (ec) continue;
-      auto res = answer(parser.get());
-      http::write(socket, res, ec);
-      socket.shutdown(tcp::socket::shutdown_both, ec);
+      if (ec || stopping.load()) continue;
+      std::unique_lock lk(m);
+      if (active >= kMaxConnections) {
+        lk.unlock();
+        http::response<http::string_body> res{http::status::service_unavailable, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = R"({"error":"too many requests at once"})";
+        res.prepare_payload();
+        http::write(socket, res, ec);
+        continue;
+      }
+      ++active;
+      lk.unlock();
+      std::thread([this, s = std::move(socket)]() mutable {
+        handle(std::move(s));
+        std::lock_guard g(m);
+        if (--active == 0) idle.notify_all();
+      }).detach();
     }
   }
 };
 
-AdminServer::AdminServer(const Runtime& rt, AdminOptions options) : impl_(std::make_unique<Impl>(rt, std::move(options))) {
+AdminServer::AdminServer(Service& service, AdminOptions options)
+    : impl_(std::make_unique<Impl>(service, std::move(options))) {
   const auto& o = impl_->options;
   tcp::endpoint at(net::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host), o.port);
   impl_->acceptor.open(at.protocol());
   impl_->acceptor.set_option(net::socket_base::reuse_address(true));
   impl_->acceptor.bind(at);
   impl_->acceptor.listen();
-  spdlog::info("admin: serving /health, /ready and /metrics on http://{}:{}{}", o.host, impl_->acceptor.local_endpoint().port(),
-               o.token.empty() ? "" : " (bearer token required)");
+  spdlog::info("admin: serving /health, /ready, /metrics and /api on http://{}:{}{}", o.host,
+               impl_->acceptor.local_endpoint().port(), o.token.empty() ? "" : " (bearer token required)");
   impl_->thread = std::thread([this] { impl_->serve(); });
 }
+
+uint16_t AdminServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 AdminServer::~AdminServer() {
   impl_->stopping.store(true);
   // Unblocks accept() on the server's thread.
   ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
   if (impl_->thread.joinable()) impl_->thread.join();
+  // Handlers still running hold the service: they end within their timeouts.
+  std::unique_lock lk(impl_->m);
+  impl_->idle.wait(lk, [&] { return impl_->active == 0; });
 }
 
 }  // namespace socstream

@@ -78,6 +78,11 @@ void Channel::abandon() {
   for (auto& it : dropped) it.batch.abandon_all();
 }
 
+size_t Channel::queued_bytes() const {
+  std::lock_guard lk(m_);
+  return bytes_;
+}
+
 size_t Channel::queued_events() const {
   std::lock_guard lk(m_);
   return events_;

@@ -36,6 +36,7 @@ class Channel {
   void abandon();
 
   size_t queued_events() const;
+  size_t queued_bytes() const;
   size_t high_water_events() const;
 
  private:

@@ -1,17 +1,45 @@
 #include "engine/component.hpp"
 
+#include "engine/tap.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <thread>
 
 namespace socstream {
 
-Outputs::Outputs(const std::string* component, std::vector<std::string> port_names) : component_(component) {
+Outputs::Outputs(const std::string* component, std::vector<std::string> port_names, MetricGroup* metrics)
+    : component_(component), metrics_(metrics) {
   for (auto& n : port_names) {
     if (n == "dlq") dlq_ = ports_.size();
     auto p = std::make_unique<Port>();
     p->name = std::move(n);
+    if (metrics_) {
+      const Labels output{{"output", p->name.empty() ? "default" : p->name}};
+      p->sent_events = &metrics_->counter("socstream_component_sent_events_total",
+                                          "Events a component sent, per output port (dlq: dead letters).", output);
+      p->sent_bytes = &metrics_->counter("socstream_component_sent_event_bytes_total",
+                                         "Bytes of the events a component sent (their raw form), per output port.", output);
+    }
     ports_.push_back(std::move(p));
+  }
+}
+
+void Outputs::count_dead_letters(const Batch& b) {
+  for (const auto& e : b.events) {
+    const std::string_view reason = e.error.empty() ? std::string_view("unknown") : e.error;
+    Counter* c = nullptr;
+    for (auto& [r, counter] : reasons_)
+      if (r == reason) c = counter;
+    if (!c) {
+      // A reason is a code from the component's own list; past 64 distinct ones
+      // something names them from data, which must not grow the series.
+      const std::string key = reasons_.size() < 64 ? std::string(reason) : "other";
+      c = &metrics_->counter("socstream_component_dead_letters_total", "Events a component dead-lettered, by reason.",
+                             {{"reason", key}});
+      if (reasons_.size() < 64) reasons_.emplace_back(key, c);
+    }
+    c->inc();
   }
 }
 
@@ -26,6 +54,12 @@ void Outputs::emit(size_t port, Batch&& batch, const std::function<void()>& whil
   if (batch.empty()) return;
   Port& p = *ports_[port];
   p.events.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (p.sent_events) {
+    p.sent_events->inc(batch.size());
+    p.sent_bytes->inc(batch.bytes());
+    if (port == dlq_) count_dead_letters(batch);
+  }
+  if (Tap* tap = p.tap.load(std::memory_order_acquire)) tap->offer(*component_, p.name, batch);
   if (p.consumers.empty()) {
     if (port == dlq_) log_unread_dead_letters(batch);
     batch.complete_all();

@@ -13,11 +13,12 @@
 
 #include "engine/channel.hpp"
 #include "engine/config.hpp"
+#include "engine/context.hpp"
 #include "engine/event.hpp"
 
 namespace socstream {
 
-class Metrics;
+class Tap;  // engine/tap.hpp
 
 // The output ports of one component instance, wired by the runtime.
 class Outputs {
@@ -26,9 +27,16 @@ class Outputs {
     std::string name;  // "" is the default port, addressed by the component's bare name
     std::vector<Channel*> consumers;
     std::atomic<uint64_t> events{0};
+    // Shared by the component's instances; null outside a runtime.
+    Counter* sent_events = nullptr;
+    Counter* sent_bytes = nullptr;
+    // A live sample for `socstream tap` (engine/tap.hpp); null almost always.
+    std::atomic<Tap*> tap{nullptr};
   };
 
-  Outputs(const std::string* component, std::vector<std::string> port_names);
+  // With `metrics`, events and bytes sent per port and dead letters by reason
+  // are counted there (the runtime's group for the component).
+  Outputs(const std::string* component, std::vector<std::string> port_names, MetricGroup* metrics = nullptr);
   Outputs(const Outputs&) = delete;
 
   // Sends a batch on a port. With no consumer the events are finished here:
@@ -59,9 +67,14 @@ class Outputs {
  private:
   void log_unread_dead_letters(const Batch& b);
 
+  void count_dead_letters(const Batch& b);
+
   const std::string* component_;
   std::vector<std::unique_ptr<Port>> ports_;
   size_t dlq_ = npos;
+  MetricGroup* metrics_ = nullptr;
+  // Reasons are a component's own codes, a few each: a short list beats a map.
+  std::vector<std::pair<std::string, Counter*>> reasons_;
   Clock::time_point next_log_{};
   uint64_t unlogged_ = 0;
 };
@@ -98,15 +111,37 @@ class Component {
   // component that reads fields it does not list here is never warned about.
   virtual std::vector<FieldRead> reads() const { return {}; }
   virtual FieldWrites writes() const { return {}; }
+
+  // Hot reload: what this instance learnt or holds that should outlive it
+  // (an online model, correlation windows), taken after its drain and given
+  // to the instance of the same name and type in the new topology before that
+  // one opens. Empty: nothing to hand over. A replacement that cannot use the
+  // state (other labels, other rules) logs why and starts afresh: the old
+  // topology is gone by then, so refusing would stop the service.
+  virtual std::string save_state() { return {}; }
+  virtual void restore_state(std::string_view /*state*/) {}
+
+  // The context the topology made for this component; outside a topology
+  // (unit tests) a detached one whose metrics nobody reads.
+  ComponentContext& context() const { return ctx_ ? *ctx_ : ComponentContext::detached(); }
+  void attach(ComponentContext* ctx) { ctx_ = ctx; }
+
+ private:
+  ComponentContext* ctx_ = nullptr;
 };
 
 class SourceContext {
  public:
-  SourceContext(Outputs& out, const std::string& name, const std::atomic<bool>& stop)
-      : out(out), name(name), stop_(stop) {}
+  SourceContext(Outputs& out, const std::string& name, const std::atomic<bool>& stop,
+                const std::atomic<bool>* handover = nullptr)
+      : out(out), name(name), stop_(stop), handover_(handover) {}
   Outputs& out;
   const std::string& name;
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // The stop is a hot reload's: the next topology's source of this name takes
+  // over (Component::save_state), so a half-read line is kept for it, not
+  // emitted as if the input had ended there.
+  bool handing_over() const { return handover_ && handover_->load(std::memory_order_relaxed); }
   // Sleeps unless asked to stop; returns false if stopping.
   bool sleep_for(std::chrono::milliseconds d) const;
 
@@ -128,6 +163,7 @@ class SourceContext {
 
  private:
   const std::atomic<bool>& stop_;
+  const std::atomic<bool>* handover_;
 };
 
 class Source : public Component {

@@ -1,10 +1,17 @@
 #include "engine/config.hpp"
 
+#include <sys/stat.h>
+
+#include "engine/context.hpp"
+#include "engine/json_writer.hpp"
+#include "engine/sha256.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -344,6 +351,85 @@ std::filesystem::path Settings::resolve(const std::string& p) const {
 }
 
 std::filesystem::path Settings::path(const std::string& key) const { return resolve(str(key)); }
+
+std::filesystem::path Settings::config_path(const std::string& key) const {
+  auto p = path(key);
+  if (!p.empty()) config_file(p);
+  return p;
+}
+
+void Settings::config_file(const std::filesystem::path& p) const {
+  if (!config_files_) return;
+  for (const auto& [f, _] : *config_files_)
+    if (f == p) return;
+  // Before the component reads it: a change made while it reads is then a change.
+  config_files_->emplace_back(p, path_fingerprint(p));
+}
+
+std::string yaml_to_json(const YAML::Node& node) {
+  std::string out;
+  std::function<void(const YAML::Node&)> put = [&](const YAML::Node& n) {
+    if (n.IsMap()) {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : n) {
+        if (!first) out += ',';
+        first = false;
+        json::append_string(out, kv.first.Scalar());
+        out += ':';
+        put(kv.second);
+      }
+      out += '}';
+    } else if (n.IsSequence()) {
+      out += '[';
+      for (size_t i = 0; i < n.size(); ++i) {
+        if (i) out += ',';
+        put(n[i]);
+      }
+      out += ']';
+    } else if (n.IsScalar()) {
+      const std::string& v = n.Scalar();
+      if (n.Tag() != "!" && (json::is_number(v) || v == "true" || v == "false" || v == "null"))
+        out += v;
+      else
+        json::append_string(out, v);
+    } else {
+      out += "null";
+    }
+  };
+  put(node);
+  return out;
+}
+
+std::string path_fingerprint(const std::filesystem::path& p) {
+  namespace fs = std::filesystem;
+  auto line = [](const fs::path& f, const std::string& rel) {
+    struct stat st {};
+    if (::lstat(f.c_str(), &st) != 0) return std::string();
+    return rel + '\0' + std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
+           std::to_string(st.st_mtim.tv_nsec) + ':' + std::to_string(st.st_ino) + '\n';
+  };
+  std::error_code ec;
+  const auto status = fs::symlink_status(p, ec);
+  if (ec || !fs::exists(status)) return "missing";
+  std::vector<std::string> lines{line(p, ".")};
+  if (fs::is_directory(status)) {
+    // Links are not followed into, as the Sigma loader does not follow them.
+    for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      lines.push_back(line(it->path(), it->path().lexically_relative(p).string()));
+    std::sort(lines.begin() + 1, lines.end());
+  }
+  std::string text;
+  for (const auto& l : lines) text += l;
+  return sha256_hex(text);
+}
+
+ComponentContext& Settings::context() const {
+  if (context_) return *context_;
+  if (!own_context_) own_context_ = ComponentContext::detached_for(component_);
+  return *own_context_;
+}
 
 std::string Settings::choice(const std::string& key, const std::vector<std::string>& allowed,
                              const std::string& dflt) const {

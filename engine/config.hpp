@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,8 @@
 #include <vector>
 
 namespace socstream {
+
+class ComponentContext;  // engine/context.hpp
 
 struct Location {
   std::string file;
@@ -68,6 +71,14 @@ std::optional<std::string> interpolate(std::string_view text, std::string& error
 
 // Loads a YAML file, turning parse errors into ConfigError with the position.
 YAML::Node load_yaml_file(const std::filesystem::path& path);
+// What a path is now, for --watch and for telling a changed component from an
+// unchanged one: size, modification time and inode of a file, and of every
+// file below a directory (links not followed), hashed; "missing" when absent.
+std::string path_fingerprint(const std::filesystem::path& p);
+
+// A YAML tree as JSON (scalars that are JSON numbers, true, false or null
+// stay so, the rest are strings), for the admin API to show configuration.
+std::string yaml_to_json(const YAML::Node& node);
 
 // The closest candidate within a small edit distance, for "did you mean".
 std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
@@ -88,12 +99,15 @@ struct SettingSpec {
 class Settings {
  public:
   Settings(YAML::Node node, std::string component, std::string file, std::filesystem::path base_dir,
-           Diagnostics* diag)
+           Diagnostics* diag, ComponentContext* context = nullptr,
+           std::vector<std::pair<std::filesystem::path, std::string>>* config_files = nullptr)
       : node_(std::move(node)),
         component_(std::move(component)),
         file_(std::move(file)),
         base_dir_(std::move(base_dir)),
-        diag_(diag) {}
+        diag_(diag),
+        context_(context),
+        config_files_(config_files) {}
 
   bool has(const std::string& key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
   std::string str(const std::string& key, const std::string& dflt = "") const;
@@ -108,6 +122,15 @@ class Settings {
   // A path setting, resolved against the directory of the topology file.
   std::filesystem::path path(const std::string& key) const;
   std::filesystem::path resolve(const std::string& p) const;
+  // A path setting naming configuration the component reads (rules, a model
+  // directory, a pipeline): resolved, and recorded, so that a hot reload can
+  // tell an unchanged component from a changed one and --watch knows what to
+  // watch. Inputs the component streams from and state it writes are not configuration.
+  std::filesystem::path config_path(const std::string& key) const;
+  // Records a configuration file or directory found otherwise (one of a list, a default).
+  void config_file(const std::filesystem::path& p) const;
+  // The component's context (engine/context.hpp); a detached one outside a topology.
+  ComponentContext& context() const;
   const std::filesystem::path& base_dir() const { return base_dir_; }
   // Expands ${VAR} in a scalar found below this component's settings (a map's values).
   std::optional<std::string> expand_scalar(const YAML::Node& n) const { return expand(n); }
@@ -136,6 +159,11 @@ class Settings {
   std::string file_;
   std::filesystem::path base_dir_;
   Diagnostics* diag_;
+  ComponentContext* context_;
+  std::vector<std::pair<std::filesystem::path, std::string>>* config_files_;  // with path_fingerprint
+  // Outside a topology (unit tests) the components made from these settings
+  // share a context of their own, and nothing with other settings.
+  mutable std::shared_ptr<ComponentContext> own_context_;
 };
 
 }  // namespace socstream

@@ -19,6 +19,7 @@
 #include "engine/builtins.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/runtime.hpp"
+#include "engine/service.hpp"
 #include "engine/topology.hpp"
 #include "models/model.hpp"
 
@@ -34,7 +35,8 @@ namespace {
 const char* kUsage = R"(usage: socstream <command> [options]
 
 commands:
-  run FILE        run the topology in FILE until its sources end or SIGINT/SIGTERM
+  run FILE        run the topology in FILE until its sources end or SIGINT/SIGTERM;
+                  SIGHUP (or --watch, or POST /api/reload) reloads it without losing an event
   validate FILE   check FILE (and the files it names) without running; every error, as file:line:col
   predict --model DIR [TEXT...]
                   print each text's label and scores (lines from stdin when no TEXT is given)
@@ -70,7 +72,7 @@ struct RunEnded {
 // deliver (Redis down) would otherwise hold the process forever. Past it the
 // process exits 3, naming what was not acknowledged: sources that commit
 // (Kafka) deliver it again to the next run.
-void watchdog(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
+void watchdog(Service& rt, RunEnded& ended, std::chrono::seconds timeout) {
   std::thread([&rt, &ended, timeout] {
     std::unique_lock lk(ended.m);
     if (ended.cv.wait_for(lk, timeout, [&] { return ended.ended; })) return;
@@ -88,7 +90,7 @@ void watchdog(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
 
 // One line at info level every `interval` while the topology runs: what a
 // service's log needs to show it is alive and how fast it goes.
-void progress(Runtime& rt, RunEnded& ended, std::chrono::seconds interval) {
+void progress(Service& rt, RunEnded& ended, std::chrono::seconds interval) {
   if (interval.count() == 0) return;
   std::thread([&rt, &ended, interval] {
     RunStats last;
@@ -105,15 +107,22 @@ void progress(Runtime& rt, RunEnded& ended, std::chrono::seconds interval) {
 }
 
 // Signals are taken by a dedicated thread (blocked everywhere else), so the
-// handler can do real work: the first asks for a drain, the second exits now.
-void watch_signals(Runtime& rt, RunEnded& ended, std::chrono::seconds timeout) {
+// handler can do real work: the first stop signal asks for a drain, the
+// second exits now; SIGHUP asks for a reload.
+void watch_signals(Service& rt, RunEnded& ended, std::chrono::seconds timeout) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   std::thread([&rt, &ended, timeout, set] {
     int sig = 0, seen = 0;
     while (sigwait(&set, &sig) == 0) {
+      if (sig == SIGHUP) {
+        spdlog::info("received SIGHUP; reloading");
+        rt.request_reload("SIGHUP");
+        continue;
+      }
       if (++seen == 1) {
         spdlog::info("received {}; draining in-flight events for up to {} s (send again to exit at once)",
                      strsignal(sig), timeout.count());
@@ -150,28 +159,35 @@ int cmd_validate(const std::string& file) {
 }
 
 std::string admin_flag;  // --admin HOST:PORT, over the topology's admin.address
+bool watch_flag = false;
 
 int cmd_run(const std::string& file) {
-  // SIGINT/SIGTERM are blocked since main's start, so every thread inherits the mask.
+  // SIGINT/SIGTERM/SIGHUP are blocked since main's start, so every thread inherits the mask.
   ::signal(SIGPIPE, SIG_IGN);
 
-  Diagnostics diag;
-  auto topo = load_topology(file, diag);
-  if (!topo) {
-    std::fputs(diag.str().c_str(), stderr);
+  ServiceOptions service_options;
+  service_options.file = file;
+  service_options.watch = watch_flag;
+  // Static: the watchdog thread may still look at it while main returns.
+  static Service service(service_options);
+  if (auto diag = service.load()) {
+    std::fputs(diag->str().c_str(), stderr);
     return 1;
   }
-  for (const auto& w : diag.warnings()) spdlog::warn("{}", w.str());
+  for (const auto& w : service.load_diagnostics().warnings()) spdlog::warn("{}", w.str());
+  // The first generation's settings for the process: a reload cannot move the admin endpoint.
+  const Topology* topo = &service.topology();
+  Topology::Admin admin_settings = topo->admin;
   if (!admin_flag.empty()) {
     if (auto problem = admin_problem(admin_flag, topo->admin.token_env)) {
       std::fprintf(stderr, "socstream: --admin: %s\n", problem->c_str());
       return 64;
     }
-    topo->admin.address = admin_flag;
+    admin_settings.address = admin_flag;
   }
   AdminOptions admin_options;
-  if (!topo->admin.address.empty()) {
-    const std::string& a = topo->admin.address;
+  if (!admin_settings.address.empty()) {
+    const std::string& a = admin_settings.address;
     admin_options.host = a.substr(0, a.rfind(':'));
     if (admin_options.host.front() == '[') admin_options.host = admin_options.host.substr(1, admin_options.host.size() - 2);
     admin_options.port = static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)));
@@ -185,24 +201,23 @@ int cmd_run(const std::string& file) {
       admin_options.token = token;
     }
   }
-  Runtime rt(*topo);
-  // Static: the watchdog thread may still look at it while main returns.
   static RunEnded ended;
-  watch_signals(rt, ended, topo->shutdown_timeout);
-  spdlog::info("running {} ({} components)", file, topo->nodes.size());
+  watch_signals(service, ended, topo->shutdown_timeout);
+  spdlog::info("running {} ({} components){}", file, topo->nodes.size(),
+               watch_flag ? "; --watch: reloading when it or a file it names changes" : "");
   std::unique_ptr<AdminServer> admin;
-  if (!topo->admin.address.empty()) {
+  if (!admin_settings.address.empty()) {
     try {
-      admin = std::make_unique<AdminServer>(rt, admin_options);
+      admin = std::make_unique<AdminServer>(service, admin_options);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "socstream: admin endpoint on %s: %s\n", topo->admin.address.c_str(), e.what());
+      std::fprintf(stderr, "socstream: admin endpoint on %s: %s\n", admin_settings.address.c_str(), e.what());
       return 2;
     }
   }
-  rt.start();
-  progress(rt, ended, topo->progress_interval);
-  RunStats st = rt.wait();
+  progress(service, ended, topo->progress_interval);
+  RunStats st = service.run();
   admin.reset();
+  service.release();
   ended.set();
   std::fflush(stdout);
   if (json_log)
@@ -226,6 +241,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2")) {
@@ -234,7 +250,8 @@ int main(int argc, char** argv) {
   }
   po::options_description opts("");
   opts.add_options()("help,h", "show this help")("version", "print the version")(
-      "admin", po::value<std::string>(), "serve /health, /ready and /metrics on HOST:PORT (the topology's admin.address)")(
+      "admin", po::value<std::string>(), "serve /health, /ready, /metrics and /api on HOST:PORT (the topology's admin.address)")(
+      "watch", "run: reload when the topology file or a rules file, Sigma directory or model directory it names changes")(
       "log-format", po::value<std::string>()->default_value("text"),
       "text, or json: one JSON object a line (time, level, message) for a log collector")(
       "log-level,l", po::value<std::string>()->default_value("info"),
@@ -263,6 +280,7 @@ int main(int argc, char** argv) {
   }
 
   if (vm.count("admin")) admin_flag = vm["admin"].as<std::string>();
+  watch_flag = vm.count("watch") > 0;
   const std::string log_format = vm["log-format"].as<std::string>();
   if (log_format != "text" && log_format != "json") {
     std::fprintf(stderr, "socstream: unknown log format '%s' (text or json)\n", log_format.c_str());

@@ -1,5 +1,7 @@
 #include "engine/runtime.hpp"
 
+#include "engine/tap.hpp"
+
 #include <pthread.h>
 
 #include <spdlog/spdlog.h>
@@ -28,14 +30,56 @@ Runtime::Runtime(Topology& topology) : topo_(topology) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     first_task[i] = tasks_.size();
     Node& n = topo_.nodes[i];
+    if (n.context) n.context->bind_stop(&stop_);
+    MetricGroup* g = nullptr;
+    if (n.context) {
+      metrics_.push_back(std::make_unique<MetricGroup>(*topo_.metrics, n.context->metrics().labels()));
+      g = metrics_.back().get();
+    }
     for (auto& inst : n.instances) {
       auto t = std::make_unique<Task>();
       t->node = &n;
       t->component = inst.get();
-      t->out = std::make_unique<Outputs>(&n.name, n.ports);
+      t->out = std::make_unique<Outputs>(&n.name, n.ports, g);
       t->in = channels_[i].get();
+      if (g && n.kind != Kind::Source) {
+        t->received_events = &g->counter("socstream_component_received_events_total", "Events a component took from its input.");
+        t->received_bytes = &g->counter("socstream_component_received_event_bytes_total",
+                                        "Bytes of the events a component took from its input (their raw form).");
+        t->batch_events = &g->histogram("socstream_component_received_batch_events",
+                                        "Events per batch a component took from its input.",
+                                        Histogram::exponential(1, 4, 8));
+      }
       tasks_.push_back(std::move(t));
     }
+    if (!g) continue;
+    Channel* ch = channels_[i].get();
+    if (ch) {
+      g->collect("socstream_component_queued_events", "Events waiting in a component's input channel.", MetricType::Gauge,
+                 [ch](std::vector<MetricSample>& out) { out.push_back({{}, static_cast<double>(ch->queued_events())}); });
+      g->collect("socstream_component_queued_event_bytes", "Bytes of the events waiting in a component's input channel.",
+                 MetricType::Gauge,
+                 [ch](std::vector<MetricSample>& out) { out.push_back({{}, static_cast<double>(ch->queued_bytes())}); });
+      const double cap = static_cast<double>(n.buffer_events);
+      g->collect("socstream_component_buffer_max_events", "Capacity of a component's input channel in events.",
+                 MetricType::Gauge, [cap](std::vector<MetricSample>& out) { out.push_back({{}, cap}); });
+    }
+    const size_t first = first_task[i], count = n.instances.size();
+    g->collect("socstream_component_open",
+               "1 once every instance of the component has opened, 0 before or after a failure.", MetricType::Gauge,
+               [this, first, count](std::vector<MetricSample>& out) {
+                 bool open = count > 0;
+                 for (size_t k = first; k < first + count; ++k) open = open && tasks_[k]->open.load();
+                 out.push_back({{}, open ? 1.0 : 0.0});
+               });
+    if (n.kind == Kind::Source)
+      g->collect("socstream_source_unacknowledged_events", "Events a source read whose batches are not done yet.",
+                 MetricType::Gauge, [this, first, count](std::vector<MetricSample>& out) {
+                   uint64_t pending = 0;
+                   for (size_t k = first; k < first + count; ++k)
+                     if (tasks_[k]->source_ctx) pending += tasks_[k]->source_ctx->events_pending.load();
+                   out.push_back({{}, static_cast<double>(pending)});
+                 });
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const auto& in : nodes[i].inputs) {
@@ -53,14 +97,17 @@ Runtime::~Runtime() {
     request_stop();
     wait();
   }
+  // The collectors read the tasks: they go first.
+  metrics_.clear();
 }
 
 void Runtime::start() {
   started_ = std::chrono::steady_clock::now();
+  live_ = tasks_.size();
   for (auto& t : tasks_) {
     Task* task = t.get();
     if (task->node->kind == Kind::Source) {
-      task->source_ctx = std::make_unique<SourceContext>(*task->out, task->node->name, stop_);
+      task->source_ctx = std::make_unique<SourceContext>(*task->out, task->node->name, stop_, &handover_);
       task->thread = std::thread([this, task] { run_source(*task); });
     } else {
       task->thread = std::thread([this, task] { run_processor(*task); });
@@ -68,7 +115,45 @@ void Runtime::start() {
   }
 }
 
-void Runtime::request_stop() { stop_.store(true); }
+void Runtime::request_stop() { request_stop(topo_.shutdown_timeout); }
+
+void Runtime::request_stop(std::chrono::steady_clock::duration drain_for, bool handover) {
+  const auto deadline = std::chrono::steady_clock::now() + drain_for;
+  if (handover) handover_.store(true);
+  for (auto& n : topo_.nodes)
+    if (n.context) n.context->set_drain_deadline(deadline);
+  stop_.store(true);
+}
+
+void Runtime::task_ended() {
+  std::lock_guard lk(done_m_);
+  if (live_ > 0 && --live_ == 0) done_cv_.notify_all();
+}
+
+bool Runtime::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(done_m_);
+  return done_cv_.wait_for(lk, timeout, [&] { return live_ == 0; });
+}
+
+bool Runtime::attach_tap(const std::string& component, const std::string& port, Tap* tap) {
+  bool found = false;
+  for (auto& t : tasks_) {
+    if (t->node->name != component) continue;
+    const size_t p = t->out->port_index(port);
+    if (p == Outputs::npos) return false;
+    t->out->ports()[p]->tap.store(tap, std::memory_order_release);
+    found = true;
+  }
+  return found;
+}
+
+void Runtime::detach_tap(Tap* tap) {
+  for (auto& t : tasks_)
+    for (auto& p : t->out->ports()) {
+      Tap* expected = tap;
+      p->tap.compare_exchange_strong(expected, nullptr);
+    }
+}
 
 std::vector<std::pair<std::string, uint64_t>> Runtime::pending() const {
   std::vector<std::pair<std::string, uint64_t>> out;
@@ -99,6 +184,7 @@ void Runtime::run_source(Task& t) {
     fail(t, e.what());
   }
   t.out->close();
+  task_ended();
 }
 
 void Runtime::run_processor(Task& t) {
@@ -113,6 +199,11 @@ void Runtime::run_processor(Task& t) {
       auto r = t.in->pop(b, deadline);
       if (r == Channel::Pop::Item) {
         t.events_in.fetch_add(b.size(), std::memory_order_relaxed);
+        if (t.received_events) {
+          t.received_events->inc(b.size());
+          t.received_bytes->inc(b.bytes());
+          t.batch_events->observe(static_cast<double>(b.size()));
+        }
         p->process(std::move(b), *t.out);
         b = Batch{};
       } else if (r == Channel::Pop::Timeout) {
@@ -129,6 +220,7 @@ void Runtime::run_processor(Task& t) {
     fail(t, e.what());
   }
   t.out->close();
+  task_ended();
 }
 
 RunStats Runtime::wait() {
@@ -150,6 +242,7 @@ std::vector<Runtime::ComponentStatus> Runtime::status() const {
     for (const auto& t : tasks_) {
       if (t->node != &n) continue;
       c.open = c.open && t->open.load();
+      c.ready = c.open;
       c.received += t->events_in.load();
       if (t->source_ctx) c.pending += t->source_ctx->events_pending.load();
       const auto& ports = t->out->ports();
@@ -157,6 +250,12 @@ std::vector<Runtime::ComponentStatus> Runtime::status() const {
         for (const auto& p : ports) c.sent.emplace_back(p->name, 0);
       for (size_t k = 0; k < ports.size() && k < c.sent.size(); ++k) c.sent[k].second += ports[k]->events.load();
     }
+    if (c.open && n.context && n.context->managed_readiness()) {
+      auto [ready, why] = n.context->readiness();
+      c.ready = ready;
+      c.why = why;
+    }
+    if (!c.open) c.ready = false;
     out.push_back(std::move(c));
   }
   return out;

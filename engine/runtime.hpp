@@ -3,6 +3,7 @@
 // channels. Shutdown is a drain: sources stop, each channel closes when its
 // producers are done, and every processor finishes what it holds.
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,7 +34,12 @@ class Runtime {
 
   void start();
   // Graceful stop: sources stop reading and everything in flight drains.
+  // Components may give up waiting (a sink retrying) after `drain_for`.
   void request_stop();
+  // `handover`: a hot reload's stop, after which a new topology takes over the sources' streams.
+  void request_stop(std::chrono::steady_clock::duration drain_for, bool handover = false);
+  // Whether every task has ended, waiting up to `timeout` for it.
+  bool wait_for(std::chrono::milliseconds timeout);
   // The figures so far, while it runs (the counters are read without stopping anything).
   RunStats snapshot() const;
   // Per source, the events read whose batches are not acknowledged yet.
@@ -44,6 +50,8 @@ class Runtime {
     std::string name;
     Kind kind;
     bool open = true;        // every instance has opened (and none has failed)
+    bool ready = true;       // open, and ready by its own account (partitions assigned, connected)
+    std::string why;         // what it is waiting for, when it says
     uint64_t received = 0;   // events taken from its input
     std::vector<std::pair<std::string, uint64_t>> sent;  // per port ("" the default)
     uint64_t queued = 0;     // events waiting in its input channel
@@ -53,6 +61,17 @@ class Runtime {
   double uptime_seconds() const;
   // Joins every task. Returns the run's figures.
   RunStats wait();
+
+  // Attaches a tap to a component's port (every instance); false if there is
+  // no such port. detach_tap before the tap goes.
+  bool attach_tap(const std::string& component, const std::string& port, Tap* tap);
+  void detach_tap(Tap* tap);
+
+  const Topology& topology() const { return topo_; }
+  // Takes this runtime's series out of scrapes, their counts carried over (a reload's swap).
+  void retire_metrics() {
+    for (auto& g : metrics_) g->retire();
+  }
 
   // For tests: the input channel of a node, and a source's context.
   Channel* input_of(const std::string& node) const;
@@ -68,7 +87,11 @@ class Runtime {
     std::atomic<uint64_t> events_in{0};
     std::atomic<bool> open{false};  // open() returned, and the task has not failed
     std::thread thread;
+    Counter* received_events = nullptr;
+    Counter* received_bytes = nullptr;
+    Histogram* batch_events = nullptr;
   };
+  void task_ended();
   void run_source(Task& t);
   void run_processor(Task& t);
   void fail(const Task& t, const std::string& what);
@@ -76,7 +99,14 @@ class Runtime {
   Topology& topo_;
   std::vector<std::unique_ptr<Channel>> channels_;  // per node; null for sources
   std::vector<std::unique_ptr<Task>> tasks_;
+  // The series only a running topology has (channel fill, open state), per
+  // node: they go with the runtime, before the topology they read.
+  std::vector<std::unique_ptr<MetricGroup>> metrics_;
+  std::mutex done_m_;
+  std::condition_variable done_cv_;
+  size_t live_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> handover_{false};
   std::atomic<bool> failed_{false};
   std::chrono::steady_clock::time_point started_;
   bool waited_ = false;

@@ -44,8 +44,8 @@ std::string join_ports(const Node& n) {
 
 // Checks one component's settings and builds its instances; on any error the
 // node stays without instances, so later checks skip it instead of cascading.
-void build_node(Node& node, const YAML::Node& body, const std::string& fname, const std::filesystem::path& base,
-                Diagnostics& diag, const LoadOptions& opts) {
+void build_node(Topology& topo, Node& node, const YAML::Node& body, const std::string& fname,
+                const std::filesystem::path& base, Diagnostics& diag, const LoadOptions& opts) {
   if (!body.IsMap()) {
     diag.error(location_of(body, fname), "'" + node.name + "': expected a map of settings with a 'type'");
     return;
@@ -66,7 +66,11 @@ void build_node(Node& node, const YAML::Node& body, const std::string& fname, co
     diag.error(location_of(type, fname), msg);
     return;
   }
-  Settings settings(body, node.name, fname, base, &diag);
+  node.body = YAML::Dump(body);
+  node.context = std::make_unique<ComponentContext>(node.name, kind_name(node.kind), node.spec->type, *topo.metrics,
+                                                    topo.shared);
+  if (opts.hidden_metrics) node.context->metrics().hide();
+  Settings settings(body, node.name, fname, base, &diag, node.context.get(), &node.config_files);
   const size_t before = diag.count();
   settings.check(full_schema(node.kind, *node.spec));
   node.buffer_events = static_cast<size_t>(settings.integer("buffer_events", kDefaultBufferEvents, 1));
@@ -77,6 +81,7 @@ void build_node(Node& node, const YAML::Node& body, const std::string& fname, co
     for (int64_t i = 0; i < workers; ++i) {
       auto c = node.spec->make(settings);
       if (!c || diag.count() != before) break;
+      c->attach(node.context.get());
       node.instances.push_back(std::move(c));
     }
   } catch (const ConfigError& e) {
@@ -93,6 +98,16 @@ const Node* Topology::find(std::string_view name) const {
   for (const auto& n : nodes)
     if (n.name == name) return &n;
   return nullptr;
+}
+
+void Topology::retire_metrics() {
+  for (auto& n : nodes)
+    if (n.context) n.context->metrics().retire();
+}
+
+void Topology::show_metrics() {
+  for (auto& n : nodes)
+    if (n.context) n.context->metrics().show();
 }
 
 std::optional<std::string> admin_problem(const std::string& address, const std::string& token_env) {
@@ -117,8 +132,10 @@ std::optional<std::string> admin_problem(const std::string& address, const std::
 
 std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagnostics& diag, LoadOptions opts) {
   const std::string fname = file.string();
+  std::string fingerprint;
   YAML::Node root;
   try {
+    fingerprint = path_fingerprint(file);  // before it is read: a change while it is read is a change
     root = load_yaml_file(file);
   } catch (const ConfigError& e) {
     diag.error(e.where(), e.message());
@@ -131,6 +148,13 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
   const std::filesystem::path base = file.parent_path();
   auto topo = std::make_unique<Topology>();
   topo->file = file;
+  topo->file_fingerprint = std::move(fingerprint);
+  if (opts.metrics) {
+    topo->metrics = opts.metrics;
+  } else {
+    topo->own_metrics = std::make_unique<MetricsRegistry>();
+    topo->metrics = topo->own_metrics.get();
+  }
 
   static const std::vector<std::string> sections{"sources", "operators", "sinks", "shutdown_timeout_s",
                                                   "progress_interval_s", "admin"};
@@ -194,7 +218,7 @@ std::unique_ptr<Topology> load_topology(const std::filesystem::path& file, Diagn
                                    it->second.str() + ")");
         continue;
       }
-      build_node(node, body, fname, base, diag, opts);
+      build_node(*topo, node, body, fname, base, diag, opts);
       if (!node.instances.empty()) node.ports = node.instances.front()->output_ports();
       topo->nodes.push_back(std::move(node));
       bodies.push_back(body);

@@ -26,14 +26,26 @@ struct Node {
   Location where;
   std::vector<InputRef> inputs;
   std::vector<std::string> ports;
+  // Before the instances: they point at it, so it must outlive them.
+  std::unique_ptr<ComponentContext> context;
   // Several instances only for operators declared parallel.
   std::vector<std::unique_ptr<Component>> instances;
   size_t buffer_events = 0;
   size_t buffer_bytes = 0;
+  // What the component is made of, for a hot reload to tell whether it
+  // changed: its settings as written, and the configuration files it read.
+  std::string body;
+  // Each with its path_fingerprint when the component read it.
+  std::vector<std::pair<std::filesystem::path, std::string>> config_files;
 };
 
 struct Topology {
   std::filesystem::path file;
+  std::string file_fingerprint;  // the file as it was read
+  // Before the nodes: their components hold what these give out.
+  std::unique_ptr<MetricsRegistry> own_metrics;  // when the loader was given none
+  MetricsRegistry* metrics = nullptr;
+  SharedResources shared;
   std::vector<Node> nodes;  // sources, then operators, then sinks, in file order
   // After a stop is asked for, how long the drain may take before the process
   // exits anyway (top-level `shutdown_timeout_s`, default 30).
@@ -49,11 +61,19 @@ struct Topology {
     Location where;
   } admin;
   const Node* find(std::string_view name) const;
+  void show_metrics();
+  void retire_metrics();
 };
 
 struct LoadOptions {
   // validate builds components too (rules compile, paths resolve) but opens nothing.
   bool build = true;
+  // Where the components' metrics go (a service's registry outlives its
+  // topologies); none: the topology keeps a registry of its own.
+  MetricsRegistry* metrics = nullptr;
+  // Its components' series stay out of scrapes until Topology::show_metrics
+  // (a reload builds the next topology while the running one still counts).
+  bool hidden_metrics = false;
 };
 
 // What is wrong with an admin address (HOST:PORT; beyond loopback, with a token variable), if anything.

@@ -45,6 +45,8 @@ struct ModelInfo {
   std::filesystem::path vocab;
   bool lowercase = true;
   size_t max_len = 128;
+  // model.yaml's `evaluation:` (validation figures) as JSON, for the model API.
+  std::string evaluation_json = "null";
 };
 
 // Reads and checks model.yaml (not the weights): a ModelError says what is wrong.

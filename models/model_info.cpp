@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "models/model.hpp"
+#include "engine/config.hpp"
 #include "engine/sha256.hpp"
 
 namespace socstream {
@@ -71,6 +72,7 @@ ModelInfo read_model_info(const std::filesystem::path& dir) {
     info.vocab = dir / tok["vocab"].as<std::string>("vocab.txt");
     info.weights = dir / need("weights").as<std::string>();
     info.sha256 = need("sha256").as<std::string>();
+    if (y["evaluation"]) info.evaluation_json = yaml_to_json(y["evaluation"]);
     need_regular_file(info.vocab, uintmax_t{64} << 20, "vocabulary file");
     need_regular_file(info.weights, uintmax_t{4} << 30, "weights file");
     return info;

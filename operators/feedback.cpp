@@ -1,5 +1,7 @@
 #include "operators/feedback.hpp"
 
+#include <cstring>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -47,6 +49,65 @@ void FeedbackJoin::remember(const SourcePos& pos, std::string_view texts, uint32
     store_.erase(order_.front());
     order_.pop_front();
   }
+}
+
+namespace {
+
+void put_u32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+bool get_u32(std::string_view& in, uint32_t& v) {
+  if (in.size() < 4) return false;
+  std::memcpy(&v, in.data(), 4);
+  in.remove_prefix(4);
+  return true;
+}
+bool get_str(std::string_view& in, std::string_view& s) {
+  uint32_t n;
+  if (!get_u32(in, n) || in.size() < n) return false;
+  s = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+void FeedbackJoin::save(std::string& out) const {
+  put_u32(out, static_cast<uint32_t>(order_.size()));
+  for (const auto& id : order_) {
+    const auto& r = store_.at(id);
+    put_str(out, id);
+    put_str(out, r.texts);
+    put_u32(out, r.predicted);
+  }
+}
+
+bool FeedbackJoin::restore(std::string_view& in) {
+  std::string_view at = in;
+  uint32_t n;
+  if (!get_u32(at, n)) return false;
+  std::vector<std::pair<std::string_view, Remembered>> items;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string_view id, texts;
+    uint32_t predicted;
+    if (!get_str(at, id) || !get_str(at, texts) || !get_u32(at, predicted)) return false;
+    // A label index beyond this model's labels (the labels changed): that alert can no longer be joined.
+    if (predicted >= labels_.size()) continue;
+    items.emplace_back(id, Remembered{std::string(texts), predicted});
+  }
+  for (auto& [id, r] : items) {
+    if (!remembering()) break;
+    auto [it, fresh] = store_.try_emplace(std::string(id), std::move(r));
+    if (fresh) order_.emplace_back(id);
+  }
+  while (order_.size() > remember_) {
+    store_.erase(order_.front());
+    order_.pop_front();
+  }
+  in = at;
+  return true;
 }
 
 FeedbackJoin::Resolved FeedbackJoin::resolve(const Event& e, const TextTransforms& texts) {

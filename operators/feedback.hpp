@@ -47,6 +47,13 @@ class FeedbackJoin {
 
   size_t remembered() const { return store_.size(); }
 
+  // The remembered alerts, oldest first, for a hot reload to hand over
+  // (analysts' verdicts on alerts raised before the reload must still join).
+  void save(std::string& out) const;
+  // Reads what save wrote from the front of `in` and advances it; false if
+  // the bytes are not save's (nothing is taken then).
+  bool restore(std::string_view& in);
+
  private:
   struct Remembered {
     std::string texts;

@@ -1,5 +1,7 @@
 #include "operators/online_classifier.hpp"
 
+#include <cstring>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -92,9 +94,53 @@ OnlineClassifierOp::~OnlineClassifierOp() {
   if (writer_.joinable()) writer_.join();
 }
 
+std::string OnlineClassifierOp::save_state() {
+  if (!model_) return {};
+  std::string out = "socstream.online.state.1\n";
+  const std::string model = model_->to_bytes();
+  const uint64_t gen = generation_;
+  const uint32_t n = static_cast<uint32_t>(model.size());
+  out.append(reinterpret_cast<const char*>(&gen), 8);
+  out.append(reinterpret_cast<const char*>(&n), 4);
+  out += model;
+  join_.save(out);
+  return out;
+}
+
+void OnlineClassifierOp::restore_state(std::string_view state) {
+  static constexpr std::string_view kMagic = "socstream.online.state.1\n";
+  if (state.substr(0, kMagic.size()) != kMagic || state.size() < kMagic.size() + 12) return;
+  state.remove_prefix(kMagic.size());
+  uint64_t gen;
+  uint32_t n;
+  std::memcpy(&gen, state.data(), 8);
+  std::memcpy(&n, state.data() + 8, 4);
+  state.remove_prefix(12);
+  if (state.size() < n) return;
+  try {
+    auto expect = [&](const std::vector<std::string>& labels, const online::FeatureOptions& f) {
+      if (labels != labels_ || !(f == features_)) throw std::runtime_error("the labels or features changed");
+    };
+    // As with a snapshot on disk, the learning options come with the model.
+    model_.emplace(online::OnlineLinear::from_bytes(state.substr(0, n), expect));
+  } catch (const std::exception& e) {
+    spdlog::warn("online_classifier {}: the previous topology's model is not carried over ({}); starting afresh", name_,
+                 e.what());
+    model_.reset();
+    return;
+  }
+  state.remove_prefix(n);
+  handed_over_ = true;
+  generation_ = gen;
+  set_version(gen);
+  if (!join_.restore(state)) spdlog::warn("online_classifier {}: the remembered alerts were not carried over", name_);
+  spdlog::info("online_classifier {}: carried over the previous topology's model ({} updates, progressive accuracy {:.4f}) "
+               "and {} remembered alerts", name_, model_->updates(), model_->progress().accuracy(), join_.remembered());
+}
+
 void OnlineClassifierOp::open() {
   probs_.resize(labels_.size());
-  if (snapshots_) {
+  if (snapshots_ && !handed_over_) {
     std::vector<std::string> errors;
     // A snapshot of another model (other labels or features) is not damaged:
     // starting afresh beside it would silently throw its learning away.

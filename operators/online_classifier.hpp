@@ -52,6 +52,8 @@ class OnlineClassifierOp final : public Operator {
   std::optional<Clock::time_point> next_deadline() const override;
   void on_deadline(Outputs& out) override;
   void finish(Outputs& out) override;
+  std::string save_state() override;
+  void restore_state(std::string_view state) override;
 
   const online::OnlineLinear& model() const { return *model_; }
   // The newest snapshot's number (written or on disk), and the version verdicts carry.
@@ -96,6 +98,7 @@ class OnlineClassifierOp final : public Operator {
   DriftWatch drift_;
 
   std::optional<online::SnapshotStore> snapshots_;
+  bool handed_over_ = false;  // restore_state gave the model: open() does not read the snapshots
   uint64_t snapshot_every_;
   std::chrono::milliseconds snapshot_interval_;
   uint64_t generation_ = 0;

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 
 #include "operators/operators.hpp"
 #include "operators/sigma/attack.hpp"
@@ -19,6 +17,8 @@ struct Compiled {
   std::shared_ptr<const std::vector<std::unique_ptr<RE2>>> singles;
 };
 
+Compiled compile_file(const Settings& s, const std::filesystem::path& file, int64_t max_mem);
+
 RE2::Options re2_options(int64_t max_mem) {
   RE2::Options o;
   o.set_log_errors(false);
@@ -26,14 +26,19 @@ RE2::Options re2_options(int64_t max_mem) {
   return o;
 }
 
-// Compiles a rules file once per process, however many instances use it.
+// Compiles a rules file once per topology, however many instances and
+// components use it; the next topology (a hot reload) reads it afresh.
 Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t max_mem) {
-  static std::mutex m;
-  static std::map<std::pair<std::string, int64_t>, Compiled> cache;
-  std::lock_guard lk(m);
-  auto key = std::make_pair(std::filesystem::weakly_canonical(file).string(), max_mem);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  const std::string key =
+      "regex_prefilter\n" + std::filesystem::weakly_canonical(file).string() + "\n" + std::to_string(max_mem);
+  auto c = s.context().shared().get_or_make<Compiled>(key, [&]() -> std::shared_ptr<Compiled> {
+    Compiled made = compile_file(s, file, max_mem);
+    return made.rules ? std::make_shared<Compiled>(std::move(made)) : nullptr;
+  });
+  return c ? *c : Compiled{};
+}
 
+Compiled compile_file(const Settings& s, const std::filesystem::path& file, int64_t max_mem) {
   Diagnostics& diag = s.diagnostics();
   const size_t before = diag.count();
   if (!std::filesystem::exists(file)) {
@@ -61,9 +66,7 @@ Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t m
     s.error("rules", "the rule set is too large for max_mem; raise max_mem");
     return {};
   }
-  Compiled c{rules, set, singles};
-  cache.emplace(key, c);
-  return c;
+  return Compiled{rules, set, singles};
 }
 
 }  // namespace
@@ -71,7 +74,7 @@ Compiled compile(const Settings& s, const std::filesystem::path& file, int64_t m
 RegexPrefilter::RegexPrefilter(const Settings& s) : texts_(s, "match") {
   const int64_t max_mem = static_cast<int64_t>(s.bytes("max_mem", 64u << 20));
   if (!s.has("rules")) return;  // reported by the schema check
-  Compiled c = compile(s, s.path("rules"), max_mem);
+  Compiled c = compile(s, s.config_path("rules"), max_mem);
   rules_ = c.rules;
   set_ = c.set;
   singles_ = c.singles;

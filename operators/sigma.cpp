@@ -12,18 +12,25 @@ namespace socstream {
 
 namespace {
 
+std::shared_ptr<const sigma::RuleSet> compile(const Settings& s);
+
 // The instances of one component (workers: N) share its compiled rules; a
-// RuleSet lives as long as the topology that made it, no longer.
+// RuleSet lives as long as the topology that made it, no longer (a hot reload
+// compiles the files as they are now).
 std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
-  static std::mutex m;
-  static std::map<std::string, std::weak_ptr<const sigma::RuleSet>> shared;
-  // Keyed by the component's settings as written too: two topologies that name
-  // the same file and component but different rules must not share them.
-  const std::string key = s.file() + "\n" + s.component() + "\n" + YAML::Dump(s.node());
-  std::lock_guard lk(m);
-  std::erase_if(shared, [](const auto& kv) { return kv.second.expired(); });
-  if (auto it = shared.find(key); it != shared.end())
-    if (auto rs = it->second.lock()) return rs;
+  return s.context().shared().get_or_make<const sigma::RuleSet>(
+      "sigma.rules\n" + s.component(), [&]() -> std::shared_ptr<const sigma::RuleSet> { return compile(s); });
+}
+
+// The directory a glob looks in (sigma/rules* -> sigma), for --watch to see new files appear.
+std::filesystem::path watched_for(const std::filesystem::path& entry) {
+  const std::string text = entry.string();
+  const size_t glob = text.find_first_of("*?[");
+  if (glob == std::string::npos) return entry;
+  return std::filesystem::path(text.substr(0, glob)).parent_path();
+}
+
+std::shared_ptr<const sigma::RuleSet> compile(const Settings& s) {
 
   sigma::CompileOptions opts;
   const YAML::Node ph = s.node()["placeholders"];
@@ -66,6 +73,7 @@ std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
   opts.prefilter = s.flag("prefilter", true);
 
   sigma::Pipeline pipeline;
+  if (const auto file = s.resolve(s.str("pipeline")); std::filesystem::is_regular_file(file)) s.config_file(file);
   try {
     pipeline = sigma::load_pipeline(s.str("pipeline"), s.base_dir());
   } catch (const ConfigError& e) {
@@ -73,7 +81,10 @@ std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
     return nullptr;
   }
   std::vector<std::filesystem::path> entries;
-  for (const auto& r : s.strings("rules")) entries.push_back(s.resolve(r));
+  for (const auto& r : s.strings("rules")) {
+    entries.push_back(s.resolve(r));
+    s.config_file(watched_for(entries.back()));
+  }
   std::vector<sigma::Refusal> refused;
   auto files = sigma::expand_rule_paths(entries, refused);
   auto parsed = sigma::load_rules(files, refused);
@@ -90,7 +101,6 @@ std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
   if (rs->stats().loaded == 0 && rs->correlations().empty())
     s.error("rules", "no rule loaded (" + std::to_string(rs->refused().size()) + " refused, " +
                          std::to_string(rs->stats().filtered) + " filtered out); see `socstream validate`");
-  shared[key] = rs;
   return rs;
 }
 
@@ -98,17 +108,12 @@ std::shared_ptr<const sigma::RuleSet> compiled_for(const Settings& s) {
 
 // One set of correlation windows per component, whatever its number of workers.
 std::shared_ptr<SigmaOp::Correlations> correlations_for(const Settings& s, std::shared_ptr<const sigma::RuleSet> rules) {
-  static std::mutex m;
-  static std::map<std::string, std::weak_ptr<SigmaOp::Correlations>> shared;
-  const std::string key = s.file() + "\n" + s.component() + "\n" + YAML::Dump(s.node());
-  std::lock_guard lk(m);
-  std::erase_if(shared, [](const auto& kv) { return kv.second.expired(); });
-  if (auto it = shared.find(key); it != shared.end())
-    if (auto c = it->second.lock()) return c;
-  auto c = std::make_shared<SigmaOp::Correlations>(std::move(rules), static_cast<size_t>(s.integer("max_groups", 100000, 1)));
-  if (s.has("state_dir")) c->store.emplace(s.path("state_dir"), "correlations", 3);
-  shared[key] = c;
-  return c;
+  return s.context().shared().get_or_make<SigmaOp::Correlations>("sigma.correlations\n" + s.component(), [&] {
+    auto c = std::make_shared<SigmaOp::Correlations>(std::move(rules),
+                                                     static_cast<size_t>(s.integer("max_groups", 100000, 1)));
+    if (s.has("state_dir")) c->store.emplace(s.path("state_dir"), "correlations", 3);
+    return c;
+  });
 }
 
 SigmaOp::SigmaOp(const Settings& s) {
@@ -299,6 +304,25 @@ void SigmaOp::finish(Outputs&) {
                corr_ ? fmt::format("; correlations: {} fired, {} group(s) open, {} evicted", corr_->correlator.fired(),
                                    corr_->correlator.groups(), corr_->correlator.evictions())
                      : std::string());
+}
+
+std::string SigmaOp::save_state() {
+  if (!corr_) return {};
+  std::lock_guard lk(corr_->m);
+  return corr_->correlator.save();
+}
+
+void SigmaOp::restore_state(std::string_view state) {
+  if (!corr_ || state.empty()) return;
+  std::lock_guard lk(corr_->m);
+  if (corr_->restored) return;  // the workers share one set of windows: the first takes it
+  try {
+    corr_->correlator.load(state);
+    corr_->restored = true;
+    spdlog::info("sigma: {} correlation window(s) carried over from the previous topology", corr_->correlator.groups());
+  } catch (const std::exception& e) {
+    spdlog::error("sigma: the previous topology's correlation windows cannot be used: {}; starting empty", e.what());
+  }
 }
 
 std::string SigmaOp::report() const { return rules_ ? rules_->summary(50) : std::string(); }

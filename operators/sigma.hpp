@@ -46,6 +46,8 @@ class SigmaOp final : public Operator {
   void on_deadline(Outputs& out) override;
   void finish(Outputs& out) override;
   std::string report() const override;
+  std::string save_state() override;
+  void restore_state(std::string_view state) override;
 
   const sigma::RuleSet& rules() const { return *rules_; }
   const sigma::Correlator* correlator() const { return corr_ ? &corr_->correlator : nullptr; }

@@ -41,7 +41,7 @@ TransformerOp::TransformerOp(const Settings& s)
   set_version(0);
   if (!s.has("model")) return;  // reported by the schema check
   try {
-    info_ = read_model_info(s.path("model"));
+    info_ = read_model_info(s.config_path("model"));
   } catch (const ModelError& e) {
     s.error("model", e.what());
     return;
@@ -111,6 +111,19 @@ void TransformerOp::open() {
   if (!model_) model_ = TextModel::load(info_);
   spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, info_.dir.string());
   learner_.open(*model_, info_, hooks_);
+  auto& g = context().metrics();
+  const Labels model{{"model", info_.name}};
+  metrics_.lookups = &g.counter("socstream_model_texts_total", "Texts a model operator looked up (cache hits and misses).", model);
+  metrics_.hits = &g.counter("socstream_model_cache_hits_total", "Texts a model operator answered from its cache.", model);
+  metrics_.forward_seconds = &g.histogram("socstream_model_forward_seconds", "Seconds per forward pass of a model.",
+                                          Histogram::exponential(0.0005, 2, 14), model);
+  metrics_.forward_texts = &g.histogram("socstream_model_forward_texts", "Texts per forward pass of a model.",
+                                        Histogram::exponential(1, 2, 10), model);
+  // Workers of one component serve one model between them: the first answers the API.
+  if (context().models().empty()) {
+    endpoint_ = std::make_unique<TransformerEndpoint>(*this);
+    context().serve_model(endpoint_.get());
+  }
 }
 
 void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
@@ -167,12 +180,14 @@ uint32_t TransformerOp::collect(Event& e, Verdict& v, std::vector<float>& embedd
 
 void TransformerOp::lookup(std::string_view text, Verdict& v, std::vector<float>& embedding, bool& embedded) {
   ++stats_.texts;
+  if (metrics_.lookups) metrics_.lookups->inc();
   if (cache_capacity_ > 0) {
     normalizer_.normalize(text, key_);
     // Used under the lock: the inference thread may evict the entry.
     std::lock_guard lk(cache_mu_);
     if (const auto* hit = cache_.find(key_)) {
       ++stats_.cache_hits;
+      if (metrics_.hits) metrics_.hits->inc();
       if (embed_) {
         embedding = *hit;
         embedded = true;
@@ -373,7 +388,17 @@ void TransformerOp::run(Open& b, Outputs& out) {
     views.clear();
     for (size_t k = at; k < end; ++k) views.push_back(jobs[order[k]]);
     try {
-      auto r = model_->predict(views);
+      std::vector<std::vector<float>> r;
+      {
+        // The model API asks the same model from its own thread.
+        std::lock_guard lk(model_mu_);
+        const auto t0 = Clock::now();
+        r = model_->predict(views);
+        if (metrics_.forward_seconds) {
+          metrics_.forward_seconds->observe(std::chrono::duration<double>(Clock::now() - t0).count());
+          metrics_.forward_texts->observe(static_cast<double>(views.size()));
+        }
+      }
       if (r.size() != views.size()) throw ModelError(fmt::format("{} results for {} texts", r.size(), views.size()));
       ++stats_.forwards;
       stats_.forward_texts += views.size();
@@ -402,6 +427,7 @@ void TransformerOp::run(Open& b, Outputs& out) {
     for (uint32_t k = 0; k < p.refs; ++k) bad |= failed[refs[k]] != 0;
     if (bad) {
       ++stats_.model_errors;
+      context().error("model_error");
       out.reject(dlq, std::move(p.event), "model_error", detail);
       continue;
     }
@@ -423,7 +449,10 @@ void TransformerOp::run(Open& b, Outputs& out) {
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
-  if (!b.learn.empty()) learner_.learn(*model_, info_, b.learn, hooks_);
+  if (!b.learn.empty()) {
+    std::lock_guard lk(model_mu_);
+    learner_.learn(*model_, info_, b.learn, hooks_);
+  }
   if (learn_) flush_drift(out);
 }
 

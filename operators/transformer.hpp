@@ -47,6 +47,7 @@
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/transformer/budget.hpp"
+#include "operators/transformer/endpoint.hpp"
 #include "operators/transformer/head_learner.hpp"
 #include "operators/verdict_fields.hpp"
 
@@ -85,6 +86,7 @@ class TransformerOp final : public Operator {
   Stats stats() const;
 
  private:
+  friend class TransformerEndpoint;
   struct Verdict {
     bool set = false;
     bool positive = false;
@@ -175,6 +177,16 @@ class TransformerOp final : public Operator {
 
   std::string scratch_, key_;
   Stats stats_;
+
+  // Forward passes, learning and pins take it: the model API runs on the admin's threads.
+  std::mutex model_mu_;
+  struct Metrics {
+    Counter* lookups = nullptr;
+    Counter* hits = nullptr;
+    Histogram* forward_seconds = nullptr;
+    Histogram* forward_texts = nullptr;
+  } metrics_;
+  std::unique_ptr<TransformerEndpoint> endpoint_;
 };
 
 }  // namespace socstream

@@ -80,7 +80,10 @@ Document::Document(const Settings& s)
     timestamp_fields_ = s.strings("timestamp_field");
   else
     timestamp_fields_ = {"@timestamp", "timestamp"};
-  if (s.has("field_map")) map_.load(s.str("field_map"), s.base_dir(), s.where("field_map"), s.diagnostics());
+  if (s.has("field_map")) {
+    if (const auto file = s.resolve(s.str("field_map")); std::filesystem::is_regular_file(file)) s.config_file(file);
+    map_.load(s.str("field_map"), s.base_dir(), s.where("field_map"), s.diagnostics());
+  }
   for (const auto& [from, to] : s.map("ecs_fields")) map_.add(from, to, s.where("ecs_fields"), s.diagnostics());
   original_ = s.flag("original", false);
 }

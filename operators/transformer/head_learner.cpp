@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace socstream {
 
 HeadLearner::HeadLearner(const Settings& s)
     : learn_(s.flag("learn", false)),
+      learn_configured_(learn_),
       pin_(s.integer("pin_version", 0, 0)),
       holdout_every_(static_cast<size_t>(s.integer("holdout_every", 5, 2, 1000))),
       train_batch_(static_cast<size_t>(s.integer("train_batch", 16, 1, 4096))),
@@ -40,6 +42,7 @@ std::vector<SettingSpec> HeadLearner::settings() {
 void HeadLearner::open(TextModel& model, const ModelInfo& info, const Hooks& hooks) {
   if (!versions_) return;
   const auto base = static_cast<uint64_t>(info.version);
+  if (model.can_learn()) base_head_ = model.head_bytes();
   auto on_disk = versions_->generations();
   next_version_ = std::max<uint64_t>(base, on_disk.empty() ? 0 : on_disk.front()) + 1;
   if (pin_) {
@@ -66,8 +69,59 @@ void HeadLearner::open(TextModel& model, const ModelInfo& info, const Hooks& hoo
   if (learn_) model.reset_shadow();
 }
 
+std::vector<uint64_t> HeadLearner::versions(const ModelInfo& info) const {
+  std::vector<uint64_t> v{static_cast<uint64_t>(info.version)};
+  if (versions_)
+    for (uint64_t g : versions_->generations())
+      if (g != v.front()) v.push_back(g);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::string HeadLearner::pin(TextModel& model, const ModelInfo& info, const std::string& version, const Hooks& hooks) {
+  if (!versions_) return info.name + ": pinning needs versions_dir, where the versions are";
+  if (!model.can_learn()) return info.name + ": this model has no head to pin (model.yaml names none)";
+  const auto base = static_cast<uint64_t>(info.version);
+  const bool latest = version == "latest";
+  uint64_t v = 0;
+  if (latest) {
+    auto on_disk = versions_->generations();
+    v = on_disk.empty() ? base : std::max(base, on_disk.front());
+  } else {
+    auto r = std::from_chars(version.data(), version.data() + version.size(), v);
+    if (r.ec != std::errc() || r.ptr != version.data() + version.size() || v == 0)
+      return "'" + version + "' is not a version: a number, or latest";
+    const auto all = versions(info);
+    if (std::find(all.begin(), all.end(), v) == all.end()) {
+      std::string have;
+      for (uint64_t x : all) have += (have.empty() ? "" : ", ") + std::to_string(x);
+      return fmt::format("{} has no version {} (it has {})", info.name, v, have);
+    }
+  }
+  try {
+    model.load_head(v == base ? std::string_view(base_head_) : std::string_view(versions_->read(v)));
+  } catch (const std::exception& e) {
+    return fmt::format("{}: version {} cannot be loaded from {}: {}", info.name, v, versions_->path_of(v).string(), e.what());
+  }
+  // Whatever the shadow learnt was against the head now gone.
+  train_.clear();
+  window_trained_ = held_ = live_right_ = shadow_right_ = 0;
+  pin_ = latest ? 0 : static_cast<int64_t>(v);
+  learn_ = latest && learn_configured_;
+  if (learn_) model.reset_shadow();
+  hooks.serve(v);
+  hooks.forget_cache();
+  spdlog::info("transformer: {} {} version {} (model API)", info.name, latest ? "serves the latest," : "pinned at", v);
+  return {};
+}
+
 void HeadLearner::learn(TextModel& model, const ModelInfo& info, std::vector<std::pair<std::string, uint32_t>>& verdicts,
                         const Hooks& hooks) {
+  if (!learn_) {
+    // Pinned at run time: frozen, as pin_version freezes it.
+    verdicts.clear();
+    return;
+  }
   std::vector<std::pair<std::string, uint32_t>> held;
   for (auto& v : verdicts) {
     if (++seen_ % holdout_every_ == 0) held.push_back(std::move(v));

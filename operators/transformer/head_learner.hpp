@@ -51,6 +51,15 @@ class HeadLearner {
   void learn(TextModel& model, const ModelInfo& info, std::vector<std::pair<std::string, uint32_t>>& verdicts,
              const Hooks& hooks);
 
+  // At run time (the model API's PUT): serves `version` ("latest": the newest
+  // saved, learning resumed as configured; a number: model.yaml's or one in
+  // versions_dir, frozen as pin_version freezes it). On the thread that owns
+  // the model, or under its lock. Returns what is wrong, empty when done.
+  std::string pin(TextModel& model, const ModelInfo& info, const std::string& version, const Hooks& hooks);
+  // model.yaml's version and the saved ones, oldest first.
+  std::vector<uint64_t> versions(const ModelInfo& info) const;
+  uint64_t pinned_version() const { return static_cast<uint64_t>(pin_); }
+
   struct Stats {
     uint64_t trained = 0, held_back = 0, promotions = 0, discards = 0;
   };
@@ -60,6 +69,8 @@ class HeadLearner {
   void gate(TextModel& model, const ModelInfo& info, const Hooks& hooks);
 
   bool learn_ = false;
+  bool learn_configured_ = false;
+  std::string base_head_;  // model.yaml's head, for a rollback to it at run time
   std::optional<online::SnapshotStore> versions_;
   int64_t pin_ = 0;
   size_t holdout_every_ = 5, train_batch_ = 16, gate_examples_ = 200;
