@@ -301,7 +301,9 @@ void SigmaOp::finish(Outputs&) {
                      : std::string());
 }
 
-std::string SigmaOp::report() const { return rules_ ? rules_->summary(50) : std::string(); }
+// `validate` is where every refused rule is read, so it lists them all; the
+// log line at start keeps to a few.
+std::string SigmaOp::report() const { return rules_ ? rules_->summary(SIZE_MAX) : std::string(); }
 
 ComponentSpec sigma_spec() {
   return ComponentSpec{
