@@ -325,7 +325,9 @@ void SigmaOp::restore_state(std::string_view state) {
   }
 }
 
-std::string SigmaOp::report() const { return rules_ ? rules_->summary(50) : std::string(); }
+// `validate` is where every refused rule is read, so it lists them all; the
+// log line at start keeps to a few.
+std::string SigmaOp::report() const { return rules_ ? rules_->summary(SIZE_MAX) : std::string(); }
 
 ComponentSpec sigma_spec() {
   return ComponentSpec{

@@ -13,7 +13,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang llvm libclang-rt-14-dev
-  python3 jq
+  python3 python3-yaml jq
   redis-server redis-tools kcat default-jre-headless maven
 )
 

@@ -92,13 +92,19 @@ def to_schema(node):
 
 
 def rule_entry():
+    # A Sigma rule (the entries that name a kind) is there in full: what an
+    # analyst triages by, and the author DRL 1.1 requires, are never left out
+    # (empty when the rule has none), so a consumer need not guess.
+    sigma_required = ["kind", "title", "level", "status", "description", "author", "references", "falsepositives",
+                      "logsource", "threat"]
     return {
         "type": "object", "required": ["id", "severity", "tags"], "additionalProperties": False,
+        "if": {"required": ["kind"]}, "then": {"required": sigma_required},
         "properties": {
             "id": STRING, "severity": SEVERITY, "tags": STRINGS,
             "kind": {"enum": ["sigma", "sigma_correlation"]}, "title": STRING, "level": STRING, "status": STRING,
             "description": STRING, "author": STRING, "references": STRINGS, "falsepositives": STRINGS,
-            "logsource": {"type": "object", "additionalProperties": False,
+            "logsource": {"type": "object", "additionalProperties": False, "required": ["product", "category", "service"],
                           "properties": {"product": STRING, "category": STRING, "service": STRING}},
             "threat": {"type": "object", "additionalProperties": False,
                        "properties": {"tactics": ATTACK, "techniques": ATTACK}},

@@ -427,11 +427,21 @@ void RuleSet::build_correlations(const std::vector<const Rule*>& corr, const std
         auto map_one = [&](const std::string& sigma_field) {
           std::string field = sigma_field;
           if (auto a = c.aliases.find(sigma_field); a != c.aliases.end()) {
-            auto n = rule_names_.find(input);
-            if (n == rule_names_.end() || !a->second.count(n->second))
+            // An alias names each rule as `rules:` may, by its name or its id
+            // (pySigma resolves both the same way).
+            const std::string* by_name = nullptr;
+            const std::string* by_id = nullptr;
+            if (auto n = rule_names_.find(input); n != rule_names_.end())
+              if (auto f = a->second.find(n->second); f != a->second.end()) by_name = &f->second;
+            if (auto f = a->second.find(rules_[input].id); f != a->second.end()) by_id = &f->second;
+            if (!by_name && !by_id)
               throw RuleError{c.where, "bad_correlation",
                               "alias '" + sigma_field + "' does not say which field rule '" + rules_[input].id + "' uses"};
-            field = a->second.at(n->second);
+            if (by_name && by_id && *by_name != *by_id)
+              throw RuleError{c.where, "bad_correlation",
+                              "alias '" + sigma_field + "' gives rule '" + rules_[input].id + "' two fields, '" + *by_name +
+                                  "' by its name and '" + *by_id + "' by its id"};
+            field = by_name ? *by_name : *by_id;
           }
           std::vector<FieldId> ids;
           for (const auto& f : pipeline_.event_fields(field, nullptr)) ids.push_back(intern(f));
@@ -491,11 +501,12 @@ std::string RuleSet::summary(size_t max_refusals) const {
     for (const auto& [reason, list] : by_reason) {
       s += fmt::format("\n  {} ({}):", reason, list.size());
       for (const Refusal* r : list) {
-        if (shown++ >= max_refusals) break;
+        if (shown == max_refusals) break;
         s += "\n    " + r->str();
+        ++shown;
       }
     }
-    if (shown > max_refusals) s += fmt::format("\n  ... {} more", refused_.size() - max_refusals);
+    if (shown < refused_.size()) s += fmt::format("\n  ... {} more not listed", refused_.size() - shown);
   }
   if (!stats_.skipped.empty()) {
     s += "\nnot for this pipeline:";

@@ -217,9 +217,9 @@ Correlation parse_correlation(const YAML::Node& n, const std::string& file) {
   if (c.type == "value_count" && c.field.empty())
     fail(n, file, "bad_correlation", "value_count needs the counted field as condition.field");
   if (const YAML::Node a = n["aliases"]; a.IsDefined()) {
-    if (!a.IsMap()) fail(a, file, "bad_correlation", "'aliases' maps an alias to {rule name: field}");
+    if (!a.IsMap()) fail(a, file, "bad_correlation", "'aliases' maps an alias to {rule name or id: field}");
     for (const auto& kv : a) {
-      if (!kv.second.IsMap()) fail(kv.second, file, "bad_correlation", "alias '" + kv.first.Scalar() + "' maps rule names to fields");
+      if (!kv.second.IsMap()) fail(kv.second, file, "bad_correlation", "alias '" + kv.first.Scalar() + "' maps rule names or ids to fields");
       for (const auto& rf : kv.second) c.aliases[kv.first.Scalar()][rf.first.Scalar()] = text_of(rf.second, file, "alias");
     }
   }

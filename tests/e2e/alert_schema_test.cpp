@@ -57,6 +57,32 @@ TEST(AlertSchema, TheValidatorRefusesWhatBreaksTheContract) {
   EXPECT_NE(validate(with(R"("@timestamp":"2026-01-02T03:04:05.000Z",)", "")), 0) << "@timestamp is required";
 }
 
+// A Sigma rule's entry carries what an analyst triages by; the contract says so.
+TEST(AlertSchema, ASigmaRuleEntryIsComplete) {
+  const std::string entry =
+      R"({"id":"x","severity":"high","tags":[],"kind":"sigma","title":"t","level":"high","status":"test",)"
+      R"("description":"d","author":"a","references":["https://example.com"],"falsepositives":[],)"
+      R"("logsource":{"product":"windows","category":"process_creation","service":""},"threat":{"tactics":[],"techniques":[]}})";
+  auto with_rule = [&](const std::string& rule) {
+    std::string a = valid_alert();
+    const std::string empty = R"("rules":[])";
+    return a.replace(a.find(empty), empty.size(), R"("rules":[)" + rule + "]");
+  };
+  auto without = [&](const std::string& part) {
+    std::string e = entry;
+    auto at = e.find(part);
+    EXPECT_NE(at, std::string::npos) << part;
+    return with_rule(e.erase(at, part.size()));
+  };
+  ASSERT_EQ(validate(with_rule(entry)), 0) << "the complete entry must pass, or the refusals below prove nothing";
+  for (const char* part : {R"("description":"d",)", R"("status":"test",)", R"("references":["https://example.com"],)",
+                           R"("falsepositives":[],)", R"(,"service":"")"})
+    EXPECT_NE(validate(without(part)), 0) << "a Sigma entry without " << part;
+  EXPECT_NE(validate(with_rule(std::string(entry).replace(entry.find(R"("logsource":{)"), 13, R"("logsource":{"os":"x",)"))), 0)
+      << "logsource has product, category and service only";
+  EXPECT_EQ(validate(with_rule(R"({"id":"sqli","severity":"high","tags":["sqli"]})")), 0) << "a regex rule has none of them";
+}
+
 // A topology added to config/ without a test that validates its alerts fails here.
 TEST(AlertSchema, EveryBundledTopologyWithAlertsIsValidatedByATest) {
   std::set<std::string> with_alerts, validated;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "tests/support/test_support.hpp"
+#include "tests/unit/operators/sigma_support.hpp"
 
 using namespace socstream;
 using namespace socstream::testing;
@@ -121,6 +122,96 @@ TEST(Alert, RendersAnEcsAlert) {
   EXPECT_EQ(int64_t(s["source"]["partition"]), 3);
   EXPECT_EQ(int64_t(s["source"]["offset"]), 42);
   expect_schema_valid({doc}, "the unit test's alert");
+}
+
+// A Sigma rule as the Sigma compiler makes it, rendered per rule: what an
+// analyst triages by (description, status, references, false positives, log
+// source) reaches the alert, in socstream.rules and in ECS rule.*.
+TEST(Alert, RendersASigmaRuleInFull) {
+  SigmaRig sigma(R"(title: Whoami Execution
+id: 929a690e-bef0-4204-a928-ef5e620d6fcc
+status: test
+description: Detects the execution of whoami
+author: Florian Roth
+date: 2018-08-13
+modified: 2023-11-11
+references:
+    - https://example.com/whoami
+    - https://example.com/more
+falsepositives:
+    - Admin activity
+    - Scripts
+level: high
+tags: [attack.discovery, attack.t1033]
+logsource: {category: process_creation, product: windows}
+detection:
+    sel: {Image|endswith: '\whoami.exe'}
+    condition: sel
+)");
+  ASSERT_EQ(sigma.rules().rules().size(), 1u) << sigma.rules().summary();
+  ASSERT_TRUE(sigma.hits(R"({"Image":"C:\\Windows\\System32\\whoami.exe"})"));
+  const std::string matched = sigma.explain();
+  Diagnostics diag;
+  auto op = make("{detector: sigma, per_rule: true, field_map: windows}", diag);
+  ASSERT_TRUE(diag.ok()) << diag.str();
+  std::string src = "events";
+  Event e;
+  e.pos = SourcePos{&src, 0, 7, {}};
+  e.rules = {&sigma.rules().rules()[0]};
+  e.matched = {matched};
+  e.fields.push_back(Field{"Image", "C:\\Windows\\System32\\whoami.exe"});
+  std::string doc;
+  op->render_rule(doc, e, 0, "2026-11-21T00:00:00.000Z");
+  simdjson::dom::parser p;
+  simdjson::dom::element a;
+  ASSERT_EQ(p.parse(doc).get(a), simdjson::SUCCESS) << doc;
+  auto strings = [](simdjson::dom::element list) {
+    std::vector<std::string> out;
+    for (auto v : simdjson::dom::array(list)) out.emplace_back(std::string_view(v));
+    return out;
+  };
+  auto r = a["socstream"]["rules"].at(0);
+  EXPECT_EQ(std::string_view(r["kind"]), "sigma");
+  EXPECT_EQ(std::string_view(r["title"]), "Whoami Execution");
+  EXPECT_EQ(std::string_view(r["status"]), "test");
+  EXPECT_EQ(std::string_view(r["description"]), "Detects the execution of whoami");
+  EXPECT_EQ(strings(r["references"]), (std::vector<std::string>{"https://example.com/whoami", "https://example.com/more"}));
+  EXPECT_EQ(strings(r["falsepositives"]), (std::vector<std::string>{"Admin activity", "Scripts"}));
+  EXPECT_EQ(std::string_view(r["logsource"]["product"]), "windows");
+  EXPECT_EQ(std::string_view(r["logsource"]["category"]), "process_creation");
+  EXPECT_EQ(std::string_view(r["logsource"]["service"]), "") << "every logsource part is there, empty when the rule has none";
+  EXPECT_EQ(std::string_view(r["author"]), "Florian Roth");
+  EXPECT_EQ(std::string_view(r["level"]), "high");
+  EXPECT_EQ(std::string_view(r["severity"]), "high");
+  EXPECT_EQ(std::string_view(r["threat"]["techniques"].at(0)["id"]), "T1033");
+  EXPECT_EQ(std::string_view(r["matched"]["selections"].at(0)), "sel");
+  // ECS: the rule where a SIEM reads it.
+  EXPECT_EQ(std::string_view(a["rule"]["name"]), "Whoami Execution");
+  EXPECT_EQ(std::string_view(a["rule"]["uuid"]), "929a690e-bef0-4204-a928-ef5e620d6fcc");
+  EXPECT_EQ(std::string_view(a["rule"]["description"]), "Detects the execution of whoami");
+  EXPECT_EQ(std::string_view(a["rule"]["reference"]), "https://example.com/whoami") << "ECS keeps one reference: the first";
+  EXPECT_EQ(std::string_view(a["rule"]["category"]), "process_creation");
+  EXPECT_EQ(std::string_view(a["rule"]["version"]), "2023-11-11") << "modified over date";
+  EXPECT_EQ(std::string_view(a["event"]["id"]), AlertOp::alert_id("sigma", e.pos, "929a690e-bef0-4204-a928-ef5e620d6fcc"));
+  EXPECT_EQ(std::string_view(a["process"]["executable"]), "C:\\Windows\\System32\\whoami.exe") << "field_map: windows";
+  expect_schema_valid({doc}, "the unit test's Sigma alert");
+
+  // A rule that says none of them still gives every key, so a consumer need not guess.
+  SigmaRig bare("title: Bare\nid: bare\nlogsource: {product: windows}\ndetection:\n    sel: {A: x}\n    condition: sel\n");
+  ASSERT_EQ(bare.rules().rules().size(), 1u);
+  e.rules = {&bare.rules().rules()[0]};
+  e.matched = {std::string_view()};
+  doc.clear();
+  op->render_rule(doc, e, 0, "2026-11-21T00:00:00.000Z");
+  ASSERT_EQ(p.parse(doc).get(a), simdjson::SUCCESS) << doc;
+  r = a["socstream"]["rules"].at(0);
+  EXPECT_EQ(std::string_view(r["status"]), "");
+  EXPECT_EQ(std::string_view(r["description"]), "");
+  EXPECT_TRUE(strings(r["references"]).empty());
+  EXPECT_TRUE(strings(r["falsepositives"]).empty());
+  EXPECT_EQ(std::string_view(r["logsource"]["product"]), "windows");
+  EXPECT_TRUE(a["rule"]["description"].error()) << "ECS rule.description only when there is one";
+  expect_schema_valid({doc}, "the unit test's bare Sigma alert");
 }
 
 TEST(Alert, PlacesOnlyWhatFitsAndNeverWhatTheAlertOwns) {

@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/crc.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/ack.hpp"
 #include "operators/operators.hpp"
@@ -166,6 +169,60 @@ correlation:
   EXPECT_EQ(c.at(100 + 601, kOk + R"(,"User":"dave")"), Ids{"s1"});
 }
 
+TEST(SigmaCorrelation, AliasesNameRulesByIdOrName) {
+  // f1 and s1 are the ids of failed_logon and successful_logon: an alias may
+  // name a rule either way, as `rules:` may.
+  Corr c(R"(title: By id
+id: by_id
+correlation:
+    type: temporal_ordered
+    rules: [f1, successful_logon]
+    group-by: [who]
+    aliases:
+        who:
+            f1: TargetUserName
+            successful_logon: User
+    timespan: 10m
+)");
+  ASSERT_TRUE(c.rig().rules().refused().empty()) << c.rig().rules().summary();
+  EXPECT_EQ(c.at(0, kFail + R"(,"TargetUserName":"bob")"), Ids{});
+  EXPECT_EQ(c.at(1, kOk + R"(,"User":"alice")"), Ids{}) << "another user: not bob's window";
+  EXPECT_EQ(c.at(2, kOk + R"(,"User":"bob")"), Ids{"by_id"}) << "bob's failure (by TargetUserName) then success";
+
+  Corr clash(R"(title: Two fields for one rule
+id: clash
+correlation:
+    type: temporal
+    rules: [failed_logon, successful_logon]
+    group-by: [who]
+    aliases:
+        who:
+            failed_logon: TargetUserName
+            f1: User
+            s1: User
+    timespan: 10m
+)");
+  ASSERT_EQ(clash.rig().refusal_reasons(), Ids{"bad_correlation"});
+  EXPECT_NE(clash.rig().rules().refused()[0].message.find("two fields, 'TargetUserName' by its name and 'User' by its id"),
+            std::string::npos)
+      << clash.rig().rules().refused()[0].message;
+
+  Corr missing(R"(title: An alias for one rule only
+id: missing
+correlation:
+    type: temporal
+    rules: [failed_logon, successful_logon]
+    group-by: [who]
+    aliases:
+        who:
+            f1: TargetUserName
+    timespan: 10m
+)");
+  ASSERT_EQ(missing.rig().refusal_reasons(), Ids{"bad_correlation"});
+  EXPECT_NE(missing.rig().rules().refused()[0].message.find("does not say which field rule 's1' uses"), std::string::npos)
+      << missing.rig().rules().refused()[0].message;
+}
+
 TEST(SigmaCorrelation, ChainsAndBrokenReferences) {
   Corr c(R"(title: Many failures
 id: many
@@ -266,11 +323,12 @@ struct OpRig {
 
   std::unique_ptr<SigmaOp> second;  // another worker of the same component
 
-  OpRig(const TempDir& state, const std::string& rules) {
+  // `extra`: more settings, as YAML map entries ("max_groups: 2, status: [test]").
+  OpRig(const TempDir& state, const std::string& rules, const std::string& extra = "") {
     files.write("rules.yml", rules);
     files.write("p.yaml", kPipeline);
     YAML::Node n = YAML::Load("{rules: rules.yml, pipeline: p.yaml, state_dir: '" + (state.path() / "state").string() +
-                              "', snapshot_interval_s: 1}");
+                              "', snapshot_interval_s: 1" + (extra.empty() ? "" : ", " + extra) + "}");
     Settings s(n, name, (files.path() / "t.yaml").string(), files.path(), &diag);
     s.check(sigma_spec().settings);
     op = std::make_unique<SigmaOp>(s);
@@ -545,4 +603,135 @@ TEST(SigmaOperator, WorkersShareTheWindows) {
   r.second->finish(*r.out);
   EXPECT_EQ(done.load(), 1);
   EXPECT_TRUE(ok.load());
+}
+
+TEST(SigmaOperator, EvictionsAreLoggedAtMostOnceASecond) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  struct Restore {
+    std::shared_ptr<spdlog::logger> logger;
+    ~Restore() { spdlog::set_default_logger(logger); }
+  } restore{previous};
+  auto evicted = [&] {
+    std::vector<std::string> lines;
+    std::istringstream in(log.str());
+    for (std::string l; std::getline(in, l);)
+      if (l.find("evicted to stay within max_groups") != std::string::npos) lines.push_back(l);
+    return lines;
+  };
+
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  OpRig r(state, kBase + "---\n" + brute_force("1h", 3), "max_groups: 2");
+  ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+  auto* t = new Token(&done, &ok);
+  t->set_pending(11);
+  // Ten users in one burst: groups 3 to 10 each evict the oldest.
+  std::vector<Fields> burst;
+  for (int i = 0; i < 10; ++i) burst.push_back({{"EventID", "4625"}, {"User", "u" + std::to_string(i)}, {"ts", std::to_string(100 + i)}});
+  r.feed(burst, t);
+  EXPECT_EQ(r.op->correlator()->evictions(), 8u);
+  auto lines = evicted();
+  ASSERT_EQ(lines.size(), 1u) << "eight evictions within a second are one line\n" << log.str();
+  EXPECT_NE(lines[0].find("1 correlation group(s) evicted"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("[warning]"), std::string::npos) << lines[0];
+  // A second later the next eviction reports those held back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  r.feed({{{"EventID", "4625"}, {"User", "late"}, {"ts", "200"}}}, t, 10);
+  lines = evicted();
+  ASSERT_EQ(lines.size(), 2u) << log.str();
+  EXPECT_NE(lines[1].find("8 correlation group(s) evicted"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("(9 in all)"), std::string::npos) << lines[1];
+  for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+  r.op->finish(*r.out);
+  EXPECT_NE(log.str().find("9 evicted"), std::string::npos) << "the run's summary counts them all\n" << log.str();
+  EXPECT_EQ(done.load(), 1);
+}
+
+TEST(SigmaOperator, EventsWithoutFieldsAreDeadLetters) {
+  // An event no parser ran on would otherwise pass as benign: it goes to dlq with its reason.
+  TempDir state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  OpRig r(state, kBase);
+  ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+  auto* t = new Token(&done, &ok);
+  t->set_pending(3);
+  r.feed({{}, {{"EventID", "4624"}}, {{"EventID", "1"}}}, t);
+  auto dead = drain(r.dlq, r.kept);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].error, "no_fields");
+  EXPECT_NE(std::string(dead[0].error_detail).find("json_parse with fields: all"), std::string::npos) << dead[0].error_detail;
+  ASSERT_NE(dead[0].error_component, nullptr);
+  EXPECT_EQ(*dead[0].error_component, "sigma");
+  EXPECT_EQ(dead[0].pos.offset, 0) << "the first event of the batch";
+  auto matched = drain(r.matched, r.kept);
+  ASSERT_EQ(matched.size(), 1u) << "the events with fields still run";
+  EXPECT_EQ(matched[0].rules[0]->id, "s1");
+  auto other = drain(r.other, r.kept);
+  EXPECT_EQ(other.size(), 1u);
+  EXPECT_EQ(r.op->stats().no_fields, 1u);
+  EXPECT_EQ(r.op->stats().events, 3u);
+  for (auto* port : {&dead, &matched, &other})
+    for (auto& e : *port) e.ack.complete();
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_TRUE(ok.load());
+}
+
+TEST(SigmaOperator, StatusAndLogSourceSettingsReachTheRules) {
+  const std::string rules = R"(title: Stable logon
+id: stable
+status: stable
+logsource: {product: windows, service: security}
+detection:
+    sel: {EventID: 4624}
+    condition: sel
+---
+title: Test logon
+id: test
+status: test
+logsource: {product: windows, service: security}
+detection:
+    sel: {EventID: 4624}
+    condition: sel
+---
+title: Sysmon logon-like
+id: sysmon
+status: stable
+logsource: {product: windows, service: sysmon}
+detection:
+    sel: {EventID: 4624}
+    condition: sel
+)";
+  auto ids = [](const std::vector<Event>& events) {
+    Ids out;
+    for (const auto& e : events)
+      for (const Rule* r : e.rules) out.push_back(r->id);
+    return out;
+  };
+  {
+    TempDir state;
+    OpRig r(state, rules, "status: [stable], logsource: {product: windows, service: security}");
+    ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+    EXPECT_EQ(r.op->rules().stats().loaded, 1u);
+    EXPECT_EQ(r.op->rules().stats().filtered, 2u);
+    r.feed({{{"EventID", "4624"}}}, nullptr);
+    EXPECT_EQ(ids(drain(r.matched, r.kept)), Ids{"stable"});
+  }
+  {
+    TempDir state;
+    OpRig r(state, rules, "status: test");
+    ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+    EXPECT_EQ(r.op->rules().stats().filtered, 2u) << "a single status as a string";
+    r.feed({{{"EventID", "4624"}}}, nullptr);
+    EXPECT_EQ(ids(drain(r.matched, r.kept)), Ids{"test"});
+  }
+  {
+    TempDir state;
+    OpRig r(state, rules, "logsource: {os: windows}");
+    EXPECT_FALSE(r.diag.ok());
+    EXPECT_NE(r.diag.str().find("'os' is not product, category or service"), std::string::npos) << r.diag.str();
+  }
 }

@@ -16,6 +16,8 @@ SigmaRig::SigmaRig(const std::string& rules_yaml, Options o) {
   sigma::CompileOptions opts;
   opts.placeholders = o.placeholders;
   opts.prefilter = o.prefilter;
+  opts.status = o.status;
+  opts.logsource = o.logsource;
   rules_ = std::make_shared<const sigma::RuleSet>(parsed, sigma::load_pipeline(pipeline, dir_.path()), opts,
                                                   std::move(refused));
   eval_ = std::make_unique<sigma::Evaluator>(rules_);

@@ -20,6 +20,8 @@ class SigmaRig {
     std::string pipeline = "none";  // a built-in name, or YAML text of a pipeline
     std::map<std::string, std::vector<std::string>> placeholders;
     bool prefilter = true;
+    std::vector<std::string> status;  // the operator's filters (empty: its defaults)
+    sigma::LogSource logsource;
   };
   explicit SigmaRig(const std::string& rules_yaml) : SigmaRig(rules_yaml, Options{}) {}
   SigmaRig(const std::string& rules_yaml, Options o);

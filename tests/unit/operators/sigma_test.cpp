@@ -394,12 +394,197 @@ TEST(SigmaRules, RefusedWithReasonAndPosition) {
   EXPECT_EQ(cond.rules().refused()[0].title, "rule r1");
 }
 
+// Every reason the loader and compiler give, each with the place a user must
+// edit: the line and column of the offending node, or the file alone where no
+// line exists (a path that matched nothing, a file that cannot be read).
+TEST(SigmaRules, EveryRefusalKindNamesItsPlace) {
+  struct Case {
+    std::string what, yaml, reason;
+    int line, column;
+    std::string rule_id;  // what the refusal names the rule by ("" when the document has no usable id)
+  };
+  // Lines 1-7: a rule the correlations below can count; line 8 ends its document.
+  const std::string base = sigma_rule("    sel: {EventID: 4625}\n    condition: sel", "base") + "---\n";
+  auto correlation = [&](const std::string& body) {
+    // Lines 9-11, then `body` from line 12, indented as the correlation's keys.
+    return base + "title: Corr\nid: corr\ncorrelation:\n" + body;
+  };
+  const std::vector<Case> cases{
+      {"a time-part modifier", sigma_rule("    sel:\n        TimeCreated|minute: 5\n    condition: sel"),
+       "unsupported_modifier", 7, 9, "r1"},
+      {"|expand without a value", sigma_rule("    sel:\n        User|expand: '%Nobody%'\n    condition: sel"),
+       "unknown_placeholder", 7, 22, "r1"},
+      {"a level Sigma does not have",
+       "title: t\nid: lv\nlevel: severe\nlogsource: {product: windows}\ndetection:\n    sel: {A: x}\n    condition: sel\n",
+       "bad_rule", 3, 8, "lv"},
+      {"a title that is a list",
+       "title: [a, b]\nid: tl\nlogsource: {product: windows}\ndetection:\n    sel: {A: x}\n    condition: sel\n", "bad_rule",
+       1, 8, "tl"},
+      {"a Sigma 1.0 collection",
+       "action: global\ntitle: t\nid: ac\nlogsource: {product: windows}\ndetection:\n    sel: {A: x}\n    condition: sel\n",
+       "unsupported", 1, 9, "ac"},
+      {"a Sigma 1.0 timeframe", sigma_rule("    sel: {A: x}\n    timeframe: 5m\n    condition: sel"), "unsupported", 7, 5,
+       "r1"},
+      {"no detection", "title: t\nid: nd\nlogsource: {product: windows}\n", "not_a_rule", 1, 1, "nd"},
+      {"the same id twice",
+       sigma_rule("    sel: {A: x}\n    condition: sel", "dup") + "---\n" + sigma_rule("    sel: {A: y}\n    condition: sel", "dup"),
+       "duplicate_id", 9, 1, "dup"},
+      {"a timespan without a unit",
+       correlation("    type: event_count\n    rules: [base]\n    timespan: 5x\n    condition: {gte: 2}\n"),
+       "bad_correlation", 14, 15, "corr"},
+      {"a threshold that is not a number",
+       correlation("    type: event_count\n    rules: [base]\n    timespan: 5m\n    condition: {gte: many}\n"),
+       "bad_correlation", 15, 22, "corr"},
+      {"an unknown correlation key",
+       correlation("    type: event_count\n    rules: [base]\n    timespan: 5m\n    condition: {gte: 2}\n    groupby: [User]\n"),
+       "bad_correlation", 16, 5, "corr"},
+      {"an unknown correlation type",
+       correlation("    type: sliding_count\n    rules: [base]\n    timespan: 5m\n    condition: {gte: 2}\n"),
+       "unsupported_correlation", 12, 11, "corr"},
+      {"a condition without a lower bound",
+       correlation("    type: event_count\n    rules: [base]\n    timespan: 5m\n    condition: {lt: 2}\n"),
+       "unsupported_correlation", 15, 16, "corr"},
+      {"a rule that is not loaded",
+       correlation("    type: event_count\n    rules: [nosuch]\n    timespan: 5m\n    condition: {gte: 2}\n"), "unknown_rule",
+       12, 5, "corr"},
+      {"an alias that leaves a rule out",
+       correlation("    type: temporal\n    rules: [base, r2]\n    group-by: [who]\n    aliases:\n        who: {base: User}\n"
+                   "    timespan: 5m\n") +
+           "---\n" + sigma_rule("    sel: {EventID: 4624}\n    condition: sel", "r2"),
+       "bad_correlation", 12, 5, "corr"},
+  };
+  for (const auto& c : cases) {
+    SigmaRig s(c.yaml);
+    ASSERT_EQ(s.rules().refused().size(), 1u) << c.what << "\n" << s.rules().summary();
+    const auto& r = s.rules().refused()[0];
+    EXPECT_EQ(r.reason, c.reason) << c.what << ": " << r.str();
+    EXPECT_EQ(r.where.line, c.line) << c.what << ": " << r.str();
+    EXPECT_EQ(r.where.column, c.column) << c.what << ": " << r.str();
+    EXPECT_EQ(r.rule_id, c.rule_id) << c.what << ": " << r.str();
+    EXPECT_NE(r.where.file.find("rules.yml"), std::string::npos) << c.what;
+  }
+
+  // A file that does not parse: the parser's own position.
+  SigmaRig syntax("title: t\nid: y\nlogsource: {product: windows\ndetection:\n");
+  ASSERT_EQ(syntax.rules().refused().size(), 1u) << syntax.rules().summary();
+  const auto& y = syntax.rules().refused()[0];
+  EXPECT_EQ(y.reason, "yaml_syntax") << y.str();
+  EXPECT_EQ(y.where.line, 4) << y.str();
+  EXPECT_EQ(y.where.column, 10) << "where the unclosed flow map had to end: " << y.str();
+
+  // Paths: no line to give, so the file or pattern as written, and line 0.
+  TempDir d;
+  std::vector<sigma::Refusal> refused;
+  const auto pattern = (d.path() / "nowhere" / "*.yml").string();
+  const auto missing = d.path() / "missing.yml";
+  EXPECT_TRUE(sigma::expand_rule_paths({pattern, missing}, refused).empty());
+  ASSERT_EQ(refused.size(), 2u);
+  for (const auto& r : refused) {
+    EXPECT_EQ(r.reason, "no_rules") << r.str();
+    EXPECT_EQ(r.where.line, 0) << r.str();
+  }
+  EXPECT_EQ(refused[0].where.file, pattern);
+  EXPECT_EQ(refused[0].message, "the pattern matches no rule file");
+  EXPECT_EQ(refused[1].where.file, missing.string());
+  EXPECT_EQ(refused[1].message, "no such file or directory");
+  // A file gone between listing and reading (or one that cannot be opened).
+  refused.clear();
+  EXPECT_TRUE(sigma::load_rules({missing}, refused).empty());
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].reason, "unreadable") << refused[0].str();
+  EXPECT_EQ(refused[0].where.file, missing.string());
+  EXPECT_EQ(refused[0].where.line, 0);
+}
+
 TEST(SigmaRules, ARefusedRuleDoesNotStopTheOthers) {
   SigmaRig s(sigma_rule("    sel:\n        A|bogus: 'x'\n    condition: sel", "bad") + "---\n" +
              sigma_rule("    sel:\n        A: 'x'\n    condition: sel", "good") + "---\n" +
              sigma_rule("    sel:\n        A: 'y'\n    condition: sel", "good"));
   EXPECT_EQ(s.refusal_reasons(), (std::vector<std::string>{"unknown_modifier", "duplicate_id"}));
   EXPECT_EQ(s.match(R"({"A":"x"})"), Ids{"good"});
+}
+
+TEST(SigmaRules, SummaryListsRefusalsByReasonUpToItsCap) {
+  std::string rules;
+  for (int i = 0; i < 6; ++i)
+    rules += (i ? "---\n" : "") + sigma_rule("    sel:\n        A|bogus: 'x'\n    condition: sel", "mod" + std::to_string(i));
+  rules += "---\n" + sigma_rule("    sel:\n        A|re: '(?=x)'\n    condition: sel", "re0");
+  SigmaRig s(rules);
+  ASSERT_EQ(s.rules().refused().size(), 7u);
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string all = s.rules().summary(SIZE_MAX);
+  EXPECT_EQ(count(all, ": unknown_modifier: "), 6u) << all;
+  EXPECT_EQ(count(all, ": regex_refused: "), 1u) << all;
+  EXPECT_EQ(all.find("not listed"), std::string::npos) << all;
+  EXPECT_LT(all.find("regex_refused (1):"), all.find("unknown_modifier (6):")) << "reasons in order, each with its count";
+  const std::string capped = s.rules().summary(3);
+  EXPECT_EQ(count(capped, "rule 'mod") + count(capped, "rule 're0'"), 3u) << capped;
+  EXPECT_NE(capped.find("unknown_modifier (6):"), std::string::npos) << "every reason keeps its count\n" << capped;
+  EXPECT_NE(capped.find("... 4 more not listed"), std::string::npos) << capped;
+}
+
+TEST(SigmaFilters, StatusLoadsOnlyTheStatusesAsked) {
+  // Five rules that all match the same event, one per status (and one without).
+  auto rule = [](const std::string& id, const std::string& status) {
+    return "title: rule " + id + "\nid: " + id + (status.empty() ? "" : "\nstatus: " + status) +
+           "\nlogsource: {product: windows}\ndetection:\n    sel: {Image|endswith: '\\whoami.exe'}\n    condition: sel\n";
+  };
+  const std::string rules = rule("stable", "stable") + "---\n" + rule("test", "test") + "---\n" +
+                            rule("experimental", "experimental") + "---\n" + rule("deprecated", "deprecated") + "---\n" +
+                            rule("unsupported", "unsupported") + "---\n" + rule("none", "");
+  const std::string whoami = R"({"Image":"C:\\Windows\\System32\\whoami.exe"})";
+
+  SigmaRig defaults(rules);
+  EXPECT_EQ(defaults.rules().stats().loaded, 4u);
+  EXPECT_EQ(defaults.rules().stats().filtered, 2u) << "deprecated and unsupported are left out by default";
+  EXPECT_TRUE(defaults.rules().refused().empty()) << "a filtered rule is not a refused one";
+  EXPECT_EQ(defaults.match(whoami), (Ids{"stable", "test", "experimental", "none"}));
+
+  SigmaRig stable(rules, SigmaRig::Options{.status = {"stable"}});
+  EXPECT_EQ(stable.rules().stats().loaded, 1u);
+  EXPECT_EQ(stable.rules().stats().filtered, 5u) << "a rule without a status has none of those asked";
+  EXPECT_EQ(stable.match(whoami), Ids{"stable"});
+
+  SigmaRig old(rules, SigmaRig::Options{.status = {"deprecated", "test"}});
+  EXPECT_EQ(old.rules().stats().filtered, 4u);
+  EXPECT_EQ(old.match(whoami), (Ids{"test", "deprecated"})) << "asking for deprecated rules loads them";
+}
+
+TEST(SigmaFilters, LogSourceLoadsOnlyThatLogSource) {
+  // The same detection under four log sources; pipeline `none` would run all four on any event.
+  auto rule = [](const std::string& id, const std::string& logsource) {
+    return "title: rule " + id + "\nid: " + id + "\nlogsource: " + logsource +
+           "\ndetection:\n    sel: {CommandLine|contains: 'whoami'}\n    condition: sel\n";
+  };
+  const std::string rules = rule("win_proc", "{product: windows, category: process_creation}") + "---\n" +
+                            rule("win_net", "{product: windows, category: network_connection}") + "---\n" +
+                            rule("win_ps", "{product: windows, service: powershell}") + "---\n" +
+                            rule("linux_proc", "{product: linux, category: process_creation}");
+  const std::string event = R"({"CommandLine":"cmd /c whoami"})";
+  SigmaRig all(rules);
+  EXPECT_EQ(all.match(event), (Ids{"win_proc", "win_net", "win_ps", "linux_proc"}));
+
+  SigmaRig proc(rules, SigmaRig::Options{.logsource = {"windows", "process_creation", ""}});
+  EXPECT_EQ(proc.rules().stats().loaded, 1u);
+  EXPECT_EQ(proc.rules().stats().filtered, 3u);
+  EXPECT_TRUE(proc.rules().stats().skipped.empty()) << "filtered out, not 'not for this pipeline'";
+  EXPECT_EQ(proc.match(event), Ids{"win_proc"});
+
+  SigmaRig windows(rules, SigmaRig::Options{.logsource = {"windows", "", ""}});
+  EXPECT_EQ(windows.rules().stats().filtered, 1u);
+  EXPECT_EQ(windows.match(event), (Ids{"win_proc", "win_net", "win_ps"}));
+
+  SigmaRig powershell(rules, SigmaRig::Options{.logsource = {"", "", "powershell"}});
+  EXPECT_EQ(powershell.rules().stats().filtered, 3u);
+  EXPECT_EQ(powershell.match(event), Ids{"win_ps"});
+
+  SigmaRig both(rules, SigmaRig::Options{.status = {"stable"}, .logsource = {"windows", "", ""}});
+  EXPECT_EQ(both.rules().stats().loaded, 0u) << "both filters hold: none of these rules has a status";
+  EXPECT_EQ(both.match(event), Ids{});
 }
 
 TEST(SigmaRules, MetadataForAlerts) {
