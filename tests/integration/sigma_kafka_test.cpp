@@ -61,7 +61,7 @@ TEST(SigmaKafka, SampleThroughKafkaToRedisOnceEach) {
                                               {"SOCSTREAM_STREAM", stream},
                                               {"SOCSTREAM_ALERTS_TOPIC", alerts},
                                               {"SOCSTREAM_DLQ_TOPIC", dlq},
-                                              {"SOCSTREAM_STATE_DIR", (state.path() / "sigma").string()}};
+                                              {"SOCSTREAM_STATE_DIR", state.path().string()}};
   };
   const std::string group = unique("sigma");
   {
