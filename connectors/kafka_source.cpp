@@ -75,6 +75,11 @@ class KafkaSource final : public Source {
 
   void run(SourceContext& ctx) override {
     ctx_ = &ctx;
+    // Ready once the group has given this member its partitions (none is an
+    // answer too: more members than partitions).
+    context().manage_readiness();
+    context().set_ready(false, "waiting for the consumer group to assign partitions");
+    register_metrics();
     rk_ = make_kafka(RD_KAFKA_CONSUMER, config_, this,
                      [](rd_kafka_conf_t* c) { rd_kafka_conf_set_rebalance_cb(c, &KafkaSource::on_rebalance); });
     expect_brokers(rk_.get(), config_);
@@ -262,7 +267,55 @@ class KafkaSource final : public Source {
   }
 
   void housekeeping() {
-    if (Clock::now() - last_commit_ >= std::chrono::milliseconds(commit_every_)) commit(false);
+    if (Clock::now() - last_commit_ >= std::chrono::milliseconds(commit_every_)) {
+      commit(false);
+      publish_figures();
+    }
+  }
+
+  // Per partition, what /metrics shows: read on the admin's thread, so
+  // copied here (the tracks are the source thread's alone). The high
+  // watermark is librdkafka's cached one from the last fetch: no broker call.
+  struct Figure {
+    std::string topic;
+    int32_t partition;
+    int64_t committed, high;
+  };
+  void publish_figures() {
+    std::vector<Figure> f;
+    for (const auto& [k, t] : tracks_) {
+      int64_t low = -1, high = -1;
+      rd_kafka_get_watermark_offsets(rk_.get(), k.first.c_str(), k.second, &low, &high);
+      f.push_back(Figure{k.first, k.second, t.committed, high});
+    }
+    std::lock_guard lk(figures_m_);
+    figures_ = std::move(f);
+  }
+
+  void register_metrics() {
+    auto read = [this](auto pick) {
+      return [this, pick](std::vector<MetricSample>& out) {
+        std::lock_guard lk(figures_m_);
+        for (const auto& f : figures_)
+          if (auto v = pick(f); v >= 0)
+            out.push_back({{{"topic", f.topic}, {"partition", std::to_string(f.partition)}}, static_cast<double>(v)});
+      };
+    };
+    auto& g = context().metrics();
+    g.collect("socstream_kafka_consumer_lag_messages",
+              "Messages of a partition after the offset this group committed (high watermark - committed).",
+              MetricType::Gauge, read([](const Figure& f) {
+                return f.committed >= 0 && f.high >= 0 ? std::max<int64_t>(0, f.high - f.committed) : -1;
+              }));
+    g.collect("socstream_kafka_committed_offset", "The offset this group committed last, per partition.",
+              MetricType::Gauge, read([](const Figure& f) { return f.committed; }));
+    g.collect("socstream_kafka_high_watermark_offset", "A partition's end as the last fetch saw it.", MetricType::Gauge,
+              read([](const Figure& f) { return f.high; }));
+    g.collect("socstream_kafka_partitions_assigned", "Partitions the group assigned to this member.", MetricType::Gauge,
+              [this](std::vector<MetricSample>& out) {
+                std::lock_guard lk(figures_m_);
+                out.push_back({{}, static_cast<double>(figures_.size())});
+              });
   }
 
   // The pipeline is full: stop fetching but keep serving the group (heartbeats,
@@ -308,6 +361,8 @@ class KafkaSource final : public Source {
         rd_kafka_assign(rk, parts);
       if (self->paused_) rd_kafka_pause_partitions(rk, parts);
       spdlog::info("{}: assigned {} partition(s)", self->ctx_->name, parts->cnt);
+      self->context().set_ready(true);
+      self->publish_figures();
     } else {
       // Commit what is complete for the partitions we lose; their in-flight
       // events are left to finish but not committed: the next owner re-reads them.
@@ -318,6 +373,8 @@ class KafkaSource final : public Source {
       else
         rd_kafka_assign(rk, nullptr);
       spdlog::info("{}: revoked {} partition(s)", self->ctx_->name, parts->cnt);
+      if (self->tracks_.empty()) self->context().set_ready(false, "its partitions were revoked; waiting for the group");
+      self->publish_figures();
     }
   }
 
@@ -333,6 +390,7 @@ class KafkaSource final : public Source {
       spdlog::warn("{}: {} events still in flight after {} ms; they will be consumed again", ctx_->name,
                    completions_->in_flight.load(), drain_ms_);
     commit(true);
+    publish_figures();
     spdlog::info("{}: paused for backpressure {} time(s)", ctx_->name, pauses_);
     rd_kafka_queue_destroy(queue_);
     rd_kafka_consumer_close(rk_.get());
@@ -356,6 +414,8 @@ class KafkaSource final : public Source {
   uint64_t pauses_ = 0;
   Clock::time_point last_commit_;
   std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
+  std::mutex figures_m_;
+  std::vector<Figure> figures_;
 };
 
 }  // namespace

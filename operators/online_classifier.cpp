@@ -172,6 +172,27 @@ void OnlineClassifierOp::open() {
   }
   if (!model_) model_.emplace(labels_, features_, ftrl_);
   updates_at_snapshot_ = model_->updates();
+  if (!endpoint_) {
+    endpoint_ = std::make_unique<OnlineEndpoint>(*this);
+    context().serve_model(endpoint_.get());
+    const Labels model{{"model", name_}};
+    auto figure = [this, model](const char* name, const char* help, MetricType type, auto read) {
+      context().metrics().collect(name, help, type, [this, model, read](std::vector<MetricSample>& out) {
+        std::lock_guard lk(model_mu_);
+        out.push_back({model, static_cast<double>(read())});
+      });
+    };
+    figure("socstream_model_progressive_accuracy", "An online model's accuracy on each verdict before it learnt from it.",
+           MetricType::Gauge, [this] { return model_->progress().accuracy(); });
+    figure("socstream_model_updates_total", "Verdicts an online model learnt from.", MetricType::Counter,
+           [this] { return model_->updates(); });
+    figure("socstream_model_drift_events_total", "Drift an online model's detectors reported.", MetricType::Counter,
+           [this] { return drift_.drifts(); });
+    figure("socstream_model_verdicts_rejected_total", "Verdicts an online model could not learn from (dead-lettered).",
+           MetricType::Counter, [this] { return stats_.rejected; });
+    figure("socstream_model_scored_total", "Events an online model scored.", MetricType::Counter,
+           [this] { return stats_.scored; });
+  }
   next_snapshot_ = Clock::now() + snapshot_interval_;
   next_metrics_ = Clock::now() + metrics_interval_;
 }
@@ -198,6 +219,7 @@ void OnlineClassifierOp::featurize(std::string_view joined) {
 }
 
 void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
+  std::unique_lock lk(model_mu_);
   auto arena = std::make_shared<Arena>(4096);
   Batch pos = in.derive(in.size());
   Batch neg = in.derive();
@@ -212,11 +234,13 @@ void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
   neg.hold(arena);
   dlq.hold(arena);
   drift.hold(std::move(arena));
+  if (snapshots_ && model_->updates() - updates_at_snapshot_ >= snapshot_every_) snapshot(false);
+  // Not while emitting: a full channel downstream would hold the API up.
+  lk.unlock();
   out.emit(0, std::move(pos));
   out.emit(1, std::move(neg));
   if (!drift.empty()) out.emit(2, std::move(drift));
   if (!dlq.empty()) out.emit(out.dlq_port(), std::move(dlq));
-  if (snapshots_ && model_->updates() - updates_at_snapshot_ >= snapshot_every_) snapshot(false);
 }
 
 void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift) {
@@ -232,7 +256,7 @@ void OnlineClassifierOp::learn(Event& e, Batch& dlq, Outputs& out, Arena& arena,
   ++stats_.learnt;
   ++window_examples_;
   window_correct_ += right;
-  if (auto doc = drift_.verdict(!right, context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
+  if (auto doc = drift_.verdict(!right, drift_context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
   watch_scores(1 - probs_[negative_], e, arena, drift);
   if (snapshots_) unsaved_.push_back(std::move(e.ack));
   else e.ack.complete();
@@ -253,13 +277,7 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
   ++stats_.scored;
   model_->predict(slots_.data(), slots_.size(), probs_.data());
   const float suspicion = 1 - probs_[negative_];
-  const bool positive = suspicion >= threshold_;
-  uint32_t label = negative_;
-  if (positive) {
-    label = negative_ == 0 ? 1 : 0;
-    for (uint32_t k = 0; k < labels_.size(); ++k)
-      if (k != negative_ && probs_[k] > probs_[label]) label = k;
-  }
+  const auto [label, positive] = judge(probs_.data());
   e.scored = true;
   e.set_field(names_.label, labels_[label]);
   e.set_field(names_.score, number(arena, probs_[label]), ValueKind::Number);
@@ -280,7 +298,19 @@ void OnlineClassifierOp::score(Event& e, Batch& pos, Batch& neg, Arena& arena, B
   pos.events.push_back(std::move(e));
 }
 
-std::string OnlineClassifierOp::explain(uint32_t label) {
+std::pair<uint32_t, bool> OnlineClassifierOp::judge(const float* probs) const {
+  const bool positive = 1 - probs[negative_] >= threshold_;
+  uint32_t label = negative_;
+  if (positive) {
+    label = negative_ == 0 ? 1 : 0;
+    for (uint32_t k = 0; k < labels_.size(); ++k)
+      if (k != negative_ && probs[k] > probs[label]) label = k;
+  }
+  return {label, positive};
+}
+
+std::string OnlineClassifierOp::explain(uint32_t label, size_t top) {
+  const size_t explain_ = top ? top : this->explain_;
   // A feature's push towards `label` and away from the negative label, summed
   // over its occurrences (in any of the event's texts); names are built for
   // the winners only.
@@ -334,12 +364,12 @@ std::string OnlineClassifierOp::explain(uint32_t label) {
   return doc;
 }
 
-DriftWatch::Context OnlineClassifierOp::context(const Event& e) const {
+DriftWatch::Context OnlineClassifierOp::drift_context(const Event& e) const {
   return DriftWatch::Context{name_, version(), model_->updates(), e.pos};
 }
 
 void OnlineClassifierOp::watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift) {
-  if (auto doc = drift_.score(suspicion, context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
+  if (auto doc = drift_.score(suspicion, drift_context(e))) drift.events.push_back(document_event(arena, *doc, e.pos));
 }
 
 std::optional<Clock::time_point> OnlineClassifierOp::next_deadline() const {
@@ -349,6 +379,7 @@ std::optional<Clock::time_point> OnlineClassifierOp::next_deadline() const {
 }
 
 void OnlineClassifierOp::on_deadline(Outputs& out) {
+  std::lock_guard lk(model_mu_);
   auto now = Clock::now();
   if (now >= next_metrics_) {
     emit_metrics(out);
@@ -419,6 +450,7 @@ void OnlineClassifierOp::writer_loop() {
 }
 
 void OnlineClassifierOp::finish(Outputs& out) {
+  std::lock_guard lk(model_mu_);
   if (snapshots_ && (model_->updates() != updates_at_snapshot_ || !unsaved_.empty())) snapshot(true);
   emit_metrics(out);
   const auto& p = model_->progress();

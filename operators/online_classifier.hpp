@@ -35,6 +35,7 @@
 #include "models/snapshots.hpp"
 #include "operators/drift_watch.hpp"
 #include "operators/feedback.hpp"
+#include "operators/online_classifier/endpoint.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/verdict_fields.hpp"
 
@@ -65,15 +66,18 @@ class OnlineClassifierOp final : public Operator {
   const Stats& stats() const { return stats_; }
 
  private:
+  friend class OnlineEndpoint;
   // The feature slots of the event's texts (returns how many texts), or of
   // '\0'-joined texts, into slots_.
   size_t featurize(const Event& e);
   void featurize(std::string_view joined);
   void learn(Event& e, Batch& dlq, Outputs& out, Arena& arena, Batch& drift);
   void score(Event& e, Batch& pos, Batch& neg, Arena& arena, Batch& drift);
-  std::string explain(uint32_t label);
+  std::string explain(uint32_t label, size_t top = 0);  // top 0: the explain setting
+  // The verdict of probabilities: the label reported and whether it is positive.
+  std::pair<uint32_t, bool> judge(const float* probs) const;
   void watch_scores(float suspicion, const Event& e, Arena& arena, Batch& drift);
-  DriftWatch::Context context(const Event& e) const;
+  DriftWatch::Context drift_context(const Event& e) const;
   void emit_metrics(Outputs& out);
   void snapshot(bool wait);
   void set_version(uint64_t v);
@@ -127,6 +131,10 @@ class OnlineClassifierOp final : public Operator {
   std::vector<float> probs_;
   std::string scratch_, joined_;
   Stats stats_;
+
+  // The model API reads the model from the admin's threads; batches take it whole.
+  mutable std::mutex model_mu_;
+  std::unique_ptr<OnlineEndpoint> endpoint_;
 };
 
 }  // namespace socstream

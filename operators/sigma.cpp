@@ -124,11 +124,56 @@ SigmaOp::SigmaOp(const Settings& s) {
   eval_ = std::make_unique<sigma::Evaluator>(rules_);
   if (!rules_->correlations().empty()) corr_ = correlations_for(s, rules_);
   snapshot_interval_ = std::chrono::milliseconds(s.integer("snapshot_interval_s", 10, 1, 86400) * 1000);
+  top_rules_ = static_cast<size_t>(s.integer("metrics_top_rules", 20, 0, 1000));
+  counts_ = s.context().shared().get_or_make<RuleCounts>("sigma.counts\n" + s.component(), [&] {
+    return std::make_shared<RuleCounts>(rules_->rules().size());
+  });
   max_future_ms_ = s.integer("max_future_s", 300, 0, 86400 * 366) * 1000;
+}
+
+void SigmaOp::register_metrics() {
+  auto& g = context().metrics();
+  // The workers share one set of series: the first to open registers them.
+  auto once = context().shared().get_or_make<std::atomic<bool>>(
+      "sigma.metrics\n" + context().name(), [] { return std::make_shared<std::atomic<bool>>(false); });
+  if (once->exchange(true)) return;
+  g.gauge("socstream_sigma_rules_loaded", "Sigma rules (and correlations) a component loaded.")
+      .set(static_cast<double>(rules_->stats().loaded + rules_->correlations().size()));
+  g.gauge("socstream_sigma_rules_refused", "Sigma rules a component could not load (socstream validate says why).")
+      .set(static_cast<double>(rules_->refused().size()));
+  auto counts = counts_;
+  auto rules = rules_;
+  const size_t top = top_rules_;
+  g.collect("socstream_sigma_rule_matches_total", "Matches of the Sigma rules that matched most (top metrics_top_rules).",
+            MetricType::Counter, [counts, rules, top](std::vector<MetricSample>& out) {
+              std::vector<std::pair<uint64_t, size_t>> hits;
+              for (size_t i = 0; i < counts->n; ++i)
+                if (uint64_t n = counts->counts[i].load(std::memory_order_relaxed)) hits.emplace_back(n, i);
+              const size_t n = std::min(top, hits.size());
+              std::partial_sort(hits.begin(), hits.begin() + static_cast<ptrdiff_t>(n), hits.end(),
+                                [](const auto& a, const auto& b) { return a.first > b.first; });
+              for (size_t k = 0; k < n; ++k) {
+                const Rule& r = rules->rules()[hits[k].second];
+                out.push_back({{{"rule_id", r.id}, {"rule_title", r.title}}, static_cast<double>(hits[k].first)});
+              }
+            });
+  if (auto corr = corr_) {
+    g.collect("socstream_sigma_correlation_groups", "Correlation groups a component keeps windows for.",
+              MetricType::Gauge, [corr](std::vector<MetricSample>& out) {
+                std::lock_guard lk(corr->m);
+                out.push_back({{}, static_cast<double>(corr->correlator.groups())});
+              });
+    g.collect("socstream_sigma_correlation_evictions_total", "Correlation groups evicted to stay within max_groups.",
+              MetricType::Counter, [corr](std::vector<MetricSample>& out) {
+                std::lock_guard lk(corr->m);
+                out.push_back({{}, static_cast<double>(corr->correlator.evictions())});
+              });
+  }
 }
 
 void SigmaOp::open() {
   spdlog::info("sigma: {}", rules_->summary(5));
+  register_metrics();
   if (!corr_) return;
   std::lock_guard lk(corr_->m);
   if (corr_->restored) return;  // another worker did
@@ -179,6 +224,7 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
     e.matched.resize(upstream);
     for (const auto& m : matches_) {
       if (rules_->generates(m.rule)) {
+        count(m.rule);
         e.rules.push_back(&rules[m.rule]);
         if (explain_) {
           scratch_.clear();
@@ -196,6 +242,7 @@ void SigmaOp::process(Batch&& in, Outputs& out) {
     }
     for (auto& f : fired_) {
       if (!rules_->generates(f.rule)) continue;
+      count(f.rule);
       e.rules.push_back(&rules[f.rule]);
       e.matched.push_back(explain_ ? arena->copy(f.explanation) : std::string_view());
     }
@@ -345,6 +392,7 @@ ComponentSpec sigma_spec() {
        {"explain", SettingType::Bool, false, "record what each rule matched on: selections and field values (default true)"},
        {"prefilter", SettingType::Bool, false, "evaluate only rules whose literals an event holds (default true)"},
        {"max_groups", SettingType::Int, false, "correlation groups kept over all correlations (default 100000)"},
+       {"metrics_top_rules", SettingType::Int, false, "rules with the most matches shown in /metrics (default 20)"},
        {"state_dir", SettingType::String, false, "where correlation windows are snapshotted (default: memory only)"},
        {"snapshot_interval_s", SettingType::Int, false, "seconds between correlation snapshots (default 10)"},
        {"max_future_s", SettingType::Int, false,

@@ -22,6 +22,7 @@
 // only once a snapshot holds it, so a crash loses no half-built correlation.
 // The instances of a parallel sigma (`workers: N`) share one set of windows
 // behind a lock: only the rare events that feed a correlation take it.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -76,7 +77,20 @@ class SigmaOp final : public Operator {
   int64_t event_time();
   uint64_t event_id(const SourcePos& pos);
 
+  // Matches per rule, shared by the component's workers, for the top-N series of /metrics.
+  struct RuleCounts {
+    explicit RuleCounts(size_t n) : n(n), counts(std::make_unique<std::atomic<uint64_t>[]>(n)) {}
+    size_t n;
+    std::unique_ptr<std::atomic<uint64_t>[]> counts;
+  };
+  void count(uint32_t rule) {
+    if (counts_ && rule < counts_->n) counts_->counts[rule].fetch_add(1, std::memory_order_relaxed);
+  }
+  void register_metrics();
+
   std::shared_ptr<const sigma::RuleSet> rules_;
+  std::shared_ptr<RuleCounts> counts_;
+  size_t top_rules_ = 20;
   std::unique_ptr<sigma::Evaluator> eval_;
   std::shared_ptr<Correlations> corr_;
   bool explain_ = true;
