@@ -32,7 +32,9 @@ struct Harness {
       dlq{100000, 1 << 26};
   std::vector<Batch> kept;
 
-  explicit Harness(const std::string& settings, const TempDir* snapshots_in = nullptr) {
+  // `handed_over`: a hot reload's state for the new instance, given before it opens.
+  explicit Harness(const std::string& settings, const TempDir* snapshots_in = nullptr,
+                   const std::string* handed_over = nullptr) {
     const auto& snap_dir = (snapshots_in ? *snapshots_in : dir).path() / "snaps";
     YAML::Node n = YAML::Load("{labels: [norm, sqli, xss, path-traversal, cmdi], field: payload, "
                               "feedback_sources: [train, feedback], snapshot_dir: '" +
@@ -41,6 +43,7 @@ struct Harness {
     s.check(online_classifier_spec().settings);
     op = std::make_unique<OnlineClassifierOp>(s);
     if (!diag.ok()) return;
+    if (handed_over) op->restore_state(*handed_over);
     op->open();
     out = std::make_unique<Outputs>(&name, op->output_ports());
     out->connect(0, &pos);
@@ -138,6 +141,42 @@ TEST(OnlineClassifier, VerdictsByAlertIdJoinTheRememberedAlertAndChangeItsScore)
   auto after = h.drain(h.neg);
   ASSERT_EQ(after.size(), 1u) << "30 false-positive verdicts turned the verdict";
   EXPECT_EQ(field_of(after[0], "label"), "norm");
+}
+
+TEST(OnlineClassifier, AReloadHandsTheModelAndItsRememberedAlertsToTheNextTopology) {
+  auto data = rows();
+  Harness h("alert_detector: web, explain: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  train(h, data, 0, 5000);
+  const std::string text = "1' union select password from users--";
+  h.feed(kEvents, {{{"payload", text}}}, 777);
+  auto first = h.drain(h.pos);
+  ASSERT_EQ(first.size(), 1u);
+  const std::string score = field_of(first[0], "score");
+  const std::string state = h.op->save_state();
+  // The next topology has another threshold (a changed component) and no snapshots of its own.
+  TempDir elsewhere;
+  Harness next("alert_detector: web, explain: 0, threshold: 0.6", &elsewhere, &state);
+  ASSERT_TRUE(next.diag.ok()) << next.diag.str();
+  EXPECT_EQ(next.op->model().updates(), 5000u);
+  next.feed(kEvents, {{{"payload", text}}}, 778);
+  auto again = next.drain(next.pos);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(field_of(again[0], "score"), score) << "the same model, the same score";
+  // A verdict on the alert the old topology raised still joins its text.
+  next.feed(kFeedback, {{{"alert_id", AlertOp::alert_id("web", first[0].pos)}, {"label", "false_positive"}}});
+  EXPECT_TRUE(next.drain(next.dlq).empty()) << "the remembered alert came over";
+  EXPECT_EQ(next.op->model().updates(), 5001u);
+
+  // Other labels: the state cannot be used; the new topology starts afresh rather than failing.
+  TempDir third_dir;
+  YAML::Node n = YAML::Load("{labels: [benign, evil], field: payload}");
+  Diagnostics d;
+  Settings s(n, "online", (third_dir.path() / "t.yaml").string(), third_dir.path(), &d);
+  OnlineClassifierOp other(s);
+  other.restore_state(state);
+  other.open();
+  EXPECT_EQ(other.model().updates(), 0u);
 }
 
 TEST(OnlineClassifier, BadVerdictsGoToTheDeadLetterPortWithTheReason) {

@@ -324,7 +324,9 @@ struct OpRig {
   std::unique_ptr<SigmaOp> second;  // another worker of the same component
 
   // `extra`: more settings, as YAML map entries ("max_groups: 2, status: [test]").
-  OpRig(const TempDir& state, const std::string& rules, const std::string& extra = "") {
+  // `handed_over`: a hot reload's state, given before the operator opens.
+  OpRig(const TempDir& state, const std::string& rules, const std::string& extra = "",
+        const std::string* handed_over = nullptr) {
     files.write("rules.yml", rules);
     files.write("p.yaml", kPipeline);
     YAML::Node n = YAML::Load("{rules: rules.yml, pipeline: p.yaml, state_dir: '" + (state.path() / "state").string() +
@@ -334,6 +336,7 @@ struct OpRig {
     op = std::make_unique<SigmaOp>(s);
     second = std::make_unique<SigmaOp>(s);
     if (!diag.ok()) return;
+    if (handed_over) op->restore_state(*handed_over);
     op->open();
     out = std::make_unique<Outputs>(&name, op->output_ports());
     out->connect(0, &matched);
@@ -387,6 +390,37 @@ TEST(SigmaCorrelation, WindowsSurviveARestartAndHoldAcks) {
   for (auto& e : alerts) e.ack.complete();
   again.op->finish(*again.out);
   EXPECT_EQ(done.load(), 2);
+}
+
+TEST(SigmaCorrelation, AReloadHandsHalfBuiltWindowsToTheNextTopology) {
+  const std::string rules = kBase + "---\n" + brute_force("1h", 3);
+  TempDir state, other_state;
+  std::atomic<int> done{0};
+  std::atomic<bool> ok{false};
+  std::string handed;
+  {
+    OpRig r(state, rules);
+    ASSERT_TRUE(r.diag.ok()) << r.diag.str();
+    auto* t = new Token(&done, &ok);
+    t->set_pending(2);
+    r.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "100"}}, {{"EventID", "4625"}, {"User", "bob"}, {"ts", "101"}}}, t);
+    for (auto& e : drain(r.other, r.kept)) e.ack.complete();
+    r.op->finish(*r.out);
+    handed = r.op->save_state();
+  }
+  ASSERT_FALSE(handed.empty());
+  // The new topology keeps its windows elsewhere: what it has, it has from the handover.
+  OpRig next(other_state, rules, "max_groups: 50", &handed);
+  ASSERT_TRUE(next.diag.ok()) << next.diag.str();
+  EXPECT_EQ(next.op->correlator()->groups(), 1u);
+  auto* t = new Token(&done, &ok);
+  t->set_pending(1);
+  next.feed({{{"EventID", "4625"}, {"User", "bob"}, {"ts", "102"}}}, t, 2);
+  auto alerts = drain(next.matched, next.kept);
+  ASSERT_EQ(alerts.size(), 1u) << "two failures before the reload and one after are three";
+  EXPECT_EQ(alerts[0].rules[0]->id, "bf");
+  for (auto& e : alerts) e.ack.complete();
+  next.op->finish(*next.out);
 }
 
 TEST(SigmaCorrelation, DamagedSnapshotFallsBackToTheOneBefore) {
