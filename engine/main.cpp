@@ -20,6 +20,7 @@
 #include "engine/json_writer.hpp"
 #include "engine/runtime.hpp"
 #include "engine/service.hpp"
+#include "engine/test_cases.hpp"
 #include "engine/topology.hpp"
 #include "models/model.hpp"
 
@@ -38,6 +39,9 @@ commands:
   run FILE        run the topology in FILE until its sources end or SIGINT/SIGTERM;
                   SIGHUP (or --watch, or POST /api/reload) reloads it without losing an event
   validate FILE   check FILE (and the files it names) without running; every error, as file:line:col
+  test FILE --cases CASES [--junit REPORT]
+                  run CASES' golden events through FILE's operators and check the outputs they expect
+                  (sources and sinks are not run); exit 1 if a case fails, REPORT in JUnit XML
   predict --model DIR [TEXT...]
                   print each text's label and scores (lines from stdin when no TEXT is given)
 
@@ -252,6 +256,8 @@ int main(int argc, char** argv) {
   opts.add_options()("help,h", "show this help")("version", "print the version")(
       "admin", po::value<std::string>(), "serve /health, /ready, /metrics and /api on HOST:PORT (the topology's admin.address)")(
       "watch", "run: reload when the topology file or a rules file, Sigma directory or model directory it names changes")(
+      "cases", po::value<std::string>(), "test: the cases file")("junit", po::value<std::string>(),
+                                                                   "test: write a JUnit XML report to this file")(
       "log-format", po::value<std::string>()->default_value("text"),
       "text, or json: one JSON object a line (time, level, message) for a log collector")(
       "log-level,l", po::value<std::string>()->default_value("info"),
@@ -305,13 +311,21 @@ int main(int argc, char** argv) {
   const std::string cmd = vm["command"].as<std::string>();
   if (cmd != "run") pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   const auto args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (cmd != "run" && cmd != "validate") {
+  if (cmd == "test" && vm["log-level"].defaulted()) spdlog::set_level(spdlog::level::warn);  // the report, not the engine's chatter
+  if (cmd != "run" && cmd != "validate" && cmd != "test") {
     std::fprintf(stderr, "socstream: unknown command '%s'\n%s\n", cmd.c_str(), kUsage);
     return 64;
   }
   if (args.size() != 1) {
     std::fprintf(stderr, "socstream: %s needs one topology file\n", cmd.c_str());
     return 64;
+  }
+  if (cmd == "test") {
+    if (!vm.count("cases")) {
+      std::fprintf(stderr, "socstream: test needs --cases FILE\n");
+      return 64;
+    }
+    return run_test_cases({args[0], vm["cases"].as<std::string>(), vm.count("junit") ? vm["junit"].as<std::string>() : ""});
   }
   return cmd == "run" ? cmd_run(args[0]) : cmd_validate(args[0]);
 }
