@@ -26,9 +26,10 @@ committed() { $tool committed "$1" "$2" | cut -d' ' -f1; }   # topic group: offs
 alive() { kill -0 "$bg_pid" 2>/dev/null || { echo "FAIL: the process under test exited early (logs: bench/out/)" >&2; exit 1; }; }
 # socstream on a topology, reading a topic as a group and writing alerts to a
 # stream (Redis) and a topic of that name. It execs, so that a background
-# `engine_cmd ... &` leaves the engine's own pid in $!.
+# `engine_cmd ... &` leaves the engine's own pid in $!. SOCSTREAM_BIN names
+# another build of the engine to measure (an A/B against an older commit).
 engine_cmd() {  # config topic group stream
   KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_PORT="$REDIS_PORT" SOCSTREAM_TOPIC="$2" SOCSTREAM_GROUP="$3" \
     SOCSTREAM_STREAM="$4" SOCSTREAM_ALERTS_TOPIC="$4" SOCSTREAM_DLQ_TOPIC="$4-dlq" \
-    exec build/socstream run "$1" --log-level warn
+    exec "${SOCSTREAM_BIN:-build/socstream}" run "$1" --log-level warn
 }

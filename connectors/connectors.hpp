@@ -1,4 +1,7 @@
 #pragma once
+#include <functional>
+#include <memory>
+
 #include "engine/component.hpp"
 
 namespace socstream {
@@ -13,5 +16,10 @@ ComponentSpec redis_sink_spec();
 ComponentSpec blackhole_sink_spec();
 
 void register_connectors(Registry& r);
+
+// The redis sink, calling before_transaction(n) before it sends its n-th
+// idempotent transaction (after that chunk's look-up): tests play a second
+// writer there, a zombie instance racing this one.
+std::unique_ptr<Sink> make_redis_sink(const Settings& s, std::function<void(uint64_t)> before_transaction);
 
 }  // namespace socstream

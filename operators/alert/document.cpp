@@ -96,6 +96,22 @@ bool Document::reserved(std::string_view p) const {
 // Sigma rules what an analyst needs (DRL 1.1 also asks for the author) and what matched.
 void Document::rule_entry(std::string& out, const Event& e, size_t i) const {
   const Rule* r = e.rules[i];
+  auto [it, fresh] = entries_.try_emplace(r);
+  if (!fresh) {
+    out += it->second;
+  } else {
+    std::string& entry = it->second;
+    rule_entry_fields(entry, r);
+    out += entry;
+  }
+  if (i < e.matched.size() && !e.matched[i].empty()) {
+    out += ",\"matched\":";
+    out += e.matched[i];  // JSON the detector wrote
+  }
+  out += '}';
+}
+
+void Document::rule_entry_fields(std::string& out, const Rule* r) {
   out += "{\"id\":";
   json::append_string(out, r->id);
   out += ",\"severity\":\"";
@@ -131,11 +147,6 @@ void Document::rule_entry(std::string& out, const Event& e, size_t i) const {
     append_refs(out, r->techniques);
     out += '}';
   }
-  if (i < e.matched.size() && !e.matched[i].empty()) {
-    out += ",\"matched\":";
-    out += e.matched[i];  // JSON the detector wrote
-  }
-  out += '}';
 }
 
 void Document::rule_fields(NestedJson& doc, const Rule& r) const {
@@ -200,32 +211,47 @@ void Document::tags(NestedJson& doc, const std::vector<const Rule*>& rules) cons
   if (!all.empty()) doc.add("tags", strings(all));
 }
 
-const NestedJson& Document::fragment(const Rule& r) const {
-  auto [it, fresh] = fragments_.try_emplace(&r);
-  if (fresh) {
-    const std::vector<const Rule*> one{&r};
-    rule_fields(it->second, r);
-    threat(it->second, one);
-    tags(it->second, one);
+const Document::Fragment& Document::fragment(const std::vector<const Rule*>& rules) const {
+  auto build = [&](Fragment& f) {
+    f.doc.clear();
+    // The rule ECS shows is the most severe one (the first of equals); all are under socstream.rules.
+    const Rule* primary = nullptr;
+    for (const Rule* r : rules)
+      if (!primary || r->severity > primary->severity) primary = r;
+    rule_fields(f.doc, *primary);
+    threat(f.doc, rules);
+    tags(f.doc, rules);
+    f.reason = rules_reason(rules);
+  };
+  auto it = fragments_.find(rules);
+  if (it != fragments_.end()) return it->second;
+  if (fragments_.size() >= kMaxFragments) {
+    build(scratch_);
+    return scratch_;
   }
-  return it->second;
+  Fragment& f = fragments_[rules];
+  build(f);
+  return f;
 }
 
-std::string Document::reason(const std::vector<const Rule*>& rules, const Detection& d) const {
+std::string Document::rules_reason(const std::vector<const Rule*>& rules) {
   std::string out;
-  if (rules.empty() && !d.label) return "detector " + detector_ + " passed the event on";
-  if (!rules.empty()) {
-    const bool sigma = std::all_of(rules.begin(), rules.end(), [](const Rule* r) { return r->kind != "regex"; });
-    out += sigma ? "Sigma rule" : "rule";
-    if (rules.size() > 1) out += 's';
-    for (size_t i = 0; i < rules.size(); ++i) {
-      out += i ? ", " : " ";
-      out += '"';
-      out += rules[i]->title.empty() ? rules[i]->id : rules[i]->title;
-      out += '"';
-    }
-    out += " matched";
+  const bool sigma = std::all_of(rules.begin(), rules.end(), [](const Rule* r) { return r->kind != "regex"; });
+  out += sigma ? "Sigma rule" : "rule";
+  if (rules.size() > 1) out += 's';
+  for (size_t i = 0; i < rules.size(); ++i) {
+    out += i ? ", " : " ";
+    out += '"';
+    out += rules[i]->title.empty() ? rules[i]->id : rules[i]->title;
+    out += '"';
   }
+  out += " matched";
+  return out;
+}
+
+std::string Document::reason(const std::string& rules_part, const Detection& d) const {
+  if (rules_part.empty() && !d.label) return "detector " + detector_ + " passed the event on";
+  std::string out = rules_part;
   if (d.label) {
     if (!out.empty()) out += "; ";
     out += "model ";
@@ -270,18 +296,13 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
   doc.add("event.created", json_str(created));
   doc.add("event.severity", std::to_string(severity_number(d.severity)));
   doc.add("event.risk_score", std::to_string(risk_score(d.severity)));
-  const std::string why = reason(rules, d);
+  const Fragment* frag = rules.empty() ? nullptr : &fragment(rules);
+  const std::string why = reason(frag ? frag->reason : std::string(), d);
   doc.add("event.reason", json_str(why));
   if (original_ && !e.raw.empty() && json::valid_utf8(e.raw)) doc.add("event.original", json_str(e.raw));
 
-  // The rule ECS shows is the most severe one (the first of equals); all are under socstream.rules.
-  const Rule* primary = nullptr;
-  for (const Rule* r : rules)
-    if (!primary || r->severity > primary->severity) primary = r;
-  if (rules.size() == 1) {
-    doc.add(fragment(*primary));
-  } else if (primary) {
-    rule_fields(doc, *primary);
+  if (frag) {
+    doc.add(frag->doc);
   } else if (d.label) {
     model_rule(doc, d);
   } else {
@@ -289,10 +310,6 @@ void Document::render(std::string& out, const Event& e, const Detection& d, std:
     // everything, and the detector is the rule.
     doc.add("rule.id", json_str(detector_));
     doc.add("rule.name", json_str(detector_));
-  }
-  if (rules.size() != 1) {
-    threat(doc, rules);
-    tags(doc, rules);
   }
 
   // The event's fields at their ECS paths; what has none, or does not fit its

@@ -1,16 +1,21 @@
 // The idempotent Redis sink against a real redis-server made to refuse writes:
 // a write that fails leaves no dedupe marker (so a replay writes it), a
 // permanent refusal dead-letters only the refused alerts, and a transient one
-// (OOM under maxmemory) holds the batch until Redis takes it.
+// (OOM under maxmemory) holds the batch until Redis takes it. Some tests run
+// the sink in this process, so that a hook between a chunk's look-up and its
+// transaction can play a second writer or break the target at that moment.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "connectors/connectors.hpp"
 #include "tests/integration/cluster.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -45,6 +50,54 @@ size_t markers(const std::string& stream) {
   std::stringstream in(keys);
   for (std::string k; std::getline(in, k);)
     if (!k.empty()) n += std::stoul(redis_cli("HLEN " + k));
+  return n;
+}
+
+// The bucket the sink writes today's ids to, with the default week-long TTL (one-day buckets).
+std::string today_bucket(const std::string& stream) {
+  const int64_t day = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count() / 86400;
+  return fmt::format("socstream:seen:{}:b:{}", stream, day);
+}
+
+// Events 0..n-1 with ids "<stream>-id-i" and payloads "payload-i".
+socstream::Batch alerts(const std::string& stream, int n) {
+  socstream::Batch b;
+  auto store = std::make_shared<std::deque<std::string>>();
+  static const std::string id_name = "alert_id";
+  for (int i = 0; i < n; ++i) {
+    socstream::Event e;
+    e.raw = store->emplace_back(fmt::format("payload-{}", i));
+    e.fields.push_back(socstream::Field{id_name, store->emplace_back(fmt::format("{}-id-{}", stream, i))});
+    b.events.push_back(std::move(e));
+  }
+  b.hold(store);
+  return b;
+}
+
+// The redis sink in this process: one batch through it, the dead letters' errors back.
+std::vector<std::string> sink_once(const std::string& settings, socstream::Batch batch,
+                                   std::function<void(uint64_t)> before_transaction = {}) {
+  socstream::Diagnostics diag;
+  socstream::Settings s(YAML::Load(settings), "redis", "inline.yaml", ".", &diag);
+  auto sink = socstream::make_redis_sink(s, std::move(before_transaction));
+  EXPECT_TRUE(diag.ok()) << diag.str();
+  static const std::string name = "redis";
+  socstream::Outputs out(&name, sink->output_ports());
+  socstream::Channel dlq(1 << 20, 1 << 30);
+  out.connect(0, &dlq);
+  sink->open();
+  sink->process(std::move(batch), out);
+  std::vector<socstream::Batch> kept;
+  std::vector<std::string> errors;
+  for (const auto& e : socstream::testing::drain(dlq, kept)) errors.push_back(std::string(e.error_detail));
+  return errors;
+}
+
+// How often each payload is in the stream.
+std::map<std::string, int> payloads(const std::string& stream) {
+  std::map<std::string, int> n;
+  for (const auto& a : redis_stream_alerts(stream)) ++n[a];
   return n;
 }
 
@@ -185,4 +238,73 @@ TEST_F(RedisSink, OneSigtermEndsTheRunWithinTheShutdownTimeout) {
   EXPECT_EQ(e.terminate(), 3) << read_file(log_);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(6));
   EXPECT_NE(read_file(log_).find("in: 5 events"), std::string::npos) << read_file(log_);
+}
+
+// The WATCH path: a zombie (another instance after a rebalance) writes one of
+// the chunk's alerts and records its id after the sink looked the ids up and
+// before its EXEC. The transaction must abort and be redone without that id:
+// the zombie's alert once, the others once.
+TEST_F(RedisSink, AZombieWritingAnIdBetweenLookUpAndExecIsNeitherDoubledNorLosesTheOthers) {
+  const std::string stream = unique("zombie");
+  std::vector<uint64_t> transactions;
+  const auto errors = sink_once(fmt::format("{{key: {}, port: {}, idempotent: true}}", stream, redis_port()),
+                                alerts(stream, 10), [&](uint64_t n) {
+                                  transactions.push_back(n);
+                                  if (n != 0) return;
+                                  // What another sink's transaction does, on its own connection.
+                                  ASSERT_EQ(redis_cli(fmt::format("XADD {} '*' alert payload-3", stream)).empty(), false);
+                                  ASSERT_EQ(redis_cli(fmt::format("HSET {} {}-id-3 1", today_bucket(stream), stream)), "1");
+                                });
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(transactions, (std::vector<uint64_t>{0, 1})) << "the first EXEC was aborted by WATCH and redone";
+  const auto got = payloads(stream);
+  EXPECT_EQ(got.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(got.count(fmt::format("payload-{}", i)) ? got.at(fmt::format("payload-{}", i)) : 0, 1) << i;
+  EXPECT_EQ(markers(stream), 10u);
+}
+
+// A write refused inside EXEC (WRONGTYPE: the target became a string between
+// two transactions of one batch) leaves no record for the refused ids, keeps
+// the record of an id in that chunk written before, and dead-letters only the
+// refused alerts; a replay with the target fixed writes each missing one once.
+TEST_F(RedisSink, WritesRefusedInsideTheTransactionLeaveNoRecordAndAReplayWritesEachOnce) {
+  const std::string stream = unique("midtx");
+  const std::string saved = stream + ":saved";
+  const std::string settings =
+      fmt::format("{{key: {}, port: {}, idempotent: true, transaction_events: 4}}", stream, redis_port());
+  // Alert 4, of the second chunk (4..7), landed in an earlier run.
+  ASSERT_FALSE(redis_cli(fmt::format("XADD {} '*' alert payload-4", stream)).empty());
+  ASSERT_EQ(redis_cli(fmt::format("HSET {} {}-id-4 1", today_bucket(stream), stream)), "1");
+  auto errors = sink_once(settings, alerts(stream, 10), [&](uint64_t n) {
+    if (n != 1) return;
+    ASSERT_EQ(redis_cli(fmt::format("RENAME {} {}", stream, saved)), "OK");
+    ASSERT_EQ(redis_cli(fmt::format("SET {} not-a-stream", stream)), "OK");
+  });
+  ASSERT_EQ(errors.size(), 5u) << "5, 6, 7 (with 4 seen) and 8, 9";
+  for (const auto& e : errors) EXPECT_NE(e.find("WRONGTYPE"), std::string::npos) << e;
+  EXPECT_EQ(markers(stream), 5u) << "0..3 and 4: none of the refused ids";
+  EXPECT_EQ(redis_cli(fmt::format("HEXISTS {} {}-id-5", today_bucket(stream), stream)), "0");
+
+  ASSERT_EQ(redis_cli("DEL " + stream), "1");
+  ASSERT_EQ(redis_cli(fmt::format("RENAME {} {}", saved, stream)), "OK");
+  errors = sink_once(settings, alerts(stream, 10));
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  const auto got = payloads(stream);
+  EXPECT_EQ(got.size(), 10u);
+  for (const auto& [payload, n] : got) EXPECT_EQ(n, 1) << payload;
+  EXPECT_EQ(markers(stream), 10u);
+}
+
+// A write that fails inside EXEC although the target is a stream (one whose
+// last id is the largest there is, so XADD * has no id left to give): the
+// record kRecord made is taken back, so a replay still writes those alerts.
+TEST_F(RedisSink, AWriteFailingOnAStreamHasItsRecordUndone) {
+  const std::string stream = unique("exhausted");
+  ASSERT_FALSE(redis_cli(fmt::format("XADD {} '*' alert first", stream)).empty());
+  ASSERT_EQ(redis_cli(fmt::format("XSETID {} 18446744073709551615-18446744073709551615", stream)), "OK");
+  const auto errors =
+      sink_once(fmt::format("{{key: {}, port: {}, idempotent: true}}", stream, redis_port()), alerts(stream, 3));
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_NE(errors.front().find("exhausted"), std::string::npos) << errors.front();
+  EXPECT_EQ(markers(stream), 0u);
 }
