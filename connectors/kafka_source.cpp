@@ -41,6 +41,7 @@ class KafkaToken final : public AckToken {
  protected:
   void on_done(bool ok) override {
     (ok ? ctx_->batches_completed : ctx_->batches_failed)++;
+    if (!ok) ctx_->events_failed += n_;
     ctx_->events_pending -= n_;
     std::lock_guard lk(c_->m);
     c_->done.emplace_back(std::move(parts_), ok);

@@ -12,6 +12,8 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -187,11 +189,30 @@ class RedisSink final : public Sink {
     return {{id_field_, id_where_, "the id written once"}};
   }
 
-  void open() override { connect(); }  // a first failure is not fatal: process() retries
+  void open() override {
+    auto& g = context().metrics();
+    retries_ = &g.counter("socstream_redis_retries_total",
+                          "Times a Redis sink met an outage or a \"not now\" error and tried again after a pause.");
+    round_trip_ = &g.histogram("socstream_redis_round_trip_seconds",
+                               "Seconds from a Redis sink's request to its first reply (one per pipelined round trip).",
+                               Histogram::exponential(0.0001, 2, 16));
+    context().manage_readiness();
+    context().set_ready(false, "not connected to Redis yet");
+    connect();  // a first failure is not fatal: process() retries
+  }
 
   void process(Batch&& in, Outputs& out) override {
     int64_t backoff = backoff_min_ms_;
     for (;;) {
+      // Stopping, and past the drain's deadline: what this batch holds is
+      // left unacknowledged (a Kafka source delivers it again after the
+      // restart), so a stop or a reload is not held up by a Redis outage.
+      if (context().drain_expired()) {
+        spdlog::warn("redis '{}': the drain's deadline passed with Redis unreachable; {} event(s) left to be delivered "
+                     "again", name_, in.size());
+        in.abandon_all();
+        return;
+      }
       if (!ctx_ && !connect()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
         backoff = std::min(backoff * 2, backoff_max_ms_);
@@ -232,6 +253,7 @@ class RedisSink final : public Sink {
     if (!simple({"PING"})) return false;
     if (failures_) spdlog::info("redis '{}' {}:{}: connected after {} failed attempt(s)", name_, host_, port_, failures_);
     failures_ = 0;
+    context().set_ready(true);
     return true;
   }
 
@@ -265,6 +287,8 @@ class RedisSink final : public Sink {
   void note_failure(const char* why) {
     // One line per failure streak step, not one per retry at full speed.
     if (failures_++ % 20 == 0) spdlog::warn("redis '{}' {}:{}: {} (retrying)", name_, host_, port_, why);
+    if (retries_) retries_->inc();
+    context().set_ready(false, std::string("Redis: ") + why);
   }
 
   // An error reply that is not the event's fault: true if it says "not now"
@@ -287,14 +311,20 @@ class RedisSink final : public Sink {
     const std::string_view w = resp_.wire();
     const bool ok = redisAppendFormattedCommand(ctx_, w.data(), w.size()) == REDIS_OK;
     resp_.clear();
+    if (!sent_at_) sent_at_ = Clock::now();
     return ok;
   }
   // The next pipelined reply; null if the connection failed (noted).
   Reply next_reply() {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+      sent_at_.reset();
       note_failure(ctx_->errstr);
       return nullptr;
+    }
+    if (sent_at_ && round_trip_) {
+      round_trip_->observe(std::chrono::duration<double>(Clock::now() - *sent_at_).count());
+      sent_at_.reset();
     }
     return Reply(static_cast<redisReply*>(raw));
   }
@@ -555,6 +585,9 @@ class RedisSink final : public Sink {
   int64_t io_timeout_ms_;
   int64_t backoff_min_ms_;
   int64_t backoff_max_ms_;
+  Counter* retries_ = nullptr;
+  Histogram* round_trip_ = nullptr;
+  std::optional<Clock::time_point> sent_at_;  // the first request of a round trip not answered yet
   size_t transaction_events_;
   std::string seen_prefix_;
   int64_t ttl_s_, bucket_s_;

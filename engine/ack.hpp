@@ -85,12 +85,15 @@ class Ack {
 class CountingToken final : public AckToken {
  public:
   // `pending` counts the events of batches not yet done; this batch's n were added to it.
-  CountingToken(std::atomic<uint64_t>* done, std::atomic<uint64_t>* failed, std::atomic<uint64_t>* pending, uint32_t n)
-      : done_(done), failed_(failed), pending_events_(pending), n_(n) {}
+  // `failed_events`, if given, counts the events of failed batches: what the run says is to be read again.
+  CountingToken(std::atomic<uint64_t>* done, std::atomic<uint64_t>* failed, std::atomic<uint64_t>* pending, uint32_t n,
+                std::atomic<uint64_t>* failed_events = nullptr)
+      : done_(done), failed_(failed), pending_events_(pending), failed_events_(failed_events), n_(n) {}
 
  protected:
   void on_done(bool ok) override {
     (ok ? done_ : failed_)->fetch_add(1, std::memory_order_relaxed);
+    if (!ok && failed_events_) failed_events_->fetch_add(n_, std::memory_order_relaxed);
     pending_events_->fetch_sub(n_, std::memory_order_relaxed);
   }
 
@@ -98,6 +101,7 @@ class CountingToken final : public AckToken {
   std::atomic<uint64_t>* done_;
   std::atomic<uint64_t>* failed_;
   std::atomic<uint64_t>* pending_events_;
+  std::atomic<uint64_t>* failed_events_;
   uint32_t n_;
 };
 

@@ -149,7 +149,7 @@ class SourceContext {
   // something to commit (Kafka) subclass AckToken instead.
   AckToken* counting_token(uint32_t n) {
     events_pending.fetch_add(n, std::memory_order_relaxed);
-    auto* t = new CountingToken(&batches_completed, &batches_failed, &events_pending, n);
+    auto* t = new CountingToken(&batches_completed, &batches_failed, &events_pending, n, &events_failed);
     t->set_pending(n);
     return t;
   }
@@ -160,6 +160,8 @@ class SourceContext {
   // Events emitted whose batch is not done yet: what a forced exit leaves to
   // be read again. A source with tokens of its own keeps it too.
   std::atomic<uint64_t> events_pending{0};
+  // Events of batches that failed (abandoned, not acknowledged): read again by sources that commit.
+  std::atomic<uint64_t> events_failed{0};
 
  private:
   const std::atomic<bool>& stop_;

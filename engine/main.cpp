@@ -229,7 +229,12 @@ int cmd_run(const std::string& file) {
   else
     std::fprintf(stderr, "%s\n", st.summary().c_str());
   if (st.failed) return 2;
-  if (st.batches_failed) return 3;
+  if (st.batches_failed) {
+    std::string what;
+    for (const auto& [source, n] : st.unacknowledged) what += fmt::format("{}{}: {} events", what.empty() ? "" : ", ", source, n);
+    spdlog::error("not acknowledged, so to be read again by sources that commit: {}", what.empty() ? "none" : what);
+    return 3;
+  }
   return 0;
 }
 

@@ -274,6 +274,8 @@ RunStats Runtime::snapshot() const {
       s.batches_completed += t->source_ctx->batches_completed.load();
       s.batches_failed += t->source_ctx->batches_failed.load();
       s.pending += t->source_ctx->events_pending.load();
+      if (uint64_t n = t->source_ctx->events_pending.load() + t->source_ctx->events_failed.load())
+        s.unacknowledged.emplace_back(t->node->name, n);
     }
     if (t->node->kind == Kind::Sink) s.delivered += t->events_in.load();
     s.dead_lettered += t->out->dead_lettered();

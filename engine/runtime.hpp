@@ -23,6 +23,8 @@ struct RunStats {
   uint64_t pending = 0;         // events read whose batches are not done yet
   double seconds = 0;
   bool failed = false;  // a component stopped with an error
+  // Per source, events not acknowledged (failed or still pending): what a source that commits reads again.
+  std::vector<std::pair<std::string, uint64_t>> unacknowledged;
   std::string summary() const;
 };
 

@@ -90,6 +90,14 @@ void add(RunStats& into, const RunStats& s) {
   into.pending += s.pending;
   into.seconds += s.seconds;
   into.failed = into.failed || s.failed;
+  for (const auto& [source, n] : s.unacknowledged) {
+    auto it = std::find_if(into.unacknowledged.begin(), into.unacknowledged.end(),
+                           [&](const auto& x) { return x.first == source; });
+    if (it == into.unacknowledged.end())
+      into.unacknowledged.emplace_back(source, n);
+    else
+      it->second += n;
+  }
 }
 
 }  // namespace
@@ -229,7 +237,10 @@ ReloadResult Service::do_reload(const std::string& why) {
 
   // Drain: nothing of the old generation may be in flight when it goes.
   spdlog::info("reload ({}): {}; draining generation {}", why, res.summary, old->number);
-  old->runtime->request_stop(old->topology->shutdown_timeout, true);
+  // No deadline: a sink that cannot deliver (Redis down) holds the reload
+  // rather than give up events a file or stdin source could not read again.
+  // A stop asked meanwhile sets one (request_stop).
+  old->runtime->request_stop(std::chrono::hours(24 * 365), true);
   RunStats drained = old->runtime->wait();
   if (drained.batches_failed)
     spdlog::warn("reload: {} source batches of generation {} were not acknowledged; their sources deliver them again",
@@ -251,6 +262,10 @@ ReloadResult Service::do_reload(const std::string& why) {
   gen->number = next_generation_++;
   gen->topology = std::move(next);
   {
+    // What the old generation left unacknowledged is the new one's to read
+    // again (its sources resume from the commits): not a failure of the run.
+    drained.batches_failed = 0;
+    drained.unacknowledged.clear();
     std::lock_guard lk(m_);
     add(done_, drained);
     current_ = gen;

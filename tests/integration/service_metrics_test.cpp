@@ -1,0 +1,101 @@
+// Issue 14: the admin endpoint of a Kafka -> Redis topology on the real
+// broker and redis-server, read with curl: readiness follows the consumer
+// group's assignment and the Redis connection, and /metrics holds the
+// committed offsets, lag and Redis round trips against known counts.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/integration/cluster.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace socstream::it;
+using socstream::testing::read_file;
+using socstream::testing::run_command;
+using socstream::testing::source_dir;
+using socstream::testing::TempDir;
+
+namespace {
+
+class ServiceMetrics : public ServerTest {};
+
+std::string get(int port, const std::string& path) {
+  return run_command(fmt::format("curl -s -w ' %{{http_code}}' http://127.0.0.1:{}{}", port, path)).out;
+}
+
+// The sum of a family's samples whose labels contain `filter`.
+double sum(const std::string& metrics, const std::string& family, const std::string& filter = "") {
+  double total = 0;
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(family + "{", 0) != 0 && line.rfind(family + " ", 0) != 0) continue;
+    if (!filter.empty() && line.find(filter) == std::string::npos) continue;
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_F(ServiceMetrics, ReadinessAndKafkaAndRedisFiguresAgainstKnownCounts) {
+  const std::string topic = unique("svc"), group = unique("svc-g"), stream = unique("svc-s");
+  create_topic(topic, 4);
+  std::vector<std::string> msgs;
+  for (int i = 0; i < 2000; ++i) msgs.push_back(fmt::format("{{\"n\":{}}}", i));
+  produce_messages(topic, msgs);
+  TempDir dir;
+  const int port = 20000 + static_cast<int>((::getpid() + 29) % 20000);
+  const auto topo = dir.write("t.yaml", fmt::format(R"(admin: {{address: "127.0.0.1:{}"}}
+sources:
+  in: {{type: kafka, brokers: "${{KAFKA_BROKERS}}", topics: [{}], group: {}, commit_interval_ms: 200}}
+operators:
+  parse: {{type: json_parse, inputs: [in], fields: all}}
+  alerts: {{type: alert, inputs: [parse], detector: probe}}
+sinks:
+  redis: {{type: redis, inputs: [alerts], port: "${{REDIS_PORT}}", key: {}, idempotent: true,
+          backoff_initial_ms: 50, backoff_max_ms: 200}}
+)",
+                                                    port, topic, group, stream));
+  Engine e(topo, {}, log_);
+  e.start();
+  ASSERT_TRUE(eventually([&] { return redis_xlen(stream) == 2000; }, std::chrono::seconds(60))) << redis_xlen(stream);
+  EXPECT_NE(get(port, "/ready").find(R"({"ready":true,"not_ready":[],"why":{}} 200)"), std::string::npos)
+      << get(port, "/ready");
+  // Commits follow completion within commit_interval_ms.
+  std::string metrics;
+  ASSERT_TRUE(eventually([&] {
+    metrics = get(port, "/metrics");
+    return sum(metrics, "socstream_kafka_committed_offset") == 2000;
+  }, std::chrono::seconds(20))) << metrics;
+  EXPECT_EQ(sum(metrics, "socstream_kafka_consumer_lag_messages"), 0) << metrics;
+  EXPECT_EQ(sum(metrics, "socstream_kafka_high_watermark_offset"), 2000) << metrics;
+  EXPECT_EQ(sum(metrics, "socstream_kafka_partitions_assigned"), 4) << metrics;
+  EXPECT_EQ(sum(metrics, "socstream_component_received_events_total", "component_id=\"redis\""), 2000) << metrics;
+  EXPECT_GT(sum(metrics, "socstream_redis_round_trip_seconds_count"), 0) << metrics;
+  EXPECT_EQ(sum(metrics, "socstream_redis_retries_total"), 0) << metrics;
+  EXPECT_NE(metrics.find(fmt::format("socstream_kafka_committed_offset{{component_id=\"in\",component_kind=\"source\","
+                                     "component_type=\"kafka\",topic=\"{}\",partition=\"0\"}}",
+                                     topic)),
+            std::string::npos)
+      << metrics;
+
+  // Redis goes away: the sink is not ready, says why, and counts its retries; then it comes back.
+  ASSERT_EQ(run_command((source_dir() / "scripts/redis.sh").string() + " stop").exit_code, 0);
+  produce_messages(topic, {R"({"n":2000})"});
+  std::string ready;
+  EXPECT_TRUE(eventually([&] {
+    ready = get(port, "/ready");
+    return ready.find(" 503") != std::string::npos;
+  }, std::chrono::seconds(20))) << ready;
+  EXPECT_NE(ready.find(R"("not_ready":["redis"])"), std::string::npos) << ready;
+  EXPECT_NE(ready.find(R"("redis":"Redis: )"), std::string::npos) << ready;
+  EXPECT_GT(sum(get(port, "/metrics"), "socstream_redis_retries_total"), 0);
+  ASSERT_EQ(run_command((source_dir() / "scripts/redis.sh").string() + " restart").exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return redis_xlen(stream) == 2001; }, std::chrono::seconds(30))) << redis_xlen(stream);
+  EXPECT_TRUE(eventually([&] { return get(port, "/ready").find(" 200") != std::string::npos; }, std::chrono::seconds(10)));
+  EXPECT_EQ(e.terminate(), 0) << read_file(log_);
+}
