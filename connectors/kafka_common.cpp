@@ -1,5 +1,7 @@
 #include "connectors/kafka_common.hpp"
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -84,6 +86,65 @@ void expect_brokers(rd_kafka_t* rk, const KafkaConfig& config) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw std::runtime_error("no Kafka broker answered at " + config.brokers + " within connect_timeout_ms (" +
                              std::to_string(config.connect_timeout_ms) + " ms): " + rd_kafka_err2str(err));
+}
+
+namespace {
+
+// The broker's auto.create.topics.enable, if it says (DescribeConfigs).
+std::optional<bool> broker_creates_topics(rd_kafka_t* rk, int32_t broker, int timeout_ms) {
+  char errstr[256];
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, std::to_string(broker).c_str());
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_DescribeConfigs(rk, &res, 1, opts, q);
+  std::optional<bool> answer;
+  if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms + 1000)) {
+    if (const auto* result = rd_kafka_event_DescribeConfigs_result(ev); result && !rd_kafka_event_error(ev)) {
+      size_t n = 0;
+      const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(result, &n);
+      for (size_t i = 0; i < n; ++i) {
+        size_t m = 0;
+        const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+        for (size_t k = 0; k < m; ++k)
+          if (std::string_view(rd_kafka_ConfigEntry_name(entries[k])) == "auto.create.topics.enable" &&
+              rd_kafka_ConfigEntry_value(entries[k]))
+            answer = std::string_view(rd_kafka_ConfigEntry_value(entries[k])) == "true";
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_ConfigResource_destroy(res);
+  return answer;
+}
+
+}  // namespace
+
+void expect_topics(rd_kafka_t* rk, const KafkaConfig& config, const std::vector<std::string>& topics,
+                   const std::string& component) {
+  if (topics.empty()) return;
+  const struct rd_kafka_metadata* md = nullptr;
+  // Every topic's metadata: asking for one by name may create it.
+  if (rd_kafka_metadata(rk, 1, nullptr, &md, config.connect_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR || !md) return;
+  std::vector<std::string> missing;
+  for (const auto& t : topics) {
+    bool found = false;
+    for (int i = 0; i < md->topic_cnt && !found; ++i) found = t == md->topics[i].topic && !md->topics[i].err;
+    if (!found) missing.push_back(t);
+  }
+  const int32_t broker = md->broker_cnt > 0 ? md->brokers[0].id : -1;
+  rd_kafka_metadata_destroy(md);
+  if (missing.empty() || broker < 0) return;
+  std::string names;
+  for (const auto& m : missing) names += (names.empty() ? "'" : ", '") + m + "'";
+  const auto creates = broker_creates_topics(rk, broker, config.connect_timeout_ms);
+  if (creates && !*creates)
+    throw std::runtime_error("topic " + names + " does not exist at " + config.brokers +
+                             ", and the broker does not create topics (auto.create.topics.enable=false): create it first");
+  spdlog::warn("{}: topic {} does not exist yet at {}{}", component, names, config.brokers,
+               creates ? "; the broker creates topics on first use" : "");
 }
 
 std::vector<SettingSpec> kafka_common_settings() {

@@ -58,5 +58,12 @@ KafkaHandle make_kafka(rd_kafka_type_t type, const KafkaConfig& config, void* op
 // none does: a wrong address is a configuration error (the run exits 2 with
 // it), not an outage to wait out. Once running, outages block with backoff.
 void expect_brokers(rd_kafka_t* rk, const KafkaConfig& config);
+// At start, for topics named (not a pattern): a topic that does not exist on
+// a broker that will not create it (auto.create.topics.enable=false) is an
+// error no retry fixes: thrown, naming it, so the run fails (exit 2) instead
+// of waiting for it without end. Where the broker creates topics, or its
+// configuration cannot be read, a missing topic is only logged.
+void expect_topics(rd_kafka_t* rk, const KafkaConfig& config, const std::vector<std::string>& topics,
+                   const std::string& component);
 
 }  // namespace socstream

@@ -41,6 +41,7 @@ class KafkaSink final : public Sink {
     rk_ = make_kafka(RD_KAFKA_PRODUCER, config_, this,
                      [](rd_kafka_conf_t* c) { rd_kafka_conf_set_dr_msg_cb(c, &KafkaSink::on_delivery); });
     expect_brokers(rk_.get(), config_);
+    expect_topics(rk_.get(), config_, {topic_}, context().name());
     // The handle lives until the sink goes; librdkafka's calls are thread-safe.
     rd_kafka_t* rk = rk_.get();
     context().metrics().collect("socstream_kafka_producer_queue_messages",

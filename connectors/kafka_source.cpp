@@ -84,6 +84,7 @@ class KafkaSource final : public Source {
     rk_ = make_kafka(RD_KAFKA_CONSUMER, config_, this,
                      [](rd_kafka_conf_t* c) { rd_kafka_conf_set_rebalance_cb(c, &KafkaSource::on_rebalance); });
     expect_brokers(rk_.get(), config_);
+    expect_topics(rk_.get(), config_, topics_, ctx.name);
     rd_kafka_poll_set_consumer(rk_.get());
     rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(1);
     for (const auto& t : topics_) rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);

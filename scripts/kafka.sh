@@ -5,7 +5,8 @@
 #   scripts/kafka.sh start     fresh data directory, wait until it answers
 #   scripts/kafka.sh restart   stop, then start on the same data (a broker restart)
 #   scripts/kafka.sh stop | status
-# KAFKA_PORT (default 19092) and KAFKA_CONTROLLER_PORT (default 19093) choose the ports.
+# KAFKA_PORT (default 19092) and KAFKA_CONTROLLER_PORT (default 19093) choose the ports, KAFKA_RUN_DIR the
+# data directory; KAFKA_AUTO_CREATE=false makes a broker that does not create topics on first use.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache/kafka"
@@ -55,7 +56,7 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$run/data
 num.partitions=1
-auto.create.topics.enable=true
+auto.create.topics.enable=${KAFKA_AUTO_CREATE:-true}
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1

@@ -99,3 +99,32 @@ sinks:
   EXPECT_TRUE(eventually([&] { return get(port, "/ready").find(" 200") != std::string::npos; }, std::chrono::seconds(10)));
   EXPECT_EQ(e.terminate(), 0) << read_file(log_);
 }
+
+// A topic that does not exist, on a broker that will not create it: a source
+// or sink would wait for it for ever; it fails at start instead, naming it.
+TEST_F(ServiceMetrics, AMissingTopicFailsAtStartWhenTheBrokerCreatesNone) {
+  const std::string dir = (std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work" / unique("noauto")).string();
+  const std::string env = fmt::format("KAFKA_PORT=29392 KAFKA_CONTROLLER_PORT=29393 KAFKA_RUN_DIR={} KAFKA_AUTO_CREATE=false", dir);
+  const std::string kafka = (source_dir() / "scripts/kafka.sh").string();
+  ASSERT_EQ(run_command(env + " " + kafka + " start").exit_code, 0) << "a second broker, without auto-creation";
+  TempDir t;
+  for (const char* kind : {"source", "sink"}) {
+    const auto topo = t.write("t.yaml", std::string(kind) == "source" ? R"(sources:
+  in: {type: kafka, brokers: "127.0.0.1:29392", topics: [nowhere], group: g, connect_timeout_ms: 10000}
+sinks:
+  out: {type: blackhole, inputs: [in]}
+)"
+                                                                          : R"(sources:
+  in: {type: stdin}
+sinks:
+  out: {type: kafka, inputs: [in], brokers: "127.0.0.1:29392", topic: nowhere, connect_timeout_ms: 10000}
+)");
+    const auto r = run_command(fmt::format("timeout 60 {} run {} </dev/null", SOCSTREAM_BIN, topo.string()));
+    EXPECT_EQ(r.exit_code, 2) << kind << ": " << r.err;
+    EXPECT_NE(r.err.find("topic 'nowhere' does not exist at 127.0.0.1:29392, and the broker does not create topics"),
+              std::string::npos)
+        << kind << ": " << r.err;
+  }
+  run_command(env + " " + kafka + " stop");
+  std::filesystem::remove_all(dir);
+}
