@@ -266,6 +266,9 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
     if (read_file(topo) != r.topology) dir.write("kafka-redis.yaml", r.topology);
     if (read_file(dir.path() / "rules/web.yaml") != r.rules) dir.write("rules/web.yaml", r.rules);
     const PartitionOffsets before = partition_offsets(group, topic);
+    // What the drain has to complete: the events read and not yet acknowledged.
+    const double in_flight =
+        metric(run_command("curl -s " + url + "/metrics").out, "socstream_source_unacknowledged_events", "access");
     const int64_t t0 = now_ms();
     std::string body;
     if (r.sighup) {
@@ -277,13 +280,14 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
       body = run_command("curl -s --max-time 120 -w ' %{http_code}' -X POST " + url + "/api/reload").out;
     }
     const int64_t t1 = now_ms();
-    std::cout << "[ info     ] " << r.what << " at " << redis_xlen(stream) << " of " << total << " alerts: "
-              << (t1 - t0) << " ms to " << (r.valid ? "the new generation running" : "the refusal") << "\n";
+    std::cout << "[ info     ] " << r.what << " with " << in_flight << " events in flight: " << (t1 - t0) << " ms to "
+              << (r.valid ? "the new generation running" : "the refusal") << "\n";
     if (!r.valid) {
       EXPECT_NE(body.find(R"("ok":false,"generation":3)"), std::string::npos) << body;
       EXPECT_EQ(body.substr(body.size() - 4), " 422") << body;
-      EXPECT_NE(body.find("web.yaml:" + std::to_string(bad_line) + ":"), std::string::npos)
-          << "the error names the file and line " << bad_line << ": " << body;
+      // The pattern's value starts after "    pattern: ", at column 14.
+      EXPECT_NE(body.find("rules/web.yaml:" + std::to_string(bad_line) + ":14: error"), std::string::npos)
+          << "the error names the file, line " << bad_line << " and column: " << body;
       const std::string scrape = run_command("curl -s " + url + "/metrics").out;
       for (const char* line : {"socstream_reloads_failed_total 1\n", "socstream_reloads_total 2\n",
                                "socstream_topology_generation 3\n", "socstream_config_last_reload_successful 0\n"})
