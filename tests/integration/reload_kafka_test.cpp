@@ -436,3 +436,77 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
               << " and the first of " << g << ", " << first_ms[g] - requested_ms[k] << " ms request to the first alert\n";
   }
 }
+
+// A reload that fixes a wrong Redis address must not wait for the old
+// generation's sink to reach the old one. DISABLED: it fails today. The old
+// Redis sink retries forever in process() and never looks at
+// context().drain_expired(), so Runtime::wait() in Service::do_reload never
+// returns: the Kafka source gives up after its own drain_timeout_ms, commits
+// what completed and leaves the group, and then nothing consumes, the POST
+// never answers and only SIGTERM (the watchdog's exit 3) ends it. Giving the
+// batch up past the deadline is lossless for a Kafka source (nothing past it
+// is committed, the next generation reads it again) but not for a file
+// source, whose position is handed over past the abandoned lines: the fix
+// needs that decided first. Tried with the sink returning once
+// drain_expired(): the reload then completes in 3.7 s and every alert lands
+// once, but the run exits 3, since Service::run adds the replaced generation's
+// batches_failed to the totals main() judges, though the next generation
+// read those events again and acknowledged them.
+TEST_F(KafkaRedisReload, DISABLED_AReloadThatFixesTheRedisPortIsNotHeldByTheOldSink) {
+  const std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
+                    alerts_topic = unique("alerts"), dlq = unique("dlq");
+  create_topic(topic, 1);
+  std::vector<std::string> events;
+  {
+    std::istringstream in(read_file(source_dir() / "config/samples/web-access.jsonl"));
+    for (std::string l; events.size() < 3000 && std::getline(in, l);) events.push_back(l);
+  }
+  produce_messages(topic, events);
+  TempDir dir;
+  std::string lines;
+  for (const auto& l : events) lines += l + "\n";
+  const auto expected = expected_web_alert_keys(dir.write("events.jsonl", lines));
+  ASSERT_GT(expected.size(), 100u);
+
+  const int port = free_port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  std::string wrong = "admin: {address: \"127.0.0.1:" + std::to_string(port) + "\"}\nshutdown_timeout_s: 3\n" +
+                      read_file(source_dir() / "config/kafka-redis.yaml");
+  wrong = replace_once(wrong, "model: ../models/", "model: " + (source_dir() / "models").string() + "/");
+  wrong = replace_once(wrong, "rules: rules/", "rules: " + (source_dir() / "config/rules").string() + "/");
+  wrong = replace_once(wrong, "    poll_timeout_ms: 10\n", "    poll_timeout_ms: 10\n    drain_timeout_ms: 3000\n");
+  const std::string fixed = replace_once(wrong, "port: \"${REDIS_PORT:-6379}\"", "port: " + std::to_string(redis_port()));
+  const auto topo = dir.write("kafka-redis.yaml", wrong);
+  Engine e(topo,
+           {{"KAFKA_BROKERS", brokers()},
+            {"REDIS_PORT", std::to_string(free_port())},  // nothing listens there
+            {"SOCSTREAM_TOPIC", topic},
+            {"SOCSTREAM_GROUP", group},
+            {"SOCSTREAM_STREAM", stream},
+            {"SOCSTREAM_ALERTS_TOPIC", alerts_topic},
+            {"SOCSTREAM_DLQ_TOPIC", dlq},
+            {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}},
+           log_);
+  e.start();
+  // The pipeline is held by the sink: the source has read, nothing is acknowledged.
+  ASSERT_TRUE(eventually([&] {
+    return metric(run_command("curl -s " + url + "/metrics").out, "socstream_source_unacknowledged_events", "access") > 0;
+  }, std::chrono::seconds(30)));
+
+  dir.write("kafka-redis.yaml", fixed);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string body = run_command("curl -s --max-time 30 -w ' %{http_code}' -X POST " + url + "/api/reload").out;
+  EXPECT_NE(body.find(R"("ok":true,"generation":2)"), std::string::npos) << body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15)) << "the drain waited past shutdown_timeout_s";
+  ASSERT_TRUE(eventually([&] {
+    auto [committed, end] = committed_and_end(group, topic);
+    return redis_xlen(stream) >= static_cast<int64_t>(expected.size()) && committed == end;
+  }, std::chrono::seconds(60))) << redis_xlen(stream) << " of " << expected.size();
+  EXPECT_EQ(e.terminate(), 0);
+  EXPECT_EQ(web_alert_keys(redis_stream_alerts(stream)), expected) << "every alert once in Redis";
+  // The alerts topic may hold some twice: the old generation's Kafka sink
+  // delivered alerts whose Redis writes it gave up, and the new one reads them again.
+  const auto in_kafka = web_alert_keys(consume_all(alerts_topic));
+  EXPECT_EQ(std::set<std::string>(in_kafka.begin(), in_kafka.end()),
+            std::set<std::string>(expected.begin(), expected.end()));
+}
