@@ -125,7 +125,7 @@ std::vector<std::string> consume_all(const std::string& topic) {
   return out;
 }
 
-std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const std::string& topic) {
+PartitionOffsets partition_offsets(const std::string& group, const std::string& topic) {
   rd_kafka_t* rk = client(RD_KAFKA_CONSUMER, group);
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
@@ -137,16 +137,77 @@ std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const st
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
   rd_kafka_committed(rk, list, 10000);
-  int64_t committed = 0, end = 0;
+  PartitionOffsets out;
   for (int p = 0; p < partitions; ++p) {
     int64_t lo = 0, hi = 0;
     rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000);
-    end += hi;
-    if (list->elems[p].offset >= 0) committed += list->elems[p].offset;
+    out.end.push_back(hi);
+    out.committed.push_back(list->elems[p].offset >= 0 ? list->elems[p].offset : -1);
   }
   rd_kafka_topic_partition_list_destroy(list);
   rd_kafka_destroy(rk);
+  return out;
+}
+
+std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const std::string& topic) {
+  const PartitionOffsets o = partition_offsets(group, topic);
+  int64_t committed = 0, end = 0;
+  for (size_t p = 0; p < o.end.size(); ++p) {
+    end += o.end[p];
+    if (o.committed[p] >= 0) committed += o.committed[p];
+  }
   return {committed, end};
+}
+
+std::map<std::pair<int32_t, int64_t>, uint64_t> message_timestamps(const std::string& topic) {
+  auto r = run_command("kcat -b " + brokers() + " -t " + topic + " -C -e -q -f '%p %o %T\\n'");
+  if (r.exit_code != 0) throw std::runtime_error("kcat consume: " + r.err);
+  std::map<std::pair<int32_t, int64_t>, uint64_t> out;
+  std::istringstream in(r.out);
+  int32_t p = 0;
+  int64_t o = 0;
+  uint64_t ts = 0;
+  while (in >> p >> o >> ts) out[{p, o}] = ts;
+  return out;
+}
+
+std::filesystem::path web_events(int n) {
+  const auto work = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
+  std::filesystem::create_directories(work);
+  auto p = work / ("web-" + std::to_string(n) + ".jsonl");
+  if (!std::filesystem::exists(p)) {
+    auto r = run_command("python3 " + (testing::source_dir() / "scripts/gen_web_access.py").string() + " --count " +
+                         std::to_string(n) + " --out " + p.string());
+    if (r.exit_code != 0) throw std::runtime_error("generating events: " + r.err);
+  }
+  return p;
+}
+
+std::string web_alert_key(std::string_view alert) {
+  simdjson::dom::parser p;
+  simdjson::dom::element a = p.parse(alert.data(), alert.size());
+  std::string k{std::string_view(a["@timestamp"])};
+  k += '|';
+  k += std::string_view(a["source"]["ip"]);
+  k += '|';
+  k += std::string_view(a["url"]["query"]);
+  return k;
+}
+
+std::multiset<std::string> expected_web_alert_keys(const std::filesystem::path& file) {
+  auto r = testing::run_socstream("run " + (testing::source_dir() / "config/default.yaml").string(),
+                                  "SOCSTREAM_INPUT=" + file.string() + " SOCSTREAM_DLQ=/dev/null");
+  if (r.exit_code != 0) throw std::runtime_error("file pipeline: " + r.err);
+  std::multiset<std::string> keys;
+  std::stringstream ss(r.out);
+  for (std::string l; std::getline(ss, l);) keys.insert(web_alert_key(l));
+  return keys;
+}
+
+std::multiset<std::string> web_alert_keys(const std::vector<std::string>& alerts) {
+  std::multiset<std::string> keys;
+  for (const auto& a : alerts) keys.insert(web_alert_key(a));
+  return keys;
 }
 
 std::string redis_cli(const std::string& args) {

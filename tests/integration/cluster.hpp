@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace socstream::it {
@@ -32,6 +33,23 @@ void produce_messages(const std::string& topic, const std::vector<std::string>& 
 std::vector<std::string> consume_all(const std::string& topic);
 // Sum over partitions of (committed offset of the group) and of the end offsets.
 std::pair<int64_t, int64_t> committed_and_end(const std::string& group, const std::string& topic);
+// Per partition (index = partition): the group's committed offset (-1 if none) and the end offset.
+struct PartitionOffsets {
+  std::vector<int64_t> committed, end;
+};
+PartitionOffsets partition_offsets(const std::string& group, const std::string& topic);
+// Every message's timestamp (ms), by partition and offset (kcat): an alert id's origin.
+std::map<std::pair<int32_t, int64_t>, uint64_t> message_timestamps(const std::string& topic);
+
+// The web access stream the 500,000-event tests share: N events from the
+// default sample's generator (made once, under build/it-work), and what the
+// file pipeline (config/default.yaml, held to an independent RE2 oracle by the
+// e2e tests) alerts on, each alert keyed by its event, not by where it was read:
+// its time, address and query.
+std::filesystem::path web_events(int n);
+std::string web_alert_key(std::string_view alert);
+std::multiset<std::string> expected_web_alert_keys(const std::filesystem::path& file);
+std::multiset<std::string> web_alert_keys(const std::vector<std::string>& alerts);
 
 // redis-cli
 std::string redis_cli(const std::string& args);

@@ -23,49 +23,6 @@ using socstream::testing::base64_decode;
 
 namespace {
 
-const std::filesystem::path kWork = std::filesystem::path(SOCSTREAM_BUILD_DIR) / "it-work";
-
-// N generated web access events (the default sample's generator), made once.
-std::filesystem::path data(int n) {
-  std::filesystem::create_directories(kWork);
-  auto p = kWork / ("web-" + std::to_string(n) + ".jsonl");
-  if (!std::filesystem::exists(p)) {
-    auto r = run_command("python3 " + (source_dir() / "scripts/gen_web_access.py").string() + " --count " +
-                         std::to_string(n) + " --out " + p.string());
-    if (r.exit_code != 0) throw std::runtime_error("generating events: " + r.err);
-  }
-  return p;
-}
-
-// An alert's event, independent of where it was read: its time, address and query.
-std::string key_of(std::string_view alert) {
-  simdjson::dom::parser p;
-  simdjson::dom::element a = p.parse(alert.data(), alert.size());
-  std::string k{std::string_view(a["@timestamp"])};
-  k += '|';
-  k += std::string_view(a["source"]["ip"]);
-  k += '|';
-  k += std::string_view(a["url"]["query"]);
-  return k;
-}
-
-// What the file pipeline (tested against an independent RE2 oracle) alerts on.
-std::multiset<std::string> expected_keys(const std::filesystem::path& file) {
-  auto r = socstream::testing::run_socstream("run " + (source_dir() / "config/default.yaml").string(),
-                                             "SOCSTREAM_INPUT=" + file.string() + " SOCSTREAM_DLQ=/dev/null");
-  if (r.exit_code != 0) throw std::runtime_error("file pipeline: " + r.err);
-  std::multiset<std::string> keys;
-  std::stringstream ss(r.out);
-  for (std::string l; std::getline(ss, l);) keys.insert(key_of(l));
-  return keys;
-}
-
-std::multiset<std::string> keys_of(const std::vector<std::string>& alerts) {
-  std::multiset<std::string> keys;
-  for (const auto& a : alerts) keys.insert(key_of(a));
-  return keys;
-}
-
 struct Names {
   std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
               alerts = unique("alerts"), dlq = unique("dlq");
@@ -87,9 +44,9 @@ class KafkaRedis : public ServerTest {
 TEST_F(KafkaRedis, HundredThousandEventsOnFourPartitions) {
   Names n;
   create_topic(n.topic, 4);
-  const auto file = data(100000);
+  const auto file = web_events(100000);
   produce_file(n.topic, file);
-  const auto expected = expected_keys(file);
+  const auto expected = expected_web_alert_keys(file);
   ASSERT_GT(expected.size(), 20000u);
 
   Engine e = engine(n);
@@ -100,9 +57,9 @@ TEST_F(KafkaRedis, HundredThousandEventsOnFourPartitions) {
   // Committed offsets lag completion by up to commit_interval_ms; the drain at shutdown commits the rest.
   EXPECT_EQ(e.terminate(), 0);
 
-  EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "exactly the expected alerts in Redis";
+  EXPECT_EQ(web_alert_keys(redis_stream_alerts(n.stream)), expected) << "exactly the expected alerts in Redis";
   const auto from_kafka = consume_all(n.alerts);
-  EXPECT_EQ(keys_of(from_kafka), expected) << "exactly the expected alerts in the alerts topic";
+  EXPECT_EQ(web_alert_keys(from_kafka), expected) << "exactly the expected alerts in the alerts topic";
   socstream::testing::expect_schema_valid(redis_stream_alerts(n.stream), "config/kafka-redis.yaml, Redis");
   socstream::testing::expect_schema_valid(from_kafka, "config/kafka-redis.yaml, Kafka");
   auto [committed, end] = committed_and_end(n.group, n.topic);
@@ -148,7 +105,7 @@ TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {
   TempDir tmp;
   std::string good_file;
   for (auto& g : good) good_file += g + "\n";
-  const auto expected = expected_keys(tmp.write("good.jsonl", good_file));
+  const auto expected = expected_web_alert_keys(tmp.write("good.jsonl", good_file));
 
   Engine e = engine(n);
   e.start();
@@ -171,7 +128,7 @@ TEST_F(KafkaRedis, BadInputGoesToTheDeadLetterTopic) {
     EXPECT_EQ(std::string_view(d["source"]["name"]), "access");
   }
   EXPECT_TRUE(got == bad) << "every bad event in the DLQ topic, with its reason (" << got.size() << " of " << bad.size() << ")";
-  EXPECT_EQ(keys_of(redis_stream_alerts(n.stream)), expected) << "every good event processed";
+  EXPECT_EQ(web_alert_keys(redis_stream_alerts(n.stream)), expected) << "every good event processed";
   auto [committed, end] = committed_and_end(n.group, n.topic);
   EXPECT_EQ(committed, end);
 }
@@ -195,9 +152,9 @@ struct Prepared {
 Prepared prepare_500k() {
   Prepared p;
   create_topic(p.names.topic, 4);
-  const auto file = data(500000);
+  const auto file = web_events(500000);
   produce_file(p.names.topic, file);
-  static const std::multiset<std::string> expected = expected_keys(file);
+  static const std::multiset<std::string> expected = expected_web_alert_keys(file);
   p.expected = expected;
   return p;
 }
@@ -214,8 +171,8 @@ bool wait_done(const Prepared& p) {
 }
 
 void expect_complete(const Prepared& p, const char* what) {
-  EXPECT_EQ(keys_of(redis_stream_alerts(p.names.stream)), p.expected) << what << ": every alert in Redis exactly once";
-  auto kafka = keys_of(consume_all(p.names.alerts));
+  EXPECT_EQ(web_alert_keys(redis_stream_alerts(p.names.stream)), p.expected) << what << ": every alert in Redis exactly once";
+  auto kafka = web_alert_keys(consume_all(p.names.alerts));
   std::set<std::string> distinct(kafka.begin(), kafka.end());
   std::set<std::string> want(p.expected.begin(), p.expected.end());
   EXPECT_EQ(distinct, want) << what << ": every alert at least once in Kafka";
