@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <map>
+#include <mutex>
 #include <cstdio>
 #include <optional>
 #include <cstring>
@@ -18,6 +20,55 @@
 namespace socstream {
 
 namespace {
+
+// Which of a file's lines are acknowledged, as Vector's file checkpoints keep
+// it: batches by their byte range, so a reload hands over the start of the
+// first line not acknowledged, not the read position. A batch a sink gave up
+// (a drain past its deadline) is then read again by the next topology
+// instead of being skipped.
+struct Checkpoints {
+  std::mutex m;
+  uint64_t file = 0;  // which file (rotation, truncation make a new one)
+  // (file, first byte) -> (end byte, 0 in flight / 1 acknowledged / 2 abandoned)
+  std::map<std::pair<uint64_t, int64_t>, std::pair<int64_t, int>> batches;
+
+  void done(uint64_t f, int64_t first, bool ok) {
+    std::lock_guard lk(m);
+    auto it = batches.find({f, first});
+    if (it == batches.end()) return;
+    it->second.second = ok ? 1 : 2;
+    // Acknowledged batches at the front say nothing a resume needs.
+    while (!batches.empty() && batches.begin()->second.second == 1) batches.erase(batches.begin());
+  }
+  // The first byte not acknowledged in the current file, or `read` if every batch was.
+  int64_t resume(int64_t read) {
+    std::lock_guard lk(m);
+    for (const auto& [k, v] : batches)
+      if (k.first == file && v.second != 1) return k.second;
+    return read;
+  }
+};
+
+class FileToken final : public AckToken {
+ public:
+  FileToken(SourceContext& ctx, std::shared_ptr<Checkpoints> c, uint64_t file, int64_t first, uint32_t n)
+      : ctx_(ctx), c_(std::move(c)), file_(file), first_(first), n_(n) {}
+
+ protected:
+  void on_done(bool ok) override {
+    (ok ? ctx_.batches_completed : ctx_.batches_failed)++;
+    if (!ok) ctx_.events_failed += n_;
+    ctx_.events_pending -= n_;
+    c_->done(file_, first_, ok);
+  }
+
+ private:
+  SourceContext& ctx_;
+  std::shared_ptr<Checkpoints> c_;
+  uint64_t file_;
+  int64_t first_;
+  uint32_t n_;
+};
 
 class FileSource final : public Source {
  public:
@@ -31,6 +82,18 @@ class FileSource final : public Source {
     // As configured, not resolved: alert ids then do not depend on where the checkout lives.
     format_.stream = s.str("path");
     if (from_end_ && !follow_) s.error("start_at", "'end' only makes sense with follow: true");
+    format_.make_token = [this](SourceContext& ctx, uint32_t n, int64_t first, int64_t end) -> AckToken* {
+      ctx.events_pending += n;
+      uint64_t file;
+      {
+        std::lock_guard lk(checkpoints_->m);
+        file = checkpoints_->file;
+        checkpoints_->batches[{file, first}] = {end, 0};
+      }
+      auto* t = new FileToken(ctx, checkpoints_, file, first, n);
+      t->set_pending(n);
+      return t;
+    };
   }
 
   FieldWrites writes() const override { return format_.writes(); }
@@ -39,7 +102,8 @@ class FileSource final : public Source {
   // (the line not emitted yet) if the path still names the same file.
   std::string save_state() override {
     if (!ino_) return {};
-    return "file.1 " + std::to_string(dev_) + " " + std::to_string(ino_) + " " + std::to_string(reader_.resume_offset());
+    return "file.1 " + std::to_string(dev_) + " " + std::to_string(ino_) + " " +
+           std::to_string(checkpoints_->resume(reader_.resume_offset()));
   }
   void restore_state(std::string_view state) override {
     unsigned long long dev = 0, ino = 0;
@@ -84,6 +148,7 @@ class FileSource final : public Source {
           ::lseek(fd, 0, SEEK_SET);
           reader_.reset(0);
           origin_known_ = false;  // copytruncate: the same inode holds a new stream
+          new_file();
           break;
         }
         case Change::Rotated:
@@ -130,6 +195,7 @@ class FileSource final : public Source {
         ino_ = st.st_ino;
         dev_ = st.st_dev;
         origin_known_ = false;
+        new_file();
         int64_t start = 0;
         if (first && from_end_) start = ::lseek(fd, 0, SEEK_END);
         if (first && resume_) {
@@ -182,6 +248,11 @@ class FileSource final : public Source {
     int64_t offset;
   };
   std::optional<Resume> resume_;
+  std::shared_ptr<Checkpoints> checkpoints_ = std::make_shared<Checkpoints>();
+  void new_file() {
+    std::lock_guard lk(checkpoints_->m);
+    ++checkpoints_->file;
+  }
 };
 
 }  // namespace

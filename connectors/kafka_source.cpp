@@ -383,7 +383,8 @@ class KafkaSource final : public Source {
   // Stop fetching, let what is in flight finish, commit it, leave the group.
   void shutdown() {
     set_paused(true);
-    const auto until = Clock::now() + std::chrono::milliseconds(drain_ms_);
+    // Not past the topology's drain deadline either: a reload or stop that gives up there must not wait here longer.
+    const auto until = std::min(Clock::now() + std::chrono::milliseconds(drain_ms_), context().drain_deadline());
     while (completions_->in_flight > 0 && Clock::now() < until) {
       while_blocked();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

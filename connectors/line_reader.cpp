@@ -148,7 +148,10 @@ void emit_lines(SourceContext& ctx, const std::vector<Line>& lines, const std::s
     b.raw_padded = true;  // lines sit inside a LineBuffer, which ends with kSlack spare bytes
     b.events.reserve(n);
     b.hold(buffer);
-    AckToken* token = ctx.counting_token(static_cast<uint32_t>(n));
+    const Line& last = lines[at + n - 1];
+    AckToken* token = fmt.make_token ? fmt.make_token(ctx, static_cast<uint32_t>(n), lines[at].offset,
+                                                      last.offset + static_cast<int64_t>(last.length) + 1)
+                                     : ctx.counting_token(static_cast<uint32_t>(n));
     for (size_t i = at; i < at + n; ++i) {
       const Line& l = lines[i];
       Event e;

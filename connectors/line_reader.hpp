@@ -4,6 +4,7 @@
 // carried into the next buffer. Every buffer ends with zeroed slack so that
 // parsers needing readable padding past a value (simdjson) can use it in place.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,9 @@ struct LineFormat {
   size_t batch_size = 1024;
   std::string stream;  // what events name as their stream (the file as configured)
   uint64_t origin = 0;  // which instance of that stream (SourcePos::origin)
+  // Makes the token of a batch of n lines spanning bytes [first, end) of the
+  // stream; none: the context's counting token.
+  std::function<AckToken*(SourceContext&, uint32_t n, int64_t first, int64_t end)> make_token;
   FieldWrites writes() const { return {plain ? std::vector<std::string>{"message"} : std::vector<std::string>{}}; }
 };
 

@@ -237,10 +237,12 @@ ReloadResult Service::do_reload(const std::string& why) {
 
   // Drain: nothing of the old generation may be in flight when it goes.
   spdlog::info("reload ({}): {}; draining generation {}", why, res.summary, old->number);
-  // No deadline: a sink that cannot deliver (Redis down) holds the reload
-  // rather than give up events a file or stdin source could not read again.
-  // A stop asked meanwhile sets one (request_stop).
-  old->runtime->request_stop(std::chrono::hours(24 * 365), true);
+  // Within shutdown_timeout_s, as a stop: a sink that cannot deliver (a
+  // reload that fixes its address) must not hold the reload. What it gives up
+  // is not acknowledged, so the next generation reads it again: a Kafka
+  // source from the commits, a file source from the first line not
+  // acknowledged; only stdin cannot, and says how many it lost.
+  old->runtime->request_stop(old->topology->shutdown_timeout, true);
   RunStats drained = old->runtime->wait();
   if (drained.batches_failed)
     spdlog::warn("reload: {} source batches of generation {} were not acknowledged; their sources deliver them again",

@@ -438,21 +438,10 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
 }
 
 // A reload that fixes a wrong Redis address must not wait for the old
-// generation's sink to reach the old one. DISABLED: it fails today. The old
-// Redis sink retries forever in process() and never looks at
-// context().drain_expired(), so Runtime::wait() in Service::do_reload never
-// returns: the Kafka source gives up after its own drain_timeout_ms, commits
-// what completed and leaves the group, and then nothing consumes, the POST
-// never answers and only SIGTERM (the watchdog's exit 3) ends it. Giving the
-// batch up past the deadline is lossless for a Kafka source (nothing past it
-// is committed, the next generation reads it again) but not for a file
-// source, whose position is handed over past the abandoned lines: the fix
-// needs that decided first. Tried with the sink returning once
-// drain_expired(): the reload then completes in 3.7 s and every alert lands
-// once, but the run exits 3, since Service::run adds the replaced generation's
-// batches_failed to the totals main() judges, though the next generation
-// read those events again and acknowledged them.
-TEST_F(KafkaRedisReload, DISABLED_AReloadThatFixesTheRedisPortIsNotHeldByTheOldSink) {
+// generation's sink to reach the old one: past shutdown_timeout_s the old sink
+// gives its batch up unacknowledged, the new generation reads it again from
+// the commits, and the run still ends 0 (those events were acknowledged later).
+TEST_F(KafkaRedisReload, AReloadThatFixesTheRedisPortIsNotHeldByTheOldSink) {
   const std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
                     alerts_topic = unique("alerts"), dlq = unique("dlq");
   create_topic(topic, 1);
@@ -509,4 +498,39 @@ TEST_F(KafkaRedisReload, DISABLED_AReloadThatFixesTheRedisPortIsNotHeldByTheOldS
   const auto in_kafka = web_alert_keys(consume_all(alerts_topic));
   EXPECT_EQ(std::set<std::string>(in_kafka.begin(), in_kafka.end()),
             std::set<std::string>(expected.begin(), expected.end()));
+}
+
+// The same with a file source: it hands over the first line not acknowledged,
+// not its read position, so the lines the old sink gave up are read again.
+TEST_F(KafkaRedisReload, AFileSourceReadsAgainWhatTheOldSinkGaveUp) {
+  TempDir dir;
+  std::string lines;
+  for (int i = 0; i < 200; ++i) lines += "{\"n\":" + std::to_string(i) + "}\n";
+  dir.write("in.jsonl", lines);
+  const std::string stream = unique("file-reload");
+  const int port = free_port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto topology = [&](int redis) {
+    return "admin: {address: \"127.0.0.1:" + std::to_string(port) + "\"}\nshutdown_timeout_s: 2\n" + R"(sources:
+  in: {type: file, path: in.jsonl, follow: true, batch_size: 50}
+operators:
+  parse: {type: json_parse, inputs: [in], fields: all}
+  alerts: {type: alert, inputs: [parse], detector: probe}
+sinks:
+  redis: {type: redis, inputs: [alerts], port: )" + std::to_string(redis) + ", key: " + stream +
+           ", idempotent: true, backoff_initial_ms: 50, backoff_max_ms: 200}\n";
+  };
+  const auto topo = dir.write("t.yaml", topology(free_port()));  // nothing listens there
+  Engine e(topo, {}, log_);
+  e.start();
+  ASSERT_TRUE(eventually([&] {
+    return metric(run_command("curl -s " + url + "/metrics").out, "socstream_source_unacknowledged_events", "in") > 0;
+  }, std::chrono::seconds(30)));
+  dir.write("t.yaml", topology(redis_port()));
+  const std::string body = run_command("curl -s --max-time 30 -w ' %{http_code}' -X POST " + url + "/api/reload").out;
+  EXPECT_NE(body.find(R"("ok":true,"generation":2)"), std::string::npos) << body;
+  EXPECT_TRUE(eventually([&] { return redis_xlen(stream) == 200; }, std::chrono::seconds(30)))
+      << redis_xlen(stream) << " of 200\n" << read_file(log_);
+  EXPECT_EQ(e.terminate(), 0) << read_file(log_);
+  EXPECT_EQ(redis_xlen(stream), 200);
 }
