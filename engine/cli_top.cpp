@@ -91,7 +91,7 @@ Poll take_poll(const AdminClient& c) {
       auto out = s.labels.find("output");
       add(out != s.labels.end() && out->second == "dlq" ? k.dead : k.sent);
     }
-    if (s.name == "socstream_kafka_consumer_lag") add(k.lag);
+    if (s.name == "socstream_kafka_consumer_lag_messages") add(k.lag);
   }
 
   simdjson::dom::parser parser;

@@ -306,3 +306,75 @@ TEST_F(Tap, ATokenIsAskedForAndNeverShown) {
     EXPECT_EQ(r->err.find(token), std::string::npos);
   }
 }
+
+// What the file topology cannot show: a Kafka source's lag and a component
+// that is not ready. A stand-in endpoint (python3's http.server) answers
+// with what the real one answers for such a topology (the shapes of
+// engine/admin.cpp and connectors/kafka_source.cpp's metrics), held still,
+// so the lag and the rates are known exactly.
+TEST_F(Top, ShowsKafkaLagAndWhatIsNotReady) {
+  const int port = free_port();
+  dir_.write("status.json",
+             R"({"generation":3,"uptime_seconds":3725.5,"components":[)"
+             R"({"name":"logs","kind":"source","type":"kafka","received":0,"queued":0,"capacity":8192,"pending":12,"open":true,"ready":false,"sent":{"default":1000,"dlq":0}},)"
+             R"({"name":"redis","kind":"sink","type":"redis","received":1000,"queued":4096,"capacity":8192,"pending":0,"open":false,"ready":false,"sent":{}}]})");
+  // Counts as they stand; the stand-in adds 100 events per poll to the source's sent.
+  dir_.write("stub.py", R"(import http.server, sys, time
+polls = {"n": 0}
+status = open(sys.argv[2]).read()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        code, body, kind = 200, "", "application/json"
+        if self.path == "/api/status":
+            body = status
+        elif self.path == "/metrics":
+            n = 1000 + 100 * polls["n"]; polls["n"] += 1
+            kind = "text/plain; version=0.0.4"
+            body = ("# TYPE socstream_component_sent_events_total counter\n"
+                    'socstream_component_sent_events_total{component_id="logs",component_kind="source",component_type="kafka",output="default"} %d\n'
+                    'socstream_component_sent_events_total{component_id="logs",component_kind="source",component_type="kafka",output="dlq"} 0\n'
+                    'socstream_component_received_events_total{component_id="redis",component_kind="sink",component_type="redis"} 1000\n'
+                    'socstream_kafka_consumer_lag_messages{component_id="logs",component_kind="source",component_type="kafka",topic="logs",partition="0"} 1200\n'
+                    'socstream_kafka_consumer_lag_messages{component_id="logs",component_kind="source",component_type="kafka",topic="logs",partition="1"} 34\n'
+                    "socstream_reloads_total 2\nsocstream_reloads_failed_total 1\n") % n
+        elif self.path == "/ready":
+            code, body = 503, '{"ready":false,"not_ready":["logs","redis"],"why":{"logs":"waiting for partitions","redis":"not open"}}'
+        else:
+            code, body = 404, '{"error":"no such endpoint"}'
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+s.timeout = 0.1
+end = time.time() + 10
+while time.time() < end:
+    s.handle_request()
+)");
+  const std::string url = fmt::format("http://127.0.0.1:{}", port);
+  auto r = run_command(fmt::format(
+      "python3 {} {} {} & stub=$!; for i in $(seq 50); do curl -s -o /dev/null {}/x && break; sleep 0.1; done; "
+      "{} top --once --interval 0.5 --admin 127.0.0.1:{}; rc=$?; kill $stub; exit $rc",
+      (dir_.path() / "stub.py").string(), port, (dir_.path() / "status.json").string(), url, SOCSTREAM_BIN, port));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("up 1h02m05s  generation 3 (2 reloads, 1 refused)  not ready: logs (waiting for partitions), "
+                       "redis (not open)"),
+            std::string::npos)
+      << r.out;
+  const auto lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const auto logs = columns(lines[2]), redis = columns(lines[3]);
+  ASSERT_EQ(logs.size(), 8u) << r.out;
+  ASSERT_EQ(redis.size(), 8u) << r.out;
+  // 100 events in about half a second, the lag summed over both partitions.
+  EXPECT_EQ(logs[0], "logs");
+  EXPECT_GT(rate(logs[3]), 100) << r.out;
+  EXPECT_LT(rate(logs[3]), 250) << r.out;
+  EXPECT_EQ(logs[7], "1234") << r.out;
+  EXPECT_EQ(redis[3], "0.0") << r.out;
+  EXPECT_EQ(redis[5], "50%") << r.out;
+  EXPECT_EQ(redis[7], "-") << r.out;
+}
