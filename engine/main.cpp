@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine/admin.hpp"
+#include "engine/admin_client.hpp"
 #include "engine/builtins.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/runtime.hpp"
@@ -44,6 +45,10 @@ commands:
                   (sources and sinks are not run); exit 1 if a case fails, REPORT in JUnit XML
   predict --model DIR [TEXT...]
                   print each text's label and scores (lines from stdin when no TEXT is given)
+  top [--admin HOST:PORT] [--token-env VAR] [--interval S] [--once]
+                  a live view of a running instance: events/s in and out, channel fill, dead letters, lag
+  tap COMPONENT[.PORT] [--admin HOST:PORT] [--token-env VAR] [--limit N] [--timeout S]
+                  print a running instance's events leaving a port, as JSON lines (until Ctrl-C without --limit)
 
 options)";
 
@@ -243,6 +248,10 @@ int cmd_run(const std::string& file) {
 int main(int argc, char** argv) {
   // predict's texts may look like anything, options included: they bypass the option parser.
   if (argc > 1 && std::string_view(argv[1]) == "predict") return predict_main(argc - 1, argv + 1);
+  // top and tap are clients of a running instance's admin endpoint: their own
+  // options, and Ctrl-C theirs to take (before the stop signals are blocked).
+  if (argc > 1 && std::string_view(argv[1]) == "top") return top_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "tap") return tap_main(argc - 1, argv + 1);
   // Block SIGINT/SIGTERM before anything else: a stop request during start-up
   // must drain like any other, not kill.
   // `run` takes them with sigwait; other commands restore the default below.
