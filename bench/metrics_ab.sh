@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The cost of the engine's metrics and component context (issue 14): the
-# rules-only file pipeline (file -> json_parse -> regex_prefilter -> alert ->
-# file) over the first N lines of the web benchmark data, run alternately by
-# an OLD binary (built before metrics existed) and the NEW one, with the admin
-# endpoint on in the new runs and /metrics scraped every second meanwhile.
-#   bench/metrics_ab.sh OLD_BIN [NEW_BIN] [N] [RUNS]
+# The cost of the engine's metrics (issue 14): the rules-only file pipeline
+# (file -> json_parse -> regex_prefilter -> alert -> file) over the first N
+# lines of the web benchmark data, run alternately with metrics off
+# (SOCSTREAM_NO_METRICS=1: the runtime counts nothing per batch, no admin
+# endpoint) and on (the admin endpoint up and /metrics scraped every second),
+# by one binary. An OLD_BIN adds a third arm: a build from before metrics.
+#   bench/metrics_ab.sh [BIN] [N] [RUNS] [OLD_BIN]
 # Prints each run's events/s (from the run summary) and the medians.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-old="${1:?usage: bench/metrics_ab.sh OLD_BIN [NEW_BIN] [N] [RUNS]}"
-new="${2:-$root/build/socstream}"
-n="${3:-200000}"
-runs="${4:-6}"
+new="${1:-$root/build/socstream}"
+n="${2:-200000}"
+runs="${3:-6}"
+old="${4:-}"
 data="$root/bench/data/web-access-1000000.jsonl"
-[ -f "$data" ] || "$root/scripts/gen_web_access.py" --events 1000000 --out "$data" >/dev/null
+mkdir -p "$root/bench/data"
+[ -f "$data" ] || python3 "$root/scripts/gen_web_access.py" --count 1000000 --out "$data" --truth "$root/bench/data/web-access-1000000.truth.csv" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 head -n "$n" "$data" > "$work/in.jsonl"
@@ -35,19 +37,29 @@ YAML
 topology "" > "$work/old.yaml"
 topology "admin: {address: \"127.0.0.1:$port\"}" > "$work/new.yaml"
 rate() { sed -n 's/.* (\([0-9]*\) events\/s).*/\1/p' "$1" | tail -1; }
-olds=() news=()
+offs=() ons=() olds=()
 for i in $(seq "$runs"); do
-  "$old" run "$work/old.yaml" 2> "$work/old.log" >/dev/null
-  olds+=("$(rate "$work/old.log")")
+  SOCSTREAM_NO_METRICS=1 "$new" run "$work/old.yaml" 2> "$work/off.log" >/dev/null
+  offs+=("$(rate "$work/off.log")")
   "$new" run "$work/new.yaml" 2> "$work/new.log" >/dev/null &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do curl -s "http://127.0.0.1:$port/metrics" >/dev/null || true; sleep 1; done
   wait "$pid"
-  news+=("$(rate "$work/new.log")")
-  echo "run $i: old ${olds[-1]} events/s, new (metrics, scraped) ${news[-1]} events/s"
+  ons+=("$(rate "$work/new.log")")
+  line="run $i: metrics off ${offs[-1]} events/s, on (scraped) ${ons[-1]}"
+  if [ -n "$old" ]; then
+    "$old" run "$work/old.yaml" 2> "$work/old.log" >/dev/null
+    olds+=("$(rate "$work/old.log")")
+    line="$line, old build ${olds[-1]}"
+  fi
+  echo "$line"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-mo="$(median "${olds[@]}")" mn="$(median "${news[@]}")"
-echo "old sorted: $(printf '%s\n' "${olds[@]}" | sort -n | tr '\n' ' ')"
-echo "new sorted: $(printf '%s\n' "${news[@]}" | sort -n | tr '\n' ' ')"
-awk -v o="$mo" -v n="$mn" 'BEGIN {printf "medians: old %d, new %d events/s; new/old %.3f\n", o, n, n/o}'
+echo "off sorted: $(printf '%s\n' "${offs[@]}" | sort -n | tr '\n' ' ')"
+echo "on sorted:  $(printf '%s\n' "${ons[@]}" | sort -n | tr '\n' ' ')"
+mo="$(median "${offs[@]}")" mn="$(median "${ons[@]}")"
+awk -v o="$mo" -v n="$mn" 'BEGIN {printf "medians: off %d, on %d events/s; on/off %.3f\n", o, n, n/o}'
+if [ -n "$old" ]; then
+  echo "old sorted: $(printf '%s\n' "${olds[@]}" | sort -n | tr '\n' ' ')"
+  awk -v o="$(median "${olds[@]}")" -v n="$mn" 'BEGIN {printf "old build median %d; on/old %.3f\n", o, n/o}'
+fi

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cinttypes>
+#include <cstdlib>
 
 namespace socstream {
 
@@ -32,7 +33,9 @@ Runtime::Runtime(Topology& topology) : topo_(topology) {
     Node& n = topo_.nodes[i];
     if (n.context) n.context->bind_stop(&stop_);
     MetricGroup* g = nullptr;
-    if (n.context) {
+    // SOCSTREAM_NO_METRICS=1: the runtime counts nothing per batch (bench/metrics_ab.sh measures what counting costs).
+    static const bool counting = !std::getenv("SOCSTREAM_NO_METRICS");
+    if (n.context && counting) {
       metrics_.push_back(std::make_unique<MetricGroup>(*topo_.metrics, n.context->metrics().labels()));
       g = metrics_.back().get();
     }

@@ -31,6 +31,7 @@ class FeedbackJoin {
 
   bool is_feedback(const Event& e) const;
   bool remembering() const { return remember_ > 0 && !detector_.empty(); }
+  bool has_sources() const { return !sources_.empty(); }
   // Remembers a flagged event's texts ('\0'-separated) and the label it was given.
   void remember(const SourcePos& pos, std::string_view texts, uint32_t predicted);
 

@@ -94,7 +94,6 @@ class OnlineClassifierOp final : public Operator {
   VerdictFields names_;
   std::string explanation_field_;
   size_t explain_;
-  bool learning_;
 
   uint64_t min_updates_;
   FeedbackJoin join_;

@@ -24,8 +24,9 @@ std::string OnlineEndpoint::describe() const {
   std::lock_guard lk(op_.model_mu_);
   out += fmt::format(R"(,"threshold":{},"min_updates":{},"version":)", op_.threshold_, op_.min_updates_);
   json::append_string(out, op_.version());
+  // It learns from whatever verdicts its feedback sources give: "learning" says whether it has any.
   out += fmt::format(R"(,"updates":{},"learning":{},"snapshots":{}}})", op_.model_ ? op_.model_->updates() : 0,
-                     op_.learning_ ? "true" : "false", op_.snapshots_ ? "true" : "false");
+                     op_.join_.has_sources() ? "true" : "false", op_.snapshots_ ? "true" : "false");
   return out;
 }
 
