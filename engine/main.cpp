@@ -107,9 +107,10 @@ void progress(Service& rt, RunEnded& ended, std::chrono::seconds interval) {
     while (!ended.cv.wait_for(lk, interval, [&] { return ended.ended; })) {
       const RunStats now = rt.snapshot();
       const double secs = now.seconds - last.seconds;
-      spdlog::info("progress: {} events read ({:.0f}/s), {} delivered ({:.0f}/s), {} dead-lettered, {} in flight",
+      const auto [lag, kafka] = rt.metrics().total("socstream_kafka_consumer_lag_messages");
+      spdlog::info("progress: {} events read ({:.0f}/s), {} delivered ({:.0f}/s), {} dead-lettered, {} in flight{}",
                    now.read, (now.read - last.read) / secs, now.delivered, (now.delivered - last.delivered) / secs,
-                   now.dead_lettered, now.pending);
+                   now.dead_lettered, now.pending, kafka ? fmt::format(", Kafka lag {:.0f}", lag) : std::string());
       last = now;
     }
   }).detach();

@@ -179,6 +179,30 @@ std::string number(double v) {
 
 }  // namespace
 
+std::pair<double, bool> MetricsRegistry::total(const std::string& family) const {
+  double sum = 0;
+  bool any = false;
+  std::lock_guard lk(m_);
+  for (MetricGroup* g : groups_) {
+    if (!g->visible_.load()) continue;
+    std::lock_guard glk(g->m_);
+    for (const auto& s : g->series_) {
+      if (s->name != family) continue;
+      any = true;
+      if (s->collect) {
+        std::vector<MetricSample> samples;
+        s->collect(samples);
+        for (const auto& x : samples) sum += x.value;
+      } else if (s->counter) {
+        sum += static_cast<double>(s->counter->value());
+      } else if (s->gauge) {
+        sum += s->gauge->value();
+      }
+    }
+  }
+  return {sum, any};
+}
+
 std::string MetricsRegistry::prometheus_text() const {
   // Families in the order they first appear; the exposition format wants each family's samples together.
   struct Family {

@@ -129,6 +129,8 @@ class MetricsRegistry {
  public:
   // The exposition format (text 0.0.4): one HELP/TYPE per family, its samples together.
   std::string prometheus_text() const;
+  // The sum of a family's samples now (counters, gauges, collected), and whether it has any.
+  std::pair<double, bool> total(const std::string& family) const;
 
  private:
   friend class MetricGroup;

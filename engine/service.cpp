@@ -90,9 +90,10 @@ void add(RunStats& into, const RunStats& s) {
   into.pending += s.pending;
   into.seconds += s.seconds;
   into.failed = into.failed || s.failed;
-  for (const auto& [source, n] : s.unacknowledged) {
+  for (const auto& u : s.unacknowledged) {
+    const auto& [source, n] = u;
     auto it = std::find_if(into.unacknowledged.begin(), into.unacknowledged.end(),
-                           [&](const auto& x) { return x.first == source; });
+                           [&u](const auto& x) { return x.first == u.first; });
     if (it == into.unacknowledged.end())
       into.unacknowledged.emplace_back(source, n);
     else

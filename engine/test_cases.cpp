@@ -105,45 +105,21 @@ void to_json(const YAML::Node& n, std::string& out, const std::string& file, Dia
 // work the same). A map whose keys are all tests (exists, contains, matches,
 // gte, gt, lte, lt): those tests on the value, `exists: false` being how a
 // case says a field is absent.
+struct NamedMatcher;
 struct Matcher {
   enum Kind { Value, List, Object, Test } kind = Value;
   Location where;
   Scalar value;
   std::vector<Matcher> items;
-  std::vector<std::pair<std::string, Matcher>> fields;
+  // Not pair<string, Matcher>: a pair needs Matcher complete here, which libc++ and clang insist on.
+  std::vector<NamedMatcher> fields;
   std::optional<bool> exists;
   std::optional<Scalar> contains;
   std::string pattern;
   std::shared_ptr<const std::regex> re;
   std::vector<std::pair<std::string, double>> bounds;  // ("gte", 0.5)
 
-  std::string describe() const {
-    switch (kind) {
-      case Value: return scalar_json(value);
-      case List: {
-        std::string s = "[";
-        for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i].describe();
-        return s + "]";
-      }
-      case Object: {
-        std::string s = "{";
-        for (size_t i = 0; i < fields.size(); ++i) s += (i ? ", " : "") + fields[i].first + ": " + fields[i].second.describe();
-        return s + "}";
-      }
-      case Test: {
-        std::vector<std::string> parts;
-        if (exists) parts.push_back(*exists ? "present" : "absent");
-        if (contains) parts.push_back("containing " + scalar_json(*contains));
-        if (re) parts.push_back("matching /" + pattern + "/");
-        for (const auto& [op, v] : bounds)
-          parts.push_back(fmt::format("{} {}", op == "gte" ? ">=" : op == "gt" ? ">" : op == "lte" ? "<=" : "<", v));
-        std::string s;
-        for (const auto& p : parts) s += (s.empty() ? "" : " and ") + p;
-        return s;
-      }
-    }
-    return "?";
-  }
+  std::string describe() const;
 };
 
 const std::vector<std::string> kTests{"exists", "contains", "matches", "gte", "gt", "lte", "lt"};
@@ -153,6 +129,39 @@ bool is_test_map(const YAML::Node& n) {
   for (const auto& kv : n)
     if (!kv.first.IsScalar() || std::find(kTests.begin(), kTests.end(), kv.first.Scalar()) == kTests.end()) return false;
   return true;
+}
+
+struct NamedMatcher {
+  std::string first;
+  Matcher second;
+};
+
+std::string Matcher::describe() const {
+  switch (kind) {
+    case Value: return scalar_json(value);
+    case List: {
+      std::string s = "[";
+      for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i].describe();
+      return s + "]";
+    }
+    case Object: {
+      std::string s = "{";
+      for (size_t i = 0; i < fields.size(); ++i) s += (i ? ", " : "") + fields[i].first + ": " + fields[i].second.describe();
+      return s + "}";
+    }
+    case Test: {
+      std::vector<std::string> parts;
+      if (exists) parts.push_back(*exists ? "present" : "absent");
+      if (contains) parts.push_back("containing " + scalar_json(*contains));
+      if (re) parts.push_back("matching /" + pattern + "/");
+      for (const auto& [op, v] : bounds)
+        parts.push_back(fmt::format("{} {}", op == "gte" ? ">=" : op == "gt" ? ">" : op == "lte" ? "<=" : "<", v));
+      std::string s;
+      for (const auto& p : parts) s += (s.empty() ? "" : " and ") + p;
+      return s;
+    }
+  }
+  return "?";
 }
 
 Matcher compile_matcher(const YAML::Node& n, const std::string& file, Diagnostics& diag) {
@@ -207,7 +216,7 @@ Matcher compile_matcher(const YAML::Node& n, const std::string& file, Diagnostic
         diag.error(location_of(kv.first, file), "field '" + kv.first.Scalar() + "' is given twice");
         continue;
       }
-      m.fields.emplace_back(kv.first.Scalar(), compile_matcher(kv.second, file, diag));
+      m.fields.push_back(NamedMatcher{kv.first.Scalar(), compile_matcher(kv.second, file, diag)});
     }
     return m;
   }

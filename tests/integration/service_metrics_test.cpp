@@ -50,6 +50,7 @@ TEST_F(ServiceMetrics, ReadinessAndKafkaAndRedisFiguresAgainstKnownCounts) {
   TempDir dir;
   const int port = 20000 + static_cast<int>((::getpid() + 29) % 20000);
   const auto topo = dir.write("t.yaml", fmt::format(R"(admin: {{address: "127.0.0.1:{}"}}
+progress_interval_s: 1
 sources:
   in: {{type: kafka, brokers: "${{KAFKA_BROKERS}}", topics: [{}], group: {}, commit_interval_ms: 200}}
 operators:
@@ -60,7 +61,7 @@ sinks:
           backoff_initial_ms: 50, backoff_max_ms: 200}}
 )",
                                                     port, topic, group, stream));
-  Engine e(topo, {}, log_);
+  Engine e(topo, {{"KAFKA_BROKERS", brokers()}, {"REDIS_PORT", std::to_string(redis_port())}}, log_);
   e.start();
   ASSERT_TRUE(eventually([&] { return redis_xlen(stream) == 2000; }, std::chrono::seconds(60))) << redis_xlen(stream);
   EXPECT_NE(get(port, "/ready").find(R"({"ready":true,"not_ready":[],"why":{}} 200)"), std::string::npos)
@@ -72,6 +73,10 @@ sinks:
     return sum(metrics, "socstream_kafka_committed_offset") == 2000;
   }, std::chrono::seconds(20))) << metrics;
   EXPECT_EQ(sum(metrics, "socstream_kafka_consumer_lag_messages"), 0) << metrics;
+  // The progress line says it too.
+  EXPECT_TRUE(eventually([&] { return read_file(log_).find("2000 delivered") != std::string::npos &&
+                                      read_file(log_).find(", Kafka lag 0\n") != std::string::npos; },
+                         std::chrono::seconds(10))) << read_file(log_);
   EXPECT_EQ(sum(metrics, "socstream_kafka_high_watermark_offset"), 2000) << metrics;
   EXPECT_EQ(sum(metrics, "socstream_kafka_partitions_assigned"), 4) << metrics;
   EXPECT_EQ(sum(metrics, "socstream_component_received_events_total", "component_id=\"redis\""), 2000) << metrics;
