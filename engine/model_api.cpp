@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <functional>
 #include <optional>
 
 #include "engine/json_writer.hpp"
@@ -55,21 +56,25 @@ std::optional<Served> find(Generation& g, std::string_view name, std::string& wh
   return std::nullopt;
 }
 
+// {"models":[one(model), ...]} over every model served.
+std::string listing(Generation& g, const std::function<std::string(const Served&)>& one) {
+  std::string out = "{\"models\":[";
+  bool first = true;
+  for (const auto& s : served(g)) {
+    if (!first) out += ',';
+    first = false;
+    out += one(s);
+  }
+  return out + "]}";
+}
+
 }  // namespace
 
 ApiReply model_api(Generation& g, std::string_view method, std::string_view path, const std::string& body) {
   constexpr std::string_view kModels = "/api/ml/models";
   if (path == kModels || path == "/api/ml/models/") {
     if (method != "GET") return error(405, "GET only");
-    std::string out = "{\"models\":[";
-    bool first = true;
-    for (const auto& s : served(g)) {
-      if (!first) out += ',';
-      first = false;
-      out += s.model->describe();
-    }
-    out += "]}";
-    return {200, std::move(out)};
+    return {200, listing(g, [](const Served& s) { return s.model->describe(); })};
   }
   if (path.substr(0, kModels.size() + 1) == std::string(kModels) + "/") {
     const std::string_view name = path.substr(kModels.size() + 1);
@@ -95,17 +100,11 @@ ApiReply model_api(Generation& g, std::string_view method, std::string_view path
   }
   if (path == "/api/ml/performance") {
     if (method != "GET") return error(405, "GET only");
-    std::string out = "{\"models\":[";
-    bool first = true;
-    for (const auto& s : served(g)) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"component\":";
-      json::append_string(out, s.component);
-      out += ",\"performance\":" + s.model->performance() + "}";
-    }
-    out += "]}";
-    return {200, std::move(out)};
+    return {200, listing(g, [](const Served& s) {
+              std::string one = "{\"component\":";
+              json::append_string(one, s.component);
+              return one + ",\"performance\":" + s.model->performance() + "}";
+            })};
   }
   const bool predict = path == "/api/ml/predict", batch = path == "/api/ml/batch-predict", explain = path == "/api/ml/explain";
   if (!predict && !batch && !explain) return error(404, "no such endpoint under /api/ml");
