@@ -127,12 +127,18 @@ void expect_topics(rd_kafka_t* rk, const KafkaConfig& config, const std::vector<
   if (topics.empty()) return;
   const struct rd_kafka_metadata* md = nullptr;
   // Every topic's metadata: asking for one by name may create it.
-  if (rd_kafka_metadata(rk, 1, nullptr, &md, config.connect_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR || !md) return;
+  if (const auto err = rd_kafka_metadata(rk, 1, nullptr, &md, config.connect_timeout_ms); err || !md) {
+    spdlog::warn("{}: cannot check that its topics exist: {}", component, rd_kafka_err2str(err));
+    return;
+  }
+  // Missing means the broker says so: a topic electing a leader, or one this
+  // client may not describe, exists, and its errors belong to the fetches.
   std::vector<std::string> missing;
   for (const auto& t : topics) {
-    bool found = false;
-    for (int i = 0; i < md->topic_cnt && !found; ++i) found = t == md->topics[i].topic && !md->topics[i].err;
-    if (!found) missing.push_back(t);
+    bool missing_here = true;
+    for (int i = 0; i < md->topic_cnt; ++i)
+      if (t == md->topics[i].topic) missing_here = md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (missing_here) missing.push_back(t);
   }
   const int32_t broker = md->broker_cnt > 0 ? md->brokers[0].id : -1;
   rd_kafka_metadata_destroy(md);

@@ -1,6 +1,7 @@
 #include "engine/admin.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "engine/json_writer.hpp"
 #include "engine/model_api.hpp"
@@ -33,8 +35,8 @@ bool same(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// One query parameter's value (no percent-decoding beyond %2E and %2F: the
-// values are component and port names, letters, digits, '_' and '-').
+// One query parameter's value, not percent-decoded: the values are component
+// and port names (letters, digits, '_', '-' and the '.' before a port) and numbers.
 std::string query_param(std::string_view target, std::string_view key) {
   const size_t q = target.find('?');
   if (q == std::string_view::npos) return {};
@@ -133,6 +135,7 @@ struct AdminServer::Impl {
   std::mutex m;
   std::condition_variable idle;
   int active = 0;
+  std::set<int> open_fds;  // the connections being served, cut at shutdown
 
   Impl(Service& s, AdminOptions o) : service(s), options(std::move(o)) {}
 
@@ -199,7 +202,7 @@ struct AdminServer::Impl {
               error_json(n ? "'" + component + "' has no port '" + port + "'; its ports: " + ports
                            : "no component '" + component + "'")};
     }
-    auto lines = t.wait(std::chrono::milliseconds(timeout_ms));
+    auto lines = t.wait(std::chrono::milliseconds(timeout_ms), &stopping);
     gen->runtime->detach_tap(&t);
     std::string out;
     for (auto& l : lines) {
@@ -235,33 +238,51 @@ struct AdminServer::Impl {
     return res;
   }
 
-  void handle(tcp::socket socket) {
-    // A client that stalls is cut off.
-    timeval tv{10, 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    boost::system::error_code ec;
+  // One request a connection, on the connection's own io_context: Beast's
+  // timers bound the read and the write (socket timeouts do not: Asio's
+  // synchronous reads wait in poll() without one), so a client that stalls
+  // is cut off after 10 s and never holds a handler, or the shutdown.
+  void handle(std::shared_ptr<net::io_context> ioc, tcp::socket socket) {
+    const int fd = socket.native_handle();
+    {
+      std::lock_guard lk(m);
+      open_fds.insert(fd);
+    }
+    boost::beast::tcp_stream stream(std::move(socket));
     boost::beast::flat_buffer buffer;
     http::request_parser<http::string_body> parser;
     parser.header_limit(8 * 1024);
     parser.body_limit(1024 * 1024);
-    http::read(socket, buffer, parser, ec);
-    if (!ec) {
+    boost::system::error_code ec;
+    stream.expires_after(std::chrono::seconds(10));
+    http::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
+    ioc->run();
+    if (!ec && !stopping.load()) {
       auto res = answer(parser.get());
-      http::write(socket, res, ec);
+      ioc->restart();
+      stream.expires_after(std::chrono::seconds(10));
+      http::async_write(stream, res, [&](boost::system::error_code e, size_t) { ec = e; });
+      ioc->run();
     }
-    socket.shutdown(tcp::socket::shutdown_both, ec);
+    {
+      std::lock_guard lk(m);
+      open_fds.erase(fd);
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
   void serve() {
     while (!stopping.load()) {
-      tcp::socket socket(io);
+      auto ioc = std::make_shared<net::io_context>();
+      tcp::socket socket(*ioc);
       boost::system::error_code ec;
       acceptor.accept(socket, ec);
       if (ec || stopping.load()) continue;
       std::unique_lock lk(m);
       if (active >= kMaxConnections) {
         lk.unlock();
+        // Non-blocking: a client that does not read cannot hold the accept loop either.
+        socket.non_blocking(true, ec);
         http::response<http::string_body> res{http::status::service_unavailable, 11};
         res.set(http::field::content_type, "application/json");
         res.body() = R"({"error":"too many requests at once"})";
@@ -271,8 +292,8 @@ struct AdminServer::Impl {
       }
       ++active;
       lk.unlock();
-      std::thread([this, s = std::move(socket)]() mutable {
-        handle(std::move(s));
+      std::thread([this, ioc, s = std::move(socket)]() mutable {
+        handle(ioc, std::move(s));
         std::lock_guard g(m);
         if (--active == 0) idle.notify_all();
       }).detach();
@@ -300,8 +321,10 @@ AdminServer::~AdminServer() {
   // Unblocks accept() on the server's thread.
   ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
   if (impl_->thread.joinable()) impl_->thread.join();
-  // Handlers still running hold the service: they end within their timeouts.
+  // Handlers still running hold the service: their connections are cut, a
+  // tap's wait ends on `stopping`, a reload's once the service answers it.
   std::unique_lock lk(impl_->m);
+  for (int fd : impl_->open_fds) ::shutdown(fd, SHUT_RDWR);
   impl_->idle.wait(lk, [&] { return impl_->active == 0; });
 }
 

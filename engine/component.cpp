@@ -59,7 +59,10 @@ void Outputs::emit(size_t port, Batch&& batch, const std::function<void()>& whil
     p.sent_bytes->inc(batch.bytes());
     if (port == dlq_) count_dead_letters(batch);
   }
-  if (Tap* tap = p.tap.load(std::memory_order_acquire)) tap->offer(*component_, p.name, batch);
+  if (p.tap.load(std::memory_order_acquire)) {
+    std::lock_guard lk(p.tap_m);
+    if (Tap* tap = p.tap.load(std::memory_order_relaxed)) tap->offer(*component_, p.name, batch);
+  }
   if (p.consumers.empty()) {
     if (port == dlq_) log_unread_dead_letters(batch);
     batch.complete_all();

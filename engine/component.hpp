@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,7 +32,10 @@ class Outputs {
     Counter* sent_events = nullptr;
     Counter* sent_bytes = nullptr;
     // A live sample for `socstream tap` (engine/tap.hpp); null almost always.
+    // Used under tap_m, which detaching takes too: once detached, no producer
+    // is inside the tap, which may then go.
     std::atomic<Tap*> tap{nullptr};
+    std::mutex tap_m;
   };
 
   // With `metrics`, events and bytes sent per port and dead letters by reason
@@ -132,16 +136,16 @@ class Component {
 
 class SourceContext {
  public:
-  SourceContext(Outputs& out, const std::string& name, const std::atomic<bool>& stop,
-                const std::atomic<bool>* handover = nullptr)
-      : out(out), name(name), stop_(stop), handover_(handover) {}
+  SourceContext(Outputs& out, const std::string& name, const std::atomic<bool>& stop)
+      : out(out), name(name), stop_(stop) {}
   Outputs& out;
   const std::string& name;
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
   // The stop is a hot reload's: the next topology's source of this name takes
   // over (Component::save_state), so a half-read line is kept for it, not
   // emitted as if the input had ended there.
-  bool handing_over() const { return handover_ && handover_->load(std::memory_order_relaxed); }
+  bool handing_over() const { return handover_.load(std::memory_order_relaxed); }
+  void hand_over() { handover_.store(true); }
   // Sleeps unless asked to stop; returns false if stopping.
   bool sleep_for(std::chrono::milliseconds d) const;
 
@@ -165,7 +169,7 @@ class SourceContext {
 
  private:
   const std::atomic<bool>& stop_;
-  const std::atomic<bool>* handover_;
+  std::atomic<bool> handover_{false};
 };
 
 class Source : public Component {

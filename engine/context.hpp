@@ -97,9 +97,17 @@ class ComponentContext {
   Clock::time_point drain_deadline() const { return Clock::time_point(Clock::duration(deadline_.load())); }
   bool drain_expired() const { return stopping() && Clock::now() >= drain_deadline(); }
 
-  // Models this component serves (the model API finds them here).
-  void serve_model(ModelEndpoint* m) { models_.push_back(m); }
-  const std::vector<ModelEndpoint*>& models() const { return models_; }
+  // Models this component serves, one per instance (the model API finds them
+  // here: it answers from the first, and pins every one). Instances open on
+  // threads of their own, the API reads from the admin's: under a lock.
+  void serve_model(ModelEndpoint* m) {
+    std::lock_guard lk(models_m_);
+    models_.push_back(m);
+  }
+  std::vector<ModelEndpoint*> models() const {
+    std::lock_guard lk(models_m_);
+    return models_;
+  }
 
   // The runtime's side.
   void bind_stop(const std::atomic<bool>* stop) { stop_ = stop; }
@@ -118,6 +126,7 @@ class ComponentContext {
   std::string why_;
   const std::atomic<bool>* stop_ = nullptr;
   std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
+  mutable std::mutex models_m_;
   std::vector<ModelEndpoint*> models_;
 };
 

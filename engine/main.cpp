@@ -226,9 +226,11 @@ int cmd_run(const std::string& file) {
   }
   progress(service, ended, topo->progress_interval);
   RunStats st = service.run();
+  // The run is over: the watchdog stands down and the progress thread leaves
+  // (it reads the metrics) before the admin's threads and the last generation go.
+  ended.set();
   admin.reset();
   service.release();
-  ended.set();
   std::fflush(stdout);
   if (json_log)
     spdlog::info("{}", st.summary());

@@ -23,12 +23,19 @@ struct Served {
   ModelEndpoint* model;
 };
 
+// One per component (its first instance's): workers serve copies of one model.
 std::vector<Served> served(Generation& g) {
   std::vector<Served> out;
   for (const auto& n : g.topology->nodes)
     if (n.context)
-      for (ModelEndpoint* m : n.context->models()) out.push_back({n.name, m});
+      if (auto models = n.context->models(); !models.empty()) out.push_back({n.name, models.front()});
   return out;
+}
+
+// Every instance's, for a pin: a worker left on the old version would mix versions across events.
+std::vector<ModelEndpoint*> all_instances(Generation& g, const std::string& component) {
+  const Node* n = g.topology->find(component);
+  return n && n->context ? n->context->models() : std::vector<ModelEndpoint*>{};
 }
 
 // A model by its name (model.yaml's, or the online classifier's) or its
@@ -94,8 +101,10 @@ ApiReply model_api(Generation& g, std::string_view method, std::string_view path
     std::string_view version;
     if (doc.error() || doc["version"].get(version) != simdjson::SUCCESS)
       return error(400, "the body is {\"version\": \"N\"} or {\"version\": \"latest\"}");
-    std::string problem = s->model->pin(std::string(version));
-    if (!problem.empty()) return error(409, problem);
+    for (ModelEndpoint* m : all_instances(g, s->component)) {
+      std::string problem = m->pin(std::string(version));
+      if (!problem.empty()) return error(409, problem);
+    }
     return {200, s->model->describe()};
   }
   if (path == "/api/ml/performance") {

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdlib>
 
@@ -53,6 +54,8 @@ Runtime::Runtime(Topology& topology) : topo_(topology) {
                                         "Events per batch a component took from its input.",
                                         Histogram::exponential(1, 4, 8));
       }
+      // Made here, not at start(): status() and snapshot() read it from other threads.
+      if (n.kind == Kind::Source) t->source_ctx = std::make_unique<SourceContext>(*t->out, n.name, stop_);
       tasks_.push_back(std::move(t));
     }
     if (!g) continue;
@@ -110,7 +113,6 @@ void Runtime::start() {
   for (auto& t : tasks_) {
     Task* task = t.get();
     if (task->node->kind == Kind::Source) {
-      task->source_ctx = std::make_unique<SourceContext>(*task->out, task->node->name, stop_, &handover_);
       task->thread = std::thread([this, task] { run_source(*task); });
     } else {
       task->thread = std::thread([this, task] { run_processor(*task); });
@@ -120,9 +122,11 @@ void Runtime::start() {
 
 void Runtime::request_stop() { request_stop(topo_.shutdown_timeout); }
 
-void Runtime::request_stop(std::chrono::steady_clock::duration drain_for, bool handover) {
+void Runtime::request_stop(std::chrono::steady_clock::duration drain_for, const std::vector<std::string>& successors) {
   const auto deadline = std::chrono::steady_clock::now() + drain_for;
-  if (handover) handover_.store(true);
+  for (auto& t : tasks_)
+    if (t->source_ctx && std::find(successors.begin(), successors.end(), t->node->name) != successors.end())
+      t->source_ctx->hand_over();
   for (auto& n : topo_.nodes)
     if (n.context) n.context->set_drain_deadline(deadline);
   stop_.store(true);
@@ -144,7 +148,9 @@ bool Runtime::attach_tap(const std::string& component, const std::string& port, 
     if (t->node->name != component) continue;
     const size_t p = t->out->port_index(port);
     if (p == Outputs::npos) return false;
-    t->out->ports()[p]->tap.store(tap, std::memory_order_release);
+    auto& port = *t->out->ports()[p];
+    std::lock_guard lk(port.tap_m);
+    port.tap.store(tap, std::memory_order_release);
     found = true;
   }
   return found;
@@ -153,8 +159,8 @@ bool Runtime::attach_tap(const std::string& component, const std::string& port, 
 void Runtime::detach_tap(Tap* tap) {
   for (auto& t : tasks_)
     for (auto& p : t->out->ports()) {
-      Tap* expected = tap;
-      p->tap.compare_exchange_strong(expected, nullptr);
+      std::lock_guard lk(p->tap_m);
+      if (p->tap.load() == tap) p->tap.store(nullptr);
     }
 }
 

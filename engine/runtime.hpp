@@ -38,8 +38,9 @@ class Runtime {
   // Graceful stop: sources stop reading and everything in flight drains.
   // Components may give up waiting (a sink retrying) after `drain_for`.
   void request_stop();
-  // `handover`: a hot reload's stop, after which a new topology takes over the sources' streams.
-  void request_stop(std::chrono::steady_clock::duration drain_for, bool handover = false);
+  // `successors`: a hot reload's stop; the sources named there hand their
+  // streams over to a source of the same name and type in the next topology.
+  void request_stop(std::chrono::steady_clock::duration drain_for, const std::vector<std::string>& successors = {});
   // Whether every task has ended, waiting up to `timeout` for it.
   bool wait_for(std::chrono::milliseconds timeout);
   // The figures so far, while it runs (the counters are read without stopping anything).
@@ -108,7 +109,6 @@ class Runtime {
   std::condition_variable done_cv_;
   size_t live_ = 0;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> handover_{false};
   std::atomic<bool> failed_{false};
   std::chrono::steady_clock::time_point started_;
   bool waited_ = false;

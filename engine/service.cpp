@@ -11,6 +11,10 @@ namespace socstream {
 namespace fs = std::filesystem;
 
 Generation::~Generation() {
+  // Out of scrapes first (a scrape in progress finishes before retire
+  // returns): collectors read the components about to go.
+  if (runtime) runtime->retire_metrics();
+  if (topology) topology->retire_metrics();
   // The runtime's threads and series read the topology: it goes first.
   runtime.reset();
   topology.reset();
@@ -52,6 +56,8 @@ std::optional<Diagnostics> Service::load() {
   auto gen = std::make_shared<Generation>();
   gen->number = next_generation_++;
   gen->topology = std::move(topo);
+  // Whole before it is published: the admin's threads read it from then on.
+  gen->runtime = std::make_unique<Runtime>(*gen->topology);
   first_diag_ = std::move(diag);
   generation_gauge_->set(static_cast<double>(gen->number));
   last_reload_time_->set(static_cast<double>(std::time(nullptr)));
@@ -127,6 +133,7 @@ void Service::request_stop() {
 void Service::request_reload(const std::string& why) {
   {
     std::lock_guard lk(m_);
+    if (finished_) return;
     requests_.push_back(std::make_shared<Request>(Request{why, std::nullopt}));
   }
   cv_.notify_all();
@@ -135,6 +142,8 @@ void Service::request_reload(const std::string& why) {
 ReloadResult Service::reload(const std::string& why) {
   auto r = std::make_shared<Request>(Request{why, std::nullopt});
   std::unique_lock lk(m_);
+  // run() has answered its last requests: nobody would answer this one.
+  if (finished_) return ReloadResult{false, {"the topology has ended"}, {}, current_ ? current_->number : 0};
   requests_.push_back(r);
   cv_.notify_all();
   cv_.wait(lk, [&] { return r->result.has_value(); });
@@ -143,8 +152,12 @@ ReloadResult Service::reload(const std::string& why) {
 
 RunStats Service::run() {
   auto gen = current();
-  gen->runtime = std::make_unique<Runtime>(*gen->topology);
   gen->runtime->start();
+  {
+    // A stop asked before the runtime ran (a signal during start-up) reached no runtime yet.
+    std::lock_guard lk(m_);
+    if (stop_) gen->runtime->request_stop();
+  }
   if (options_.watch) start_watch();
   bool stopping = false;
   for (;;) {
@@ -162,7 +175,14 @@ RunStats Service::run() {
         res.errors.push_back("the service is stopping");
         res.generation = gen->number;
       } else {
-        res = do_reload(r->why);
+        try {
+          res = do_reload(r->why);
+        } catch (const std::exception& e) {
+          // The caller waits for an answer whatever happened.
+          spdlog::error("reload ({}) failed: {}", r->why, e.what());
+          res.errors.push_back(e.what());
+          res.generation = current()->number;
+        }
       }
       {
         std::lock_guard lk(m_);
@@ -177,6 +197,7 @@ RunStats Service::run() {
   std::vector<std::shared_ptr<Request>> left;
   {
     std::lock_guard lk(m_);
+    finished_ = true;
     left.swap(requests_);
     for (auto& r : left) r->result = ReloadResult{false, {"the topology has ended"}, {}, gen->number};
     add(done_, last);
@@ -243,11 +264,25 @@ ReloadResult Service::do_reload(const std::string& why) {
   // is not acknowledged, so the next generation reads it again: a Kafka
   // source from the commits, a file source from the first line not
   // acknowledged; only stdin cannot, and says how many it lost.
-  old->runtime->request_stop(old->topology->shutdown_timeout, true);
+  // A source hands its stream over only to a successor (stdin's half-read
+  // line would otherwise be kept for nobody).
+  std::vector<std::string> successors;
+  for (const auto& n : next->nodes)
+    if (const Node* o = old->topology->find(n.name); o && o->kind == Kind::Source && o->spec == n.spec)
+      successors.push_back(n.name);
+  old->runtime->request_stop(old->topology->shutdown_timeout, successors);
   RunStats drained = old->runtime->wait();
   if (drained.batches_failed)
     spdlog::warn("reload: {} source batches of generation {} were not acknowledged; their sources deliver them again",
                  drained.batches_failed, old->number);
+  {
+    // A stop came during the drain: nothing new starts; run() ends with the old generation.
+    std::lock_guard lk(m_);
+    if (stop_) {
+      res.errors.push_back("the service is stopping");
+      return res;
+    }
+  }
 
   // Hand over what the old components learnt, to the new ones of the same name and type.
   for (auto& n : next->nodes) {
@@ -261,9 +296,16 @@ ReloadResult Service::do_reload(const std::string& why) {
     }
   }
 
+  // The old components' series go (their counts carry over), the new ones
+  // show; whoever still holds the old generation (a tap) can no longer make a
+  // series appear twice. The new generation is whole before it is published.
+  old->runtime->retire_metrics();
+  old->topology->retire_metrics();
   auto gen = std::make_shared<Generation>();
   gen->number = next_generation_++;
   gen->topology = std::move(next);
+  gen->topology->show_metrics();
+  gen->runtime = std::make_unique<Runtime>(*gen->topology);
   {
     // What the old generation left unacknowledged is the new one's to read
     // again (its sources resume from the commits): not a failure of the run.
@@ -273,13 +315,7 @@ ReloadResult Service::do_reload(const std::string& why) {
     add(done_, drained);
     current_ = gen;
   }
-  // The old components' series go (their counts carry over), the new ones show;
-  // whoever still holds the old generation (a tap) can no longer make a series appear twice.
-  old->runtime->retire_metrics();
-  old->topology->retire_metrics();
   old.reset();
-  gen->topology->show_metrics();
-  gen->runtime = std::make_unique<Runtime>(*gen->topology);
   gen->runtime->start();
   {
     std::lock_guard lk(m_);

@@ -114,6 +114,7 @@ class Service {
   std::shared_ptr<Generation> current_;
   std::vector<std::shared_ptr<Request>> requests_;
   bool stop_ = false;
+  bool finished_ = false;  // run() has answered its last requests
   RunStats done_;  // the figures of generations already replaced
   uint64_t next_generation_ = 1;
 

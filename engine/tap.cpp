@@ -1,5 +1,7 @@
 #include "engine/tap.hpp"
 
+#include <algorithm>
+
 #include "engine/json_writer.hpp"
 #include "engine/rule.hpp"
 
@@ -51,9 +53,12 @@ void Tap::offer(const std::string& component, const std::string& port, const Bat
   if (lines_.size() >= limit_) cv_.notify_all();
 }
 
-std::vector<std::string> Tap::wait(std::chrono::milliseconds timeout) {
+std::vector<std::string> Tap::wait(std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lk(m_);
-  cv_.wait_for(lk, timeout, [&] { return lines_.size() >= limit_; });
+  // In slices, so a server shutting down is not held up by a long tap.
+  while (lines_.size() < limit_ && !(stop && stop->load()) && std::chrono::steady_clock::now() < until)
+    cv_.wait_until(lk, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
   return std::move(lines_);
 }
 

@@ -3,6 +3,7 @@
 // admin endpoint's GET /api/tap). A port pays one atomic load per batch while
 // no tap is attached; an attached tap copies at most `limit` events, as JSON
 // lines, and is detached by whoever attached it.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -18,8 +19,8 @@ class Tap {
   explicit Tap(size_t limit) : limit_(limit) {}
   // Called by the port's producer: copies what the tap still wants.
   void offer(const std::string& component, const std::string& port, const Batch& b);
-  // Until `limit` events were taken or the timeout; returns what was taken.
-  std::vector<std::string> wait(std::chrono::milliseconds timeout);
+  // Until `limit` events were taken, the timeout, or `stop`; returns what was taken.
+  std::vector<std::string> wait(std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr);
 
   // {"component":..,"port":..,"fields":{..},"raw":..,"source":{..}} (dead
   // letters: their dead-letter record as "dead_letter").

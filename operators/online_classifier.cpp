@@ -177,24 +177,35 @@ void OnlineClassifierOp::open() {
     context().serve_model(endpoint_.get());
     const Labels model{{"model", name_}};
     auto figure = [this, model](const char* name, const char* help, MetricType type, auto read) {
-      context().metrics().collect(name, help, type, [this, model, read](std::vector<MetricSample>& out) {
-        std::lock_guard lk(model_mu_);
+      context().metrics().collect(name, help, type, [model, read](std::vector<MetricSample>& out) {
         out.push_back({model, static_cast<double>(read())});
       });
     };
+    auto& p = published_;
     figure("socstream_model_progressive_accuracy", "An online model's accuracy on each verdict before it learnt from it.",
-           MetricType::Gauge, [this] { return model_->progress().accuracy(); });
+           MetricType::Gauge, [&p] { return p.accuracy.load(); });
     figure("socstream_model_updates_total", "Verdicts an online model learnt from.", MetricType::Counter,
-           [this] { return model_->updates(); });
+           [&p] { return p.updates.load(); });
     figure("socstream_model_drift_events_total", "Drift an online model's detectors reported.", MetricType::Counter,
-           [this] { return drift_.drifts(); });
+           [&p] { return p.drifts.load(); });
     figure("socstream_model_verdicts_rejected_total", "Verdicts an online model could not learn from (dead-lettered).",
-           MetricType::Counter, [this] { return stats_.rejected; });
+           MetricType::Counter, [&p] { return p.rejected.load(); });
     figure("socstream_model_scored_total", "Events an online model scored.", MetricType::Counter,
-           [this] { return stats_.scored; });
+           [&p] { return p.scored.load(); });
   }
   next_snapshot_ = Clock::now() + snapshot_interval_;
   next_metrics_ = Clock::now() + metrics_interval_;
+  publish();
+}
+
+// The metrics collectors run on the scraper's thread: they read these copies,
+// never the model this operator's thread is changing.
+void OnlineClassifierOp::publish() {
+  published_.accuracy.store(model_->progress().accuracy());
+  published_.updates.store(model_->updates());
+  published_.drifts.store(drift_.drifts());
+  published_.rejected.store(stats_.rejected);
+  published_.scored.store(stats_.scored);
 }
 
 void OnlineClassifierOp::set_version(uint64_t v) {
@@ -235,6 +246,7 @@ void OnlineClassifierOp::process(Batch&& in, Outputs& out) {
   dlq.hold(arena);
   drift.hold(std::move(arena));
   if (snapshots_ && model_->updates() - updates_at_snapshot_ >= snapshot_every_) snapshot(false);
+  publish();
   // Not while emitting: a full channel downstream would hold the API up.
   lk.unlock();
   out.emit(0, std::move(pos));
@@ -379,12 +391,14 @@ std::optional<Clock::time_point> OnlineClassifierOp::next_deadline() const {
 }
 
 void OnlineClassifierOp::on_deadline(Outputs& out) {
-  std::lock_guard lk(model_mu_);
   auto now = Clock::now();
+  // This thread is the model's only writer, so reading it here needs no lock;
+  // the API's threads read what a snapshot changes (the version), so that does.
   if (now >= next_metrics_) {
     emit_metrics(out);
     next_metrics_ = now + metrics_interval_;
   }
+  std::lock_guard lk(model_mu_);
   if (snapshots_ && now >= next_snapshot_ && model_->updates() != updates_at_snapshot_) snapshot(false);
 }
 
@@ -450,8 +464,10 @@ void OnlineClassifierOp::writer_loop() {
 }
 
 void OnlineClassifierOp::finish(Outputs& out) {
-  std::lock_guard lk(model_mu_);
-  if (snapshots_ && (model_->updates() != updates_at_snapshot_ || !unsaved_.empty())) snapshot(true);
+  {
+    std::lock_guard lk(model_mu_);
+    if (snapshots_ && (model_->updates() != updates_at_snapshot_ || !unsaved_.empty())) snapshot(true);
+  }
   emit_metrics(out);
   const auto& p = model_->progress();
   if (stats_.untrained > 0)

@@ -134,6 +134,12 @@ class OnlineClassifierOp final : public Operator {
   // The model API reads the model from the admin's threads; batches take it whole.
   mutable std::mutex model_mu_;
   std::unique_ptr<OnlineEndpoint> endpoint_;
+  // What /metrics shows, published after each batch: a scrape never waits for the model's lock.
+  struct Published {
+    std::atomic<double> accuracy{0};
+    std::atomic<uint64_t> updates{0}, drifts{0}, rejected{0}, scored{0};
+  } published_;
+  void publish();
 };
 
 }  // namespace socstream

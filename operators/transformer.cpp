@@ -119,11 +119,9 @@ void TransformerOp::open() {
                                           Histogram::exponential(0.0005, 2, 14), model);
   metrics_.forward_texts = &g.histogram("socstream_model_forward_texts", "Texts per forward pass of a model.",
                                         Histogram::exponential(1, 2, 10), model);
-  // Workers of one component serve one model between them: the first answers the API.
-  if (context().models().empty()) {
-    endpoint_ = std::make_unique<TransformerEndpoint>(*this);
-    context().serve_model(endpoint_.get());
-  }
+  // Every worker has its copy of the model: the API answers from one and pins them all.
+  endpoint_ = std::make_unique<TransformerEndpoint>(*this);
+  context().serve_model(endpoint_.get());
 }
 
 void TransformerOp::use_model(std::unique_ptr<TextModel> m) { model_ = std::move(m); }
