@@ -47,6 +47,20 @@ struct ModelInfo {
   size_t max_len = 128;
   // model.yaml's `evaluation:` (validation figures) as JSON, for the model API.
   std::string evaluation_json = "null";
+  // model.yaml's `domain:`, the text the model was made for. A model scoring
+  // text of another kind says "normal" with confidence it has not earned, so
+  // the transformer lets it veto no rule hit outside its domain, and
+  // `validate` warns where a topology points it elsewhere. Absent: unknown,
+  // nothing is checked (a model of the user's own).
+  struct Domain {
+    bool known = false;
+    std::vector<std::string> fields;      // event fields it may read (dotted names)
+    std::vector<std::string> transforms;  // transforms its text must have had (query_values, url_decode)
+    // A rule hit it may judge carries one of these tags (default: the labels
+    // other than negative_label): a web model cannot judge an LSASS dump.
+    std::vector<std::string> rule_tags;
+    std::string text;  // what the text is, in words, for messages
+  } domain;
 };
 
 // Reads and checks model.yaml (not the weights): a ModelError says what is wrong.

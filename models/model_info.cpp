@@ -73,6 +73,23 @@ ModelInfo read_model_info(const std::filesystem::path& dir) {
     info.weights = dir / need("weights").as<std::string>();
     info.sha256 = need("sha256").as<std::string>();
     if (y["evaluation"]) info.evaluation_json = yaml_to_json(y["evaluation"]);
+    if (const auto d = y["domain"]) {
+      if (!d.IsMap()) throw ModelError(where + ": 'domain' must be a map (fields, transforms, rule_tags, text)");
+      auto& dom = info.domain;
+      dom.known = true;
+      for (const auto& kv : d) {
+        const auto key = kv.first.as<std::string>();
+        if (key == "fields") dom.fields = kv.second.as<std::vector<std::string>>();
+        else if (key == "transforms") dom.transforms = kv.second.as<std::vector<std::string>>();
+        else if (key == "rule_tags") dom.rule_tags = kv.second.as<std::vector<std::string>>();
+        else if (key == "text") dom.text = kv.second.as<std::string>();
+        else throw ModelError(where + ": unknown key 'domain." + key + "' (known: fields, transforms, rule_tags, text)");
+      }
+      if (dom.fields.empty()) throw ModelError(where + ": 'domain.fields' names no field");
+      if (!d["rule_tags"])
+        for (const auto& l : info.labels)
+          if (l != info.negative_label) dom.rule_tags.push_back(l);
+    }
     need_regular_file(info.vocab, uintmax_t{64} << 20, "vocabulary file");
     need_regular_file(info.weights, uintmax_t{4} << 30, "weights file");
     return info;

@@ -12,6 +12,21 @@
 //   the default port.
 // A failed forward pass sends its events to `dlq` (reason model_error).
 //
+// What a verdict does to the rules' hits (`mode`), for an event that may carry
+// the rules a regex_prefilter or sigma operator upstream matched:
+//   confirm (default): the model decides; fed only the rules' hits, only those
+//     it confirms alert (a cascade that trades recall for precision).
+//   augment: every rule hit alerts, carrying the verdict as context; events no
+//     rule flagged alert when the model is confident on its own
+//     (`alone_min_score`). Fed both ports of the prefilter, the model adds
+//     detections instead of vetoing them.
+//   fuse: noisy-OR of the model's suspicion (1 - P(negative)) and a weight per
+//     rule severity (`rule_weights`); the event alerts at `fuse_threshold`.
+// In every mode the model vetoes only what it can judge: a rule hit on text it
+// had nothing of to score, or outside its model.yaml `domain:` (another field,
+// other transforms, a rule none of whose tags is in the domain's rule_tags),
+// always alerts, marked `model_out_of_domain` when the domain is why.
+//
 // Long texts are scored in windows that cover them whole (models/model.hpp),
 // and an event's texts have a budget (operators/transformer/budget.hpp): an
 // event with texts left unscored carries their count (`model_unscored`), and
@@ -60,7 +75,8 @@ class TransformerOp final : public Operator {
   std::vector<std::string> output_ports() const override { return {"", "negative", "dlq", "drift"}; }
   std::vector<FieldRead> reads() const override { return texts_.reads("the field to score"); }
   FieldWrites writes() const override {
-    return {{names_.label, names_.score, names_.model, names_.version, names_.embedding, names_.unscored}};
+    return {{names_.label, names_.score, names_.model, names_.version, names_.embedding, names_.unscored,
+             names_.fused, names_.out_of_domain}};
   }
   // The live head's version (model.yaml's until a shadow is promoted).
   std::string version() const { return *version_.load(); }
@@ -73,7 +89,13 @@ class TransformerOp final : public Operator {
   // For tests and benchmarks: a model other than the configured directory's.
   void use_model(std::unique_ptr<TextModel> m);
 
+  enum class Mode { Confirm, Augment, Fuse };
+
   struct Stats {
+    uint64_t rule_hits = 0;         // scored events that carried a rule
+    uint64_t vetoed = 0;            // rule hits the model sent to `negative`
+    uint64_t out_of_domain = 0;     // rule hits passed because the model could not judge them
+    uint64_t model_only = 0;        // alerts no rule flagged
     uint64_t texts = 0;             // texts looked up
     uint64_t cache_hits = 0;        // answered by the cache
     uint64_t batch_duplicates = 0;  // sharing a forward pass with the same text earlier in the batch
@@ -113,6 +135,15 @@ class TransformerOp final : public Operator {
   };
 
   Verdict judge(const std::vector<float>& probs) const;
+  // Whether the model may overrule the event's rule hits: its text is in the
+  // model's domain and each rule carries a tag of the domain.
+  bool judges(const Event& e) const;
+  // Whether a scored event alerts, by mode; `domain_pass` says a rule hit
+  // passed only because the model could not judge it.
+  bool decide(const Event& e, const Verdict& v, bool& domain_pass, float& fused) const;
+  // The topology's field and transforms against model.yaml's domain: empty
+  // when they fit (or the domain is unknown), else why not.
+  std::string domain_mismatch(const Settings& s) const;
   static void combine(Verdict& into, const Verdict& v);
   // Looks the event's texts (those its budget allows) up; the misses become
   // jobs of open_, referenced from open_.refs. Returns the texts left unscored.
@@ -138,6 +169,11 @@ class TransformerOp final : public Operator {
   std::chrono::milliseconds max_delay_;
   TextBudget budget_;
   bool overflow_alert_;
+  Mode mode_ = Mode::Confirm;
+  float alone_min_score_ = 0;
+  float fuse_threshold_ = 0.5f;
+  float rule_weights_[5] = {0.1f, 0.3f, 0.5f, 0.7f, 0.9f};  // by Severity
+  bool in_domain_ = true;
   std::vector<std::string> texts_buf_;  // an event's texts; the strings keep their buffers from event to event
   bool bucketing_;
   bool async_;
@@ -177,6 +213,10 @@ class TransformerOp final : public Operator {
 
   std::string scratch_, key_;
   Stats stats_;
+  // Counted in route(), which both threads run.
+  struct Routed {
+    std::atomic<uint64_t> rule_hits{0}, vetoed{0}, out_of_domain{0}, model_only{0};
+  } routed_;
 
   // Forward passes, learning and pins take it: the model API runs on the admin's threads.
   std::mutex model_mu_;

@@ -44,32 +44,46 @@ struct Expected {
 
 const std::vector<std::string> kLabels{"norm", "sqli", "xss", "path-traversal", "cmdi"};
 
+// config/default.yaml's transformer: mode augment, alone_min_score 0.999.
+constexpr double kAloneMinScore = 0.999;
+
 // The model's verdict on one event as the transformer operator defines it: the
 // event is positive when a value's top label is not "norm" and scores at least
-// 0.5; it takes the highest-scoring positive value's label. `sure` is false
-// when a decision is within 1e-3 of a boundary (batch padding moves scores by
-// ~1e-6, so such an event could go either way).
+// 0.5; it takes the highest-scoring positive value's label, or else the top
+// label of its most suspicious value (lowest P(norm)). `sure` is false when a
+// decision is within 1e-3 of a boundary (batch padding moves scores by ~1e-6,
+// so such an event could go either way).
 struct Verdict {
   bool positive = false;
   std::string label;
+  double score = 0;
   bool sure = true;
 };
 Verdict verdict_of(simdjson::dom::array values) {
   Verdict v;
-  double best = -1;
+  double best = -1, least_normal = 2;
+  std::string negative_label;
   for (auto row : values) {
     std::vector<double> p;
     for (double x : row.get_array()) p.push_back(x);
     size_t top = std::max_element(p.begin(), p.end()) - p.begin();
     std::vector<double> sorted = p;
     std::sort(sorted.rbegin(), sorted.rend());
-    if (sorted[0] - sorted[1] < 1e-3 || (top != 0 && std::abs(p[top] - 0.5) < 1e-3)) v.sure = false;
+    if (sorted[0] - sorted[1] < 1e-3 || (top != 0 && std::abs(p[top] - 0.5) < 1e-3) ||
+        (top != 0 && std::abs(p[top] - kAloneMinScore) < 1e-4))
+      v.sure = false;
     if (top != 0 && p[top] >= 0.5 && p[top] > best) {
       best = p[top];
       v.positive = true;
       v.label = kLabels[top];
+      v.score = p[top];
+    }
+    if (p[0] < least_normal) {
+      least_normal = p[0];
+      negative_label = kLabels[top];
     }
   }
+  if (!v.positive) v.label = negative_label;
   return v;
 }
 
@@ -99,7 +113,7 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
     ASSERT_EQ(verdicts.size(), 5000u);
   }
   std::set<int64_t> unsure;
-  size_t model_vetoed = 0;
+  size_t model_disagrees = 0, model_only = 0;
   std::ifstream sample(root / "config/samples/web-access.jsonl", std::ios::binary);
   std::vector<std::string> lines;
   std::map<int64_t, std::string> line_at;
@@ -114,14 +128,23 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
     for (std::string pair; std::getline(qs, pair, '&');) {
       auto eq = pair.find('=');
       std::vector<int> v;
-      set.Match(form_decode(eq == std::string::npos ? pair : pair.substr(eq + 1)), &v);
+      // The rules read values decoded twice (config/default.yaml).
+      set.Match(form_decode(form_decode(eq == std::string::npos ? pair : pair.substr(eq + 1))), &v);
       for (int i : v) hit.insert(ids[i]);
     }
+    const Verdict& v = verdicts.at(offset);
+    // augment: every rule hit alerts with the model's verdict, whatever it is;
+    // without one, a confident positive alerts alone.
     if (!hit.empty()) {
-      const Verdict& v = verdicts.at(offset);
       if (!v.sure) unsure.insert(offset);
-      if (v.positive) expected.push_back({offset, hit, v.label});
-      else model_vetoed += 1;
+      expected.push_back({offset, hit, v.label});
+      model_disagrees += !v.positive;
+    } else if (v.positive && v.score >= kAloneMinScore) {
+      if (!v.sure) unsure.insert(offset);
+      expected.push_back({offset, {}, v.label});
+      ++model_only;
+    } else if (!v.sure && v.positive) {
+      unsure.insert(offset);
     }
     line_at[offset] = line;
     lines.push_back(line);
@@ -129,8 +152,10 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
   }
   ASSERT_EQ(lines.size(), 5000u);
 
-  EXPECT_GT(model_vetoed, 0u) << "the model should overrule at least one rule match on this sample";
-  EXPECT_LE(unsure.size(), 3u);
+  RecordProperty("model_only_alerts", static_cast<int>(model_only));
+  EXPECT_GT(model_disagrees, 0u) << "rule hits the model calls normal alert all the same: the sample has some";
+  // Every event's verdict may decide an alert now, not only a rule hit's.
+  EXPECT_LE(unsure.size(), 25u);
 
   // The engine, first without the result cache: every verdict is the model's own on that very text.
   TempDir tmp;
@@ -161,7 +186,9 @@ TEST(DefaultPipeline, AlertsMatchAnIndependentOracle) {
     EXPECT_EQ(int64_t(doc["socstream"]["model"]["version"]), 1);
     g.label = std::string(std::string_view(doc["socstream"]["model"]["label"]));
     g.score = double(doc["socstream"]["model"]["score"]);
-    EXPECT_GE(g.score, 0.5);
+    if (g.rules.empty()) {
+      EXPECT_GE(g.score, kAloneMinScore) << "a verdict alone alerts only when confident";
+    }
     got[off] = g;
   }
   size_t exact = 0;

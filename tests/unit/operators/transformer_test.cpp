@@ -413,3 +413,149 @@ TEST(Transformer, HitsDoNotWaitForForwardPasses) {
   ASSERT_EQ(pos.size(), 1u) << "finish waits for the inference thread";
   EXPECT_EQ(field_of(pos[0], "label"), "sqli");
 }
+
+namespace {
+
+// Events whose field q is `text`, each carrying the rules given for it.
+Batch flagged_batch(const std::vector<std::pair<std::string, std::vector<const Rule*>>>& events) {
+  std::vector<Fields> fields;
+  for (const auto& [text, rules] : events) fields.push_back({{"q", text}});
+  Batch b = make_batch(nullptr, fields);
+  for (size_t i = 0; i < events.size(); ++i)
+    for (const Rule* r : events[i].second) b.events[i].rules.push_back(r);
+  return b;
+}
+
+Rule rule_of(const std::string& id, Severity severity, std::vector<std::string> tags) {
+  Rule r;
+  r.id = id;
+  r.severity = severity;
+  r.tags = std::move(tags);
+  return r;
+}
+
+}  // namespace
+
+TEST(TransformerMode, ConfirmLetsTheModelVetoARuleHit) {
+  Harness h("cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  const Rule r = rule_of("sqli-x", Severity::High, {"sqli"});
+  h.op->process(flagged_batch({{"plain", {&r}}, {"attack", {&r}}, {"attack", {}}}), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 2u);
+  ASSERT_EQ(neg.size(), 1u);
+  EXPECT_EQ(field_of(neg[0], "label"), "norm") << "the rule hit the model calls normal is dropped: today's cascade";
+  EXPECT_EQ(field_of(neg[0], "model_out_of_domain"), "<none>");
+  const auto st = h.op->stats();
+  EXPECT_EQ(st.rule_hits, 2u);
+  EXPECT_EQ(st.vetoed, 1u);
+  EXPECT_EQ(st.model_only, 1u);
+}
+
+TEST(TransformerMode, AugmentAlertsEveryRuleHitAndConfidentModelPositives) {
+  Harness h("cache_size: 0, mode: augment, alone_min_score: 0.8");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  const Rule r = rule_of("sqli-x", Severity::Low, {"sqli"});
+  h.op->process(flagged_batch({{"plain", {&r}}, {"attack", {}}, {"maybe", {}}, {"plain", {}}, {"maybe", {&r}}}),
+                *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 3u);
+  ASSERT_EQ(neg.size(), 2u);
+  EXPECT_EQ(field_of(pos[0], "label"), "norm") << "a rule hit alerts and carries the verdict as context";
+  EXPECT_EQ(field_of(pos[0], "score"), "0.900000");
+  EXPECT_EQ(field_of(pos[1], "label"), "sqli") << "no rule: sqli 0.9 >= alone_min_score 0.8";
+  EXPECT_EQ(field_of(pos[2], "q"), "maybe") << "with a rule, 0.6 needs no alone_min_score";
+  EXPECT_EQ(field_of(neg[0], "q"), "maybe") << "no rule, sqli 0.6 < 0.8: not confident enough alone";
+  EXPECT_EQ(field_of(neg[1], "q"), "plain");
+  const auto st = h.op->stats();
+  EXPECT_EQ(st.vetoed, 0u);
+  EXPECT_EQ(st.model_only, 1u);
+}
+
+TEST(TransformerMode, FuseWeighsTheRuleBySeverity) {
+  Harness h("cache_size: 0, mode: fuse, fuse_threshold: 0.8, rule_weights: {low: 0.2}");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  const Rule high = rule_of("h", Severity::High, {"sqli"}), low = rule_of("l", Severity::Low, {"sqli"});
+  // suspicion: plain 0.1, maybe 0.7, attack 0.95. fused = 1 - (1 - s)(1 - w):
+  // plain+high 0.73, maybe+high 0.91, maybe+low 0.76, attack 0.95.
+  h.op->process(flagged_batch({{"plain", {&high}}, {"maybe", {&high}}, {"maybe", {&low}}, {"attack", {}}}), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 2u);
+  ASSERT_EQ(neg.size(), 2u);
+  EXPECT_EQ(field_of(pos[0], "q"), "maybe");
+  EXPECT_EQ(field_of(pos[0], "model_fused_score"), "0.910000");
+  EXPECT_EQ(pos[0].field("model_fused_score")->kind, ValueKind::Number);
+  EXPECT_EQ(field_of(pos[1], "q"), "attack");
+  EXPECT_EQ(field_of(neg[0], "model_fused_score"), "0.730000") << "a high rule alone is below 0.8";
+  EXPECT_EQ(field_of(neg[1], "model_fused_score"), "0.760000") << "low weighs 0.2 as configured";
+}
+
+TEST(TransformerMode, AModelVetoesNoRuleHitOutsideItsDomain) {
+  const std::string domain = "domain: {fields: [url.query], transforms: [url_decode], text: parameter values}\n";
+  Harness h("cache_size: 0", domain);
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  ASSERT_EQ(h.diag.warnings().size(), 1u) << "validate warns: the topology points the model at q";
+  const std::string w = h.diag.warnings_str();
+  EXPECT_NE(w.find("t.yaml:1:"), std::string::npos) << w;
+  EXPECT_NE(w.find("the field 'q' is outside the domain of fake (parameter values), made for: url.query"),
+            std::string::npos) << w;
+  const Rule lsass = rule_of("lsass", Severity::High, {"attack.credential_access"});
+  h.op->process(flagged_batch({{"plain", {&lsass}}, {"plain", {}}}), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(pos.size(), 1u) << "the rule hit stands although the model calls it normal";
+  EXPECT_EQ(field_of(pos[0], "label"), "norm");
+  EXPECT_EQ(field_of(pos[0], "model_out_of_domain"), "true");
+  EXPECT_EQ(pos[0].field("model_out_of_domain")->kind, ValueKind::Bool);
+  ASSERT_EQ(neg.size(), 1u) << "without a rule the model's verdict still decides";
+  EXPECT_EQ(h.op->stats().out_of_domain, 1u);
+
+  Harness transforms("cache_size: 0, transforms: [lowercase]", "domain: {fields: [q], transforms: [url_decode]}\n");
+  ASSERT_TRUE(transforms.diag.ok()) << transforms.diag.str();
+  EXPECT_NE(transforms.diag.warnings_str().find("after the transform 'url_decode'"), std::string::npos)
+      << transforms.diag.warnings_str();
+}
+
+TEST(TransformerMode, InItsDomainAModelJudgesOnlyRulesTaggedWithItsClasses) {
+  Harness h("cache_size: 0", "domain: {fields: [q]}\n");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  EXPECT_TRUE(h.diag.warnings().empty()) << h.diag.warnings_str();
+  const Rule web = rule_of("sqli-x", Severity::High, {"sqli", "T1190"});
+  const Rule windows = rule_of("vss", Severity::High, {"attack.impact", "attack.t1490"});
+  h.op->process(flagged_batch({{"plain", {&web}}, {"plain", {&windows}}, {"plain", {&web, &windows}}}), *h.out);
+  h.op->finish(*h.out);
+  auto pos = h.drain(h.pos), neg = h.drain(h.neg);
+  ASSERT_EQ(neg.size(), 1u) << "the sqli-tagged hit is the model's to judge";
+  EXPECT_EQ(neg[0].rules.size(), 1u);
+  ASSERT_EQ(pos.size(), 2u) << "a hit of a rule with none of the labels sqli, xss among its tags stands";
+  EXPECT_EQ(field_of(pos[0], "model_out_of_domain"), "true");
+  EXPECT_EQ(field_of(pos[1], "model_out_of_domain"), "true");
+}
+
+TEST(TransformerMode, ARuleHitWithNothingToScoreStands) {
+  Harness h("cache_size: 0");
+  ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+  const Rule r = rule_of("r", Severity::Medium, {"sqli"});
+  h.op->process(flagged_batch({{"", {&r}}, {"", {}}}), *h.out);
+  h.op->finish(*h.out);
+  EXPECT_EQ(h.drain(h.pos).size(), 1u);
+  EXPECT_EQ(h.drain(h.neg).size(), 1u);
+}
+
+TEST(TransformerMode, SettingsAreChecked) {
+  Harness word("mode: veto");
+  EXPECT_NE(word.diag.str().find("confirm, augment, fuse"), std::string::npos) << word.diag.str();
+  Harness stray("alone_min_score: 0.9");
+  EXPECT_NE(stray.diag.str().find("only mode: augment uses it"), std::string::npos) << stray.diag.str();
+  Harness range("mode: augment, alone_min_score: 2");
+  EXPECT_NE(range.diag.str().find("from 0 to 1"), std::string::npos) << range.diag.str();
+  Harness sev("mode: fuse, rule_weights: {severe: 0.5}");
+  EXPECT_NE(sev.diag.str().find("'severe' is not one of"), std::string::npos) << sev.diag.str();
+  Harness domain("", "domain: {fields: [url.query], kinds: [x]}\n");
+  EXPECT_NE(domain.diag.str().find("unknown key 'domain.kinds'"), std::string::npos) << domain.diag.str();
+  Harness empty("", "domain: {text: x}\n");
+  EXPECT_NE(empty.diag.str().find("'domain.fields' names no field"), std::string::npos) << empty.diag.str();
+}
