@@ -32,26 +32,7 @@ TransformerOp::TransformerOp(const Settings& s)
       learn_(learner_.learning()),
       cache_(0) {
   if (budget_.max_bytes() < 1024) s.error("max_text_bytes", "must be at least 1KiB: a head and a tail of a long text need room");
-  const std::string mode = s.choice("mode", {"confirm", "augment", "fuse"}, "confirm");
-  mode_ = mode == "augment" ? Mode::Augment : mode == "fuse" ? Mode::Fuse : Mode::Confirm;
-  auto unit = [&](const std::string& key, double v) {
-    if (!(v >= 0 && v <= 1)) s.error(key, "must be a number from 0 to 1");
-    return static_cast<float>(v);
-  };
-  alone_min_score_ = unit("alone_min_score", s.number("alone_min_score", 0));
-  fuse_threshold_ = unit("fuse_threshold", s.number("fuse_threshold", 0.5));
-  if (mode_ != Mode::Augment && s.has("alone_min_score")) s.error("alone_min_score", "only mode: augment uses it");
-  if (mode_ != Mode::Fuse && (s.has("fuse_threshold") || s.has("rule_weights")))
-    s.error(s.has("fuse_threshold") ? "fuse_threshold" : "rule_weights", "only mode: fuse uses it");
-  for (const auto& [sev, value] : s.map("rule_weights")) {
-    auto level = parse_severity(sev);
-    double w = -1;
-    auto r = std::from_chars(value.data(), value.data() + value.size(), w);
-    if (!level) s.error("rule_weights", "'" + sev + "' is not one of: info, low, medium, high, critical");
-    else if (r.ec != std::errc() || r.ptr != value.data() + value.size() || w < 0 || w > 1)
-      s.error("rule_weights", "the weight of '" + sev + "' must be a number from 0 to 1, not '" + value + "'");
-    else rule_weights_[static_cast<int>(*level)] = static_cast<float>(w);
-  }
+  cascade_.configure(s);
   hooks_.serve = [this](uint64_t v) { set_version(v); };
   hooks_.forget_cache = [this] {
     std::lock_guard lk(cache_mu_);
@@ -95,75 +76,11 @@ TransformerOp::TransformerOp(const Settings& s)
     thresholds_.push_back(static_cast<float>(info_.thresholds[info_.labels[i]]));
     if (info_.labels[i] == info_.negative_label) negative_ = static_cast<uint32_t>(i);
   }
-  if (auto why = domain_mismatch(s); !why.empty()) {
-    in_domain_ = false;
-    // Every worker of the component is built from the same settings: one warning.
-    const Location at = s.has("field") ? s.where("field") : s.has("fields") ? s.where("fields") : s.where("model");
-    const std::string msg = "'" + s.component() + "': " + why + "; " + info_.name +
-                            " will veto none of the rules' hits here (each alerts, marked " + names_.out_of_domain + ")";
-    auto& diag = s.diagnostics();
-    bool seen = false;
-    for (const auto& w : diag.warnings()) seen |= w.message == msg && w.where.str() == at.str();
-    if (!seen) diag.warn(at, msg);
-  }
+  cascade_.check_domain(s, info_, names_.out_of_domain);
   if (learn_) {
     join_ = FeedbackJoin(s, info_.labels, negative_);
     drift_ = DriftWatch(s, 0);  // a trained model: its scores are watched from the start
   }
-}
-
-std::string TransformerOp::domain_mismatch(const Settings& s) const {
-  const auto& d = info_.domain;
-  if (!d.known) return {};
-  std::vector<std::string> fields;
-  if (s.has("field")) fields.push_back(s.str("field"));
-  for (auto& f : s.list("fields")) fields.push_back(f);
-  const auto what = d.text.empty() ? std::string() : " (" + d.text + ")";
-  for (const auto& f : fields)
-    if (std::find(d.fields.begin(), d.fields.end(), f) == d.fields.end()) {
-      std::string known;
-      for (const auto& k : d.fields) known += (known.empty() ? "" : ", ") + k;
-      return "the field '" + f + "' is outside the domain of " + info_.name + what + ", made for: " + known;
-    }
-  const auto transforms = s.list("transforms");
-  for (const auto& t : d.transforms)
-    if (std::find(transforms.begin(), transforms.end(), t) == transforms.end())
-      return info_.name + " was made for text after the transform '" + t + "'" + what + ", which this topology does not apply";
-  return {};
-}
-
-bool TransformerOp::judges(const Event& e) const {
-  if (!in_domain_) return false;
-  const auto& tags = info_.domain.rule_tags;
-  if (!info_.domain.known || tags.empty()) return true;
-  for (const Rule* r : e.rules) {
-    bool ours = false;
-    for (const auto& t : r->tags) ours |= std::find(tags.begin(), tags.end(), t) != tags.end();
-    if (!ours) return false;
-  }
-  return true;
-}
-
-bool TransformerOp::decide(const Event& e, const Verdict& v, bool& domain_pass, float& fused) const {
-  const bool flagged = !e.rules.empty();
-  domain_pass = false;
-  switch (mode_) {
-    case Mode::Augment:
-      return flagged || (v.positive && v.score >= alone_min_score_);
-    case Mode::Fuse: {
-      float r = 0;
-      for (const Rule* rule : e.rules) r = std::max(r, rule_weights_[static_cast<int>(rule->severity)]);
-      fused = 1.0f - (1.0f - v.suspicion) * (1.0f - r);
-      if (fused >= fuse_threshold_) return true;
-      break;
-    }
-    case Mode::Confirm:
-      if (v.positive) return true;
-      break;
-  }
-  // A veto needs a model that can judge the rule's hit.
-  domain_pass = flagged && !judges(e);
-  return domain_pass;
 }
 
 void TransformerOp::watch(bool verdict, float value, const SourcePos& pos) {
@@ -330,19 +247,11 @@ void TransformerOp::route(Event&& e, const Verdict& v, uint32_t unscored, const 
     f.erase(std::remove_if(f.begin(), f.end(), [&](const Field& x) { return x.name == names_.unscored; }), f.end());
   }
   if (learn_) watch(false, v.suspicion, e.pos);
-  bool domain_pass = false;
-  float fused = 0;
-  const bool decided = decide(e, v, domain_pass, fused);
-  const bool alert = decided || (unscored && overflow_alert_);
-  if (mode_ == Mode::Fuse) e.set_field(names_.fused, number(arena, fused), ValueKind::Number);
-  if (domain_pass) e.set_field(names_.out_of_domain, "true", ValueKind::Bool);
-  if (!e.rules.empty()) {
-    routed_.rule_hits.fetch_add(1, std::memory_order_relaxed);
-    if (domain_pass) routed_.out_of_domain.fetch_add(1, std::memory_order_relaxed);
-    if (!alert) routed_.vetoed.fetch_add(1, std::memory_order_relaxed);
-  } else if (alert) {
-    routed_.model_only.fetch_add(1, std::memory_order_relaxed);
-  }
+  const auto d = cascade_.decide(e, v.positive, v.score, v.suspicion);
+  const bool alert = d.alert || (unscored && overflow_alert_);
+  if (cascade_.mode() == Cascade::Mode::Fuse) e.set_field(names_.fused, number(arena, d.fused), ValueKind::Number);
+  if (d.out_of_domain) e.set_field(names_.out_of_domain, "true", ValueKind::Bool);
+  cascade_.count(e, d, alert);
   // An alert the analyst may judge: remembered whichever way it got here.
   if (alert && join_.remembering()) {
     std::lock_guard lk(join_mu_);
@@ -564,8 +473,7 @@ void TransformerOp::finish(Outputs& out) {
     const auto st = stats();
     spdlog::info("transformer: {}: mode {}: {} rule hits scored, {} vetoed, {} passed outside the model's domain; "
                  "{} alerts no rule flagged",
-                 info_.name, mode_ == Mode::Augment ? "augment" : mode_ == Mode::Fuse ? "fuse" : "confirm",
-                 st.rule_hits, st.vetoed, st.out_of_domain, st.model_only);
+                 info_.name, cascade_.mode_name(), st.rule_hits, st.vetoed, st.out_of_domain, st.model_only);
   }
   if (stats_.overflows)
     spdlog::warn("transformer: {}: {} events had texts beyond max_values/max_text_bytes left unscored (marked {})",
@@ -581,10 +489,11 @@ void TransformerOp::finish(Outputs& out) {
 
 TransformerOp::Stats TransformerOp::stats() const {
   Stats s = stats_;
-  s.rule_hits = routed_.rule_hits.load();
-  s.vetoed = routed_.vetoed.load();
-  s.out_of_domain = routed_.out_of_domain.load();
-  s.model_only = routed_.model_only.load();
+  const auto c = cascade_.counts();
+  s.rule_hits = c.rule_hits;
+  s.vetoed = c.vetoed;
+  s.out_of_domain = c.out_of_domain;
+  s.model_only = c.model_only;
   const auto& l = learner_.stats();
   s.trained = l.trained;
   s.held_back = l.held_back;
@@ -611,13 +520,10 @@ ComponentSpec transformer_spec() {
        {"overflow", SettingType::String, false, "an event with texts left unscored: alert (default: it leaves on the default port, marked) or verdict (the scored texts decide; still marked)"},
        {"inference_thread", SettingType::Bool, false, "run forward passes on a thread of their own, so cache hits never wait for them (default true)"},
        {"length_bucketing", SettingType::Bool, false, "sort a batch by length into passes of similar length (default true)"},
-       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"},
-       {"mode", SettingType::String, false, "what a verdict does to the rules' hits: confirm (default: the model decides), augment (every rule hit alerts, and confident model positives no rule flagged), fuse (noisy-OR of model and rule severity)"},
-       {"alone_min_score", SettingType::Double, false, "augment: the score a verdict needs to alert where no rule flagged the event (default 0: the label's threshold)"},
-       {"fuse_threshold", SettingType::Double, false, "fuse: the fused score an event needs to alert (default 0.5)"},
-       {"rule_weights", SettingType::StringMap, false, "fuse: weight per rule severity (default info 0.1, low 0.3, medium 0.5, high 0.7, critical 0.9)"}},
+       {"prefix", SettingType::String, false, "prefix for the fields written (label, score, model, model_version, embedding)"}},
       true,
       [](const Settings& s) { return std::make_unique<TransformerOp>(s); }};
+  for (auto& f : Cascade::settings()) spec.settings.push_back(std::move(f));
   for (auto& f : HeadLearner::settings()) spec.settings.push_back(std::move(f));
   for (auto& f : FeedbackJoin::settings()) spec.settings.push_back(std::move(f));
   for (auto& f : DriftWatch::settings()) spec.settings.push_back(std::move(f));

@@ -12,20 +12,8 @@
 //   the default port.
 // A failed forward pass sends its events to `dlq` (reason model_error).
 //
-// What a verdict does to the rules' hits (`mode`), for an event that may carry
-// the rules a regex_prefilter or sigma operator upstream matched:
-//   confirm (default): the model decides; fed only the rules' hits, only those
-//     it confirms alert (a cascade that trades recall for precision).
-//   augment: every rule hit alerts, carrying the verdict as context; events no
-//     rule flagged alert when the model is confident on its own
-//     (`alone_min_score`). Fed both ports of the prefilter, the model adds
-//     detections instead of vetoing them.
-//   fuse: noisy-OR of the model's suspicion (1 - P(negative)) and a weight per
-//     rule severity (`rule_weights`); the event alerts at `fuse_threshold`.
-// In every mode the model vetoes only what it can judge: a rule hit on text it
-// had nothing of to score, or outside its model.yaml `domain:` (another field,
-// other transforms, a rule none of whose tags is in the domain's rule_tags),
-// always alerts, marked `model_out_of_domain` when the domain is why.
+// What a verdict does to the rules' hits (`mode`: confirm, augment, fuse) and
+// where the model may veto them at all (its `domain:`): operators/transformer/cascade.hpp.
 //
 // Long texts are scored in windows that cover them whole (models/model.hpp),
 // and an event's texts have a budget (operators/transformer/budget.hpp): an
@@ -62,6 +50,7 @@
 #include "operators/text_cache.hpp"
 #include "operators/text_transforms.hpp"
 #include "operators/transformer/budget.hpp"
+#include "operators/transformer/cascade.hpp"
 #include "operators/transformer/endpoint.hpp"
 #include "operators/transformer/head_learner.hpp"
 #include "operators/verdict_fields.hpp"
@@ -88,8 +77,6 @@ class TransformerOp final : public Operator {
 
   // For tests and benchmarks: a model other than the configured directory's.
   void use_model(std::unique_ptr<TextModel> m);
-
-  enum class Mode { Confirm, Augment, Fuse };
 
   struct Stats {
     uint64_t rule_hits = 0;         // scored events that carried a rule
@@ -135,15 +122,6 @@ class TransformerOp final : public Operator {
   };
 
   Verdict judge(const std::vector<float>& probs) const;
-  // Whether the model may overrule the event's rule hits: its text is in the
-  // model's domain and each rule carries a tag of the domain.
-  bool judges(const Event& e) const;
-  // Whether a scored event alerts, by mode; `domain_pass` says a rule hit
-  // passed only because the model could not judge it.
-  bool decide(const Event& e, const Verdict& v, bool& domain_pass, float& fused) const;
-  // The topology's field and transforms against model.yaml's domain: empty
-  // when they fit (or the domain is unknown), else why not.
-  std::string domain_mismatch(const Settings& s) const;
   static void combine(Verdict& into, const Verdict& v);
   // Looks the event's texts (those its budget allows) up; the misses become
   // jobs of open_, referenced from open_.refs. Returns the texts left unscored.
@@ -169,11 +147,7 @@ class TransformerOp final : public Operator {
   std::chrono::milliseconds max_delay_;
   TextBudget budget_;
   bool overflow_alert_;
-  Mode mode_ = Mode::Confirm;
-  float alone_min_score_ = 0;
-  float fuse_threshold_ = 0.5f;
-  float rule_weights_[5] = {0.1f, 0.3f, 0.5f, 0.7f, 0.9f};  // by Severity
-  bool in_domain_ = true;
+  Cascade cascade_;
   std::vector<std::string> texts_buf_;  // an event's texts; the strings keep their buffers from event to event
   bool bucketing_;
   bool async_;
@@ -213,11 +187,6 @@ class TransformerOp final : public Operator {
 
   std::string scratch_, key_;
   Stats stats_;
-  // Counted in route(), which both threads run.
-  struct Routed {
-    std::atomic<uint64_t> rule_hits{0}, vetoed{0}, out_of_domain{0}, model_only{0};
-  } routed_;
-
   // Forward passes, learning and pins take it: the model API runs on the admin's threads.
   std::mutex model_mu_;
   struct Metrics {
