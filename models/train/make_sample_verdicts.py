@@ -8,6 +8,9 @@ Writes tests/data/sample_verdicts.jsonl: {"offset": byte offset of the line,
 "values": [[p_label...] per non-empty decoded query value]} per line.
 Values are split and decoded as the engine's query_values + url_decode
 transforms do: '&'-separated, after the first '=', '+' as space, %XX as a byte.
+A value longer than max_len tokens is scored as the engine scores it (and as
+make_classifier_golden.py does): windows of max_len - 2 word pieces
+overlapping by half, the value taking its window least likely normal.
 """
 import json
 import os
@@ -48,10 +51,27 @@ def main():
             texts += vs
             offset += len(raw)
     probs = []
+    width = max_len - 2
     with torch.no_grad():
         for i in range(0, len(texts), 32):
-            enc = tok(texts[i : i + 32], truncation=True, max_length=max_len, padding="longest", return_tensors="pt")
-            probs += torch.softmax(model(enc["input_ids"], enc["attention_mask"]), -1).tolist()
+            batch = texts[i : i + 32]
+            windows, owner = [], []
+            for k, t in enumerate(batch):
+                ids = tok.convert_tokens_to_ids(tok.tokenize(t))
+                starts = [0]
+                if len(ids) > width:
+                    starts = list(range(0, len(ids) - width, width // 2)) + [len(ids) - width]
+                for st in starts:
+                    windows.append([tok.cls_token_id] + ids[st : st + width] + [tok.sep_token_id])
+                    owner.append(k)
+            longest = max(len(w) for w in windows)
+            input_ids = torch.tensor([w + [tok.pad_token_id] * (longest - len(w)) for w in windows])
+            mask = torch.tensor([[1] * len(w) + [0] * (longest - len(w)) for w in windows])
+            best = [None] * len(batch)
+            for k, p in zip(owner, torch.softmax(model(input_ids, mask), -1).tolist()):
+                if best[k] is None or p[0] < best[k][0]:  # label 0, norm, is the negative label
+                    best[k] = p
+            probs += best
     with open(OUT, "w") as out:
         for off, at, n in rows:
             out.write(json.dumps({"offset": off, "values": [[round(p, 6) for p in probs[k]] for k in range(at, at + n)]}) + "\n")

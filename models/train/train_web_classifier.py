@@ -4,10 +4,18 @@ WordPiece ids (the engine's tokenizer, bert-uncased vocabulary) on the labelled
 HTTP parameter values, and exports it as a TorchScript model directory.
 
     $(scripts/python_env.sh) models/train/train_web_classifier.py [--epochs 4] [--out DIR]
+        [--families sqlmap,wfuzz] [--generated-normal 20000]
 
 Classes: norm, sqli, xss, path-traversal, cmdi. The validation split (20%,
 stratified by class) is our own, with fixed seeds; its figures go into
 model.yaml. Uses Debian's python3-torch, which matches the engine's libtorch.
+
+--families adds the named payload families of bench/web/data/attacks.csv (all
+their encodings) to training, and --generated-normal that many benign values
+of bench/web/gen_normal_values.py, drawn with seeds 3 and up: never the tuning
+(1) or test (2) seeds, and never the families bench/web holds out (wapiti,
+xsstrike; bench/web/README.md, the protocol). Neither touches the validation
+split, which stays the HTTP parameter data set's own.
 """
 import argparse
 import csv
@@ -15,6 +23,7 @@ import hashlib
 import os
 import random
 import shutil
+import sys
 import time
 
 import torch
@@ -25,6 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VOCAB = os.path.join(ROOT, "models", "vocab", "bert-uncased", "vocab.txt")
 DATA = os.path.join(ROOT, "..", "shared", "data", "http_params", "train.csv")
+WEB = os.path.join(ROOT, "bench", "web")
+HELD_OUT = {"wapiti", "xsstrike"}
 LABELS = ["norm", "sqli", "xss", "path-traversal", "cmdi"]
 
 
@@ -53,10 +64,19 @@ class Encoder(nn.Module):
 
 def batches(enc, labels, idx, size, shuffle, rng):
     idx = list(idx)
+    parts = [idx[i : i + size] for i in range(0, len(idx), size)]
     if shuffle:
+        # Batches of similar lengths, in random order: a batch pads to its
+        # longest text, so one 64-token payload among short values makes most
+        # of a random batch padding.
         rng.shuffle(idx)
-    for i in range(0, len(idx), size):
-        part = idx[i : i + size]
+        pool = size * 32
+        parts = []
+        for i in range(0, len(idx), pool):
+            chunk = sorted(idx[i : i + pool], key=lambda j: len(enc[j]))
+            parts += [chunk[k : k + size] for k in range(0, len(chunk), size)]
+        rng.shuffle(parts)
+    for part in parts:
         width = max(len(enc[j]) for j in part)  # pad to the longest in the batch, as the engine does
         ids = torch.zeros(len(part), width, dtype=torch.long)
         mask = torch.zeros(len(part), width, dtype=torch.long)
@@ -89,7 +109,15 @@ def evaluate(model, enc, labels, idx):
     return accuracy, per_class, binary
 
 
+def reproducible():
+    """Faker (the generated normal values) draws from sets of strings, whose order
+    follows Python's hash seed: a fixed one, or two runs train on different rows."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, PYTHONHASHSEED="0"))
+
+
 def main():
+    reproducible()
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--dim", type=int, default=128)
@@ -97,10 +125,14 @@ def main():
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "web-attack-classifier"))
+    ap.add_argument("--families", default="", help="payload families of bench/web/data/attacks.csv to train on")
+    ap.add_argument("--generated-normal", type=int, default=0, help="benign values of bench/web/gen_normal_values.py to train on")
+    ap.add_argument("--version", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     tok = BertTokenizer(VOCAB, do_lower_case=True)
     with open(DATA, newline="", encoding="utf-8") as f:
@@ -117,6 +149,32 @@ def main():
         cut = int(len(members) * 0.8)
         train_idx += members[:cut]
         val_idx += members[cut:]
+
+    # Wider data, training only (the validation split above is untouched).
+    extra = []
+    families = [f for f in args.families.split(",") if f]
+    if families or args.generated_normal:
+        sys.path.insert(0, WEB)
+        import gen_normal_values
+        import weblib
+        for f in families:
+            if f in HELD_OUT:
+                raise SystemExit(f"{f} is held out by bench/web's protocol: it may not be trained on")
+        for r in weblib.load("attacks.csv"):
+            if r["family"] in families:
+                extra.append((weblib.text(r["wire"]), LABELS.index(r["attack_type"])))
+        seed, made = 3, 0
+        while made < args.generated_normal:
+            n = min(10000, args.generated_normal - made)
+            extra += [(v, 0) for v, _ in gen_normal_values.generate(n, seed=seed)]
+            made += n
+            seed += 1
+    for text, label in extra:
+        train_idx.append(len(enc))
+        enc.append(tok(text, truncation=True, max_length=args.max_len)["input_ids"])
+        labels.append(label)
+    print(f"training rows: {len(train_idx)} ({len(extra)} beyond http_params: families {families or 'none'}, "
+          f"{args.generated_normal} generated normal values); validation rows: {len(val_idx)}", flush=True)
 
     model = Encoder(tok.vocab_size, args.dim, args.layers, 4, args.dim * 2, args.max_len, len(LABELS))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
@@ -145,10 +203,10 @@ def main():
     sha = hashlib.sha256(open(weights, "rb").read()).hexdigest()
     lines = [
         "# The bundled web-attack classifier. Made by models/train/train_web_classifier.py",
-        f"# (seed {args.seed}); figures on its own 20% stratified validation split of",
-        "# shared/data/http_params/train.csv.",
+        f"# (seed {args.seed}, families: {args.families or 'none'}, generated normal values: {args.generated_normal});",
+        "# figures on its own 20% stratified validation split of shared/data/http_params/train.csv.",
         "name: web-attack-classifier",
-        "version: 1",
+        f"version: {args.version}",
         "task: classify",
         "# the submodule that learns from analysts' feedback (the transformer operator's learn: true)",
         "head: head",
@@ -169,6 +227,7 @@ def main():
         f"architecture: {{encoder_layers: {args.layers}, dim: {args.dim}, heads: 4, ff: {args.dim * 2}, pooling: mean}}",
         "evaluation:",
         f"  split: {{train: {len(train_idx)}, validation: {len(val_idx)}}}",
+        f"  trained_beyond_http_params: {{families: [{args.families}], generated_normal: {args.generated_normal}}}",
         f"  accuracy: {acc:.4f}",
         f"  attack_vs_normal: {{precision: {binary['precision']:.4f}, recall: {binary['recall']:.4f}, "
         f"false_positive_rate: {binary['false_positive_rate']:.4f}}}",

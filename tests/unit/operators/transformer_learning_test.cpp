@@ -2,6 +2,7 @@
 // libtorch (no stand-in: the A/B gate is only as good as the training it judges).
 // A shadow that gets worse on the held-back verdicts is discarded; a better
 // one is promoted, saved as a numbered version, restored, pinned, rolled back.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "operators/operators.hpp"
@@ -16,6 +17,13 @@ using namespace socstream::testing;
 namespace {
 
 const std::string kFeedback = "feedback", kEvents = "events";
+
+// The bundled model's own version: the heads it promotes are numbered after it.
+int64_t base_version() {
+  return read_model_info(source_dir() / "models/web-attack-classifier").version;
+}
+std::string ver(int64_t k) { return std::to_string(base_version() + k); }
+std::string snap(int64_t k) { return fmt::format("head-{:010d}.snap", base_version() + k); }
 
 struct Learner {
   Diagnostics diag;
@@ -102,9 +110,9 @@ TEST(TransformerLearning, ABetterShadowIsPromotedSavedAndRestored) {
     EXPECT_EQ(l.op->stats().held_back, 80u);
     EXPECT_EQ(l.op->stats().trained, 320u);
     EXPECT_GE(l.count(probes(data), "xss"), 19u) << "the promoted head serves";
-    EXPECT_NE(l.op->version(), "1");
+    EXPECT_NE(l.op->version(), ver(0));
   }
-  const auto v2 = dir.path() / "versions" / "head-0000000002.snap";
+  const auto v2 = dir.path() / "versions" / snap(1);
   ASSERT_TRUE(std::filesystem::exists(v2));
   {
     Learner restored(dir, "");  // not learning: serves the newest saved version
@@ -112,29 +120,29 @@ TEST(TransformerLearning, ABetterShadowIsPromotedSavedAndRestored) {
     EXPECT_GE(restored.count(probes(data), "xss"), 19u);
   }
   {
-    Learner pinned(dir, "pin_version: 1");  // a rollback to the bundled weights
+    Learner pinned(dir, "pin_version: " + ver(0));  // a rollback to the bundled weights
     ASSERT_TRUE(pinned.diag.ok()) << pinned.diag.str();
-    EXPECT_EQ(pinned.op->version(), "1");
+    EXPECT_EQ(pinned.op->version(), ver(0));
     EXPECT_GE(pinned.count(probes(data), "sqli"), 19u);
   }
   {
-    Learner pinned(dir, "pin_version: 2");
+    Learner pinned(dir, "pin_version: " + ver(1));
     ASSERT_TRUE(pinned.diag.ok()) << pinned.diag.str();
-    EXPECT_EQ(pinned.op->version(), "2");
+    EXPECT_EQ(pinned.op->version(), ver(1));
     EXPECT_GE(pinned.count(probes(data), "xss"), 19u);
   }
   // A damaged newest version is refused and the one before it served.
   auto versions = online::SnapshotStore(dir.path() / "versions", "head", 0).generations();
   ASSERT_GE(versions.size(), 1u);
   {
-    std::string bytes = read_file(dir.path() / "versions" / "head-0000000002.snap");
+    std::string bytes = read_file(dir.path() / "versions" / snap(1));
     for (uint64_t g : versions)
-      if (g != 2) std::filesystem::remove(online::SnapshotStore(dir.path() / "versions", "head", 0).path_of(g));
+      if (g != static_cast<uint64_t>(base_version() + 1)) std::filesystem::remove(online::SnapshotStore(dir.path() / "versions", "head", 0).path_of(g));
     bytes[bytes.size() / 2] ^= 1;
-    dir.write("versions/head-0000000003.snap", bytes);
+    dir.write("versions/" + snap(2), bytes);
     Learner fallback(dir, "");
     ASSERT_TRUE(fallback.diag.ok());
-    EXPECT_EQ(fallback.op->version(), "2");
+    EXPECT_EQ(fallback.op->version(), ver(1));
   }
   // A pin on a version that is not there stops the start, rather than serve another.
   EXPECT_THROW(Learner(dir, "pin_version: 7"), ModelError);
@@ -152,9 +160,9 @@ TEST(TransformerLearning, AWorseShadowIsNotPromoted) {
   });
   EXPECT_EQ(l.op->stats().promotions, 0u);
   EXPECT_GE(l.op->stats().discards, 1u);
-  EXPECT_EQ(l.op->version(), "1");
+  EXPECT_EQ(l.op->version(), ver(0));
   EXPECT_GE(l.count(probes(data), "sqli"), 19u) << "the live head did not move";
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "versions" / "head-0000000002.snap"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "versions" / snap(1)));
 }
 
 TEST(TransformerLearning, ConfigErrors) {
