@@ -32,6 +32,8 @@ import statistics
 import sys
 import time
 
+import warnings
+
 import torch
 import torch.nn as nn
 import yaml
@@ -130,33 +132,38 @@ def float_encoder(scripted, head):
     return enc.eval()
 
 
-def sample_batches(max_len, seed=20261121):
-    """Random ids at the lengths the engine sends (padded to the batch's longest, a few rows shorter)."""
+def sample_batches(max_len, per_size, seed=20261121):
+    """Random ids of varied lengths at batch 1, 8 and 32, as the engine sends
+    them: padded to the batch's longest, every other row shorter."""
     g = torch.Generator().manual_seed(seed)
     out = []
-    for b, t in [(1, 6), (1, max_len), (8, 12), (8, 40), (32, 10), (32, max_len)]:
-        ids = torch.randint(1000, 30000, (b, t), generator=g)
-        mask = torch.ones(b, t, dtype=torch.long)
-        for r in range(1, b, 2):
-            cut = int(torch.randint(1, t + 1, (1,), generator=g))
-            mask[r, cut:] = 0
-            ids[r, cut:] = 0
-        out.append((ids, mask))
+    for b in (1, 8, 32):
+        for _ in range(per_size):
+            t = int(torch.randint(3, max_len + 1, (1,), generator=g))
+            ids = torch.randint(1000, 30000, (b, t), generator=g)
+            mask = torch.ones(b, t, dtype=torch.long)
+            for r in range(1, b, 2):
+                cut = int(torch.randint(1, t + 1, (1,), generator=g))
+                mask[r, cut:] = 0
+                ids[r, cut:] = 0
+            out.append((ids, mask))
     return out
 
 
 def seconds(module, batches, engine):
-    """Median of 3 rounds over the batches, each pass repeated (one intra-op thread, as the engine runs)."""
+    """Median of 3 rounds, one pass over each batch (one intra-op thread, as
+    the engine runs). Every pass is of other ids: onednn keeps its int8 kernels
+    by the input's quantisation scale, so one batch repeated measures a cache
+    that traffic never hits (measured here: 2.5-3x faster than fresh inputs)."""
     torch.backends.quantized.engine = engine
     rounds = []
     with torch.inference_mode():
-        for ids, mask in batches:
+        for ids, mask in batches[:: max(1, len(batches) // 8)]:
             module(ids, mask)
         for _ in range(3):
             t0 = time.perf_counter()
             for ids, mask in batches:
-                for _ in range(max(1, 64 // ids.size(0))):
-                    module(ids, mask)
+                module(ids, mask)
             rounds.append(time.perf_counter() - t0)
     return statistics.median(rounds)
 
@@ -203,6 +210,9 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    # Every qnnpack pass says it ignores reduce_range (quantize_dynamic's Linear
+    # asks for it, for fbgemm's sake): noise, not a finding.
+    warnings.filterwarnings("ignore", message=".*qnnpack incorrectly ignores reduce_range.*")
     yaml_path = os.path.join(args.model_dir, "model.yaml")
     text = open(yaml_path, encoding="utf-8").read()
     meta = yaml.safe_load(text)
@@ -215,7 +225,7 @@ def main():
 
     scripted = torch.jit.load(weights).eval()
     rebuilt = QuantizableEncoder(float_encoder(scripted, head)).eval()
-    batches = sample_batches(max_len)
+    batches = sample_batches(max_len, 40)
     with torch.no_grad():
         worst = max((scripted(i, m) - rebuilt(i, m)).abs().max().item() for i, m in batches)
     if worst > REBUILD_TOLERANCE:
@@ -230,7 +240,7 @@ def main():
     for e in engines:
         candidates[e], quantised = quantize(rebuilt, e, head)
         timing[e] = seconds(candidates[e], batches, e)
-        print(f"{e}: {timing[e] * 1e3:.0f} ms for the sample passes (float32 {float_s * 1e3:.0f} ms)")
+        print(f"{e}: {timing[e] * 1e3:.0f} ms for {len(batches)} passes at batch 1, 8 and 32 (float32 {float_s * 1e3:.0f} ms)")
     engine = min(timing, key=timing.get)
     q = candidates[engine]
     torch.backends.quantized.engine = engine
