@@ -20,30 +20,53 @@ using socstream::testing::TempDir;
 
 namespace {
 const auto kModel = source_dir() / "models/web-attack-classifier";
+
+// Runs the model over each batch of tests/data/classifier_golden.jsonl and
+// hands `check` each text's probabilities, PyTorch's float32 and the engine's.
+// Returns the number of texts.
+size_t against_golden(TextModel& model, const std::function<void(const std::vector<double>&, const std::vector<float>&)>& check) {
+  std::ifstream in(source_dir() / "tests/data/classifier_golden.jsonl");
+  simdjson::dom::parser p;
+  size_t texts = 0;
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::element g = p.parse(line);
+    std::vector<std::string_view> batch;
+    for (std::string_view t : g["texts"].get_array()) batch.push_back(t);
+    auto got = model.predict(batch);
+    EXPECT_EQ(got.size(), batch.size());
+    size_t r = 0;
+    for (auto row : g["probs"].get_array()) {
+      std::vector<double> want;
+      for (double x : row.get_array()) want.push_back(x);
+      if (r >= got.size() || want.size() != got[r].size()) {
+        ADD_FAILURE() << "text " << texts + r << ": no result of " << want.size() << " probabilities";
+        return texts;
+      }
+      check(want, got[r++]);
+    }
+    texts += batch.size();
+  }
+  return texts;
 }
+
+// A copy of model.yaml with one piece of text replaced.
+void edit_yaml(const std::filesystem::path& d, const std::string& from, const std::string& to) {
+  std::string y = socstream::testing::read_file(d / "model.yaml");
+  const auto at = y.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  y.replace(at, from.size(), to);
+  std::ofstream(d / "model.yaml", std::ios::trunc) << y;
+}
+}  // namespace
 
 TEST(Model, AgreesWithPyTorchOnTheSameBatches) {
   auto model = TextModel::load(kModel);
   EXPECT_EQ(model->info().name, "web-attack-classifier");
   EXPECT_EQ(model->info().labels, (std::vector<std::string>{"norm", "sqli", "xss", "path-traversal", "cmdi"}));
-  std::ifstream in(source_dir() / "tests/data/classifier_golden.jsonl");
-  simdjson::dom::parser p;
-  size_t texts = 0;
   double worst = 0;
-  for (std::string line; std::getline(in, line);) {
-    simdjson::dom::element g = p.parse(line);
-    std::vector<std::string_view> batch;
-    for (std::string_view t : g["texts"].get_array()) batch.push_back(t);
-    auto got = model->predict(batch);
-    ASSERT_EQ(got.size(), batch.size());
-    size_t r = 0;
-    for (auto row : g["probs"].get_array()) {
-      size_t k = 0;
-      for (double want : row.get_array()) worst = std::max(worst, std::abs(want - got[r][k++]));
-      ++r;
-    }
-    texts += batch.size();
-  }
+  const size_t texts = against_golden(*model, [&](const std::vector<double>& want, const std::vector<float>& got) {
+    for (size_t k = 0; k < want.size(); ++k) worst = std::max(worst, std::abs(want[k] - got[k]));
+  });
   EXPECT_GE(texts, 200u);
   EXPECT_LT(worst, 1e-4) << "largest probability difference from PyTorch over " << texts << " texts";
 }
@@ -57,28 +80,12 @@ TEST(Model, Int8AgreesWithFloat32OnTheGoldenTexts) {
   EXPECT_EQ(model->info().precision, "int8");
   EXPECT_EQ(model->info().weights.filename(), "model.int8.pt");
   EXPECT_FALSE(model->info().quantized_engine.empty());
-  std::ifstream in(source_dir() / "tests/data/classifier_golden.jsonl");
-  simdjson::dom::parser p;
-  size_t texts = 0, agree = 0;
+  size_t agree = 0;
   double worst = 0;
-  for (std::string line; std::getline(in, line);) {
-    simdjson::dom::element g = p.parse(line);
-    std::vector<std::string_view> batch;
-    for (std::string_view t : g["texts"].get_array()) batch.push_back(t);
-    auto got = model->predict(batch);
-    ASSERT_EQ(got.size(), batch.size());
-    size_t r = 0;
-    for (auto row : g["probs"].get_array()) {
-      std::vector<double> want;
-      for (double x : row.get_array()) want.push_back(x);
-      ASSERT_EQ(want.size(), got[r].size());
-      for (size_t k = 0; k < want.size(); ++k) worst = std::max(worst, std::abs(want[k] - got[r][k]));
-      agree += std::max_element(want.begin(), want.end()) - want.begin() ==
-               std::max_element(got[r].begin(), got[r].end()) - got[r].begin();
-      ++r;
-    }
-    texts += batch.size();
-  }
+  const size_t texts = against_golden(*model, [&](const std::vector<double>& want, const std::vector<float>& got) {
+    for (size_t k = 0; k < want.size(); ++k) worst = std::max(worst, std::abs(want[k] - got[k]));
+    agree += std::max_element(want.begin(), want.end()) - want.begin() == std::max_element(got.begin(), got.end()) - got.begin();
+  });
   ASSERT_GE(texts, 200u);
   EXPECT_GE(static_cast<double>(agree), 0.99 * static_cast<double>(texts)) << agree << " of " << texts << " top labels agree";
   EXPECT_LT(worst, 0.1) << "largest probability difference from float32";
@@ -91,13 +98,6 @@ TEST(Model, Int8WeightsAreCheckedAsFloat32Are) {
   auto copy = [](const TempDir& dir) {
     for (const char* f : {"model.yaml", "vocab.txt", "model.pt", "model.int8.pt"})
       std::filesystem::copy_file(kModel / f, dir.path() / f);
-  };
-  auto edit_yaml = [](const std::filesystem::path& d, const std::string& from, const std::string& to) {
-    std::string y = socstream::testing::read_file(d / "model.yaml");
-    const auto at = y.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    y.replace(at, from.size(), to);
-    std::ofstream(d / "model.yaml", std::ios::trunc) << y;
   };
   auto message = [](const std::function<void()>& f) -> std::string {
     try {
@@ -194,13 +194,6 @@ TEST(Model, HostileModelDirectoriesAreRefusedAtLoad) {
       EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
     }
   };
-  auto edit_yaml = [](const std::filesystem::path& d, const std::string& from, const std::string& to) {
-    std::string y = socstream::testing::read_file(d / "model.yaml");
-    const auto at = y.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    y.replace(at, from.size(), to);
-    std::ofstream(d / "model.yaml", std::ios::trunc) << y;
-  };
   refused([](const std::filesystem::path& d) {
     std::filesystem::remove(d / "model.pt");
     std::filesystem::create_symlink("/dev/zero", d / "model.pt");
@@ -209,9 +202,9 @@ TEST(Model, HostileModelDirectoriesAreRefusedAtLoad) {
     std::filesystem::remove(d / "model.pt");
     ::mkfifo((d / "model.pt").c_str(), 0600);
   }, "weights file is not a regular file");
-  refused([&](const std::filesystem::path& d) { edit_yaml(d, "max_len: 64", "max_len: 100000000"); },
+  refused([](const std::filesystem::path& d) { edit_yaml(d, "max_len: 64", "max_len: 100000000"); },
           "tokenizer.max_len must be between 2 and 512");
-  refused([&](const std::filesystem::path& d) { edit_yaml(d, "labels: [norm, sqli,", "labels: [norm, sqli, sqli,"); },
+  refused([](const std::filesystem::path& d) { edit_yaml(d, "labels: [norm, sqli,", "labels: [norm, sqli, sqli,"); },
           "the label 'sqli' is listed twice");
 }
 
