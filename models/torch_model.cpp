@@ -129,6 +129,12 @@ class TorchTextModel final : public TextModel {
       p.value.set_requires_grad(true);
       head.push_back(p.value);
     }
+    // A head quantised with the encoder keeps its weights in packed int8,
+    // which are no parameters: nothing would learn, and no error would say so.
+    if (head.empty())
+      throw ModelError(info_.name + ": the head '" + info_.head + "' (" + info_.weights.filename().string() +
+                       ") has no float parameters to learn (quantised?); models/train/quantize_web_classifier.py "
+                       "keeps it float32");
     optimizer_ = std::make_unique<torch::optim::Adam>(head, torch::optim::AdamOptions(lr_));
   }
 
