@@ -43,8 +43,9 @@ commands:
   test FILE --cases CASES [--junit REPORT]
                   run CASES' golden events through FILE's operators and check the outputs they expect
                   (sources and sinks are not run); exit 1 if a case fails, REPORT in JUnit XML
-  predict --model DIR [TEXT...]
-                  print each text's label and scores (lines from stdin when no TEXT is given)
+  predict --model DIR [--precision float32|int8] [TEXT...]
+                  print each text's label and scores (lines from stdin when no TEXT is given);
+                  --precision serves another of model.yaml's precisions
   top [--admin HOST:PORT] [--token-env VAR] [--interval S] [--once]
                   a live view of a running instance: events/s in and out, channel fill, dead letters, lag
   tap COMPONENT[.PORT] [--admin HOST:PORT] [--token-env VAR] [--limit N] [--timeout S]

@@ -24,6 +24,21 @@ class ModelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A precision asked for by the caller (a transformer's `precision:`, predict's
+// --precision) that the model directory cannot serve: the caller's setting is
+// what to point at, not model.yaml.
+class PrecisionError : public ModelError {
+ public:
+  using ModelError::ModelError;
+};
+
+// The precisions a model directory may offer: float32 is `weights:`, the
+// others are `variants:` (models/train/quantize_web_classifier.py makes int8).
+inline const std::vector<std::string>& known_precisions() {
+  static const std::vector<std::string> p{"float32", "int8"};
+  return p;
+}
+
 struct ModelInfo {
   std::filesystem::path dir;
   std::string name;
@@ -40,8 +55,16 @@ struct ModelInfo {
   // The classification head: the submodule (a Linear layer making the logits)
   // that may learn from feedback. Empty: the model does not learn.
   std::string head;
+  // The precision served (model.yaml's `precision:`, default float32, unless
+  // the caller asked for another), and every one the directory offers.
+  // `weights`, `sha256` and `quantized_engine` are the served one's.
+  std::string precision = "float32";
+  std::vector<std::string> precisions{"float32"};
   std::filesystem::path weights;
   std::string sha256;
+  // The libtorch quantized engine (qnnpack, onednn, ...) an int8 file's packed
+  // weights were made for; empty for float32.
+  std::string quantized_engine;
   std::filesystem::path vocab;
   bool lowercase = true;
   size_t max_len = 128;
@@ -63,8 +86,10 @@ struct ModelInfo {
   } domain;
 };
 
-// Reads and checks model.yaml (not the weights): a ModelError says what is wrong.
-ModelInfo read_model_info(const std::filesystem::path& dir);
+// Reads and checks model.yaml (not the weights): a ModelError says what is
+// wrong. `precision` (one of known_precisions()) overrides model.yaml's; one
+// the directory does not offer, or whose file is missing, is a PrecisionError.
+ModelInfo read_model_info(const std::filesystem::path& dir, const std::string& precision = {});
 // Checks the weights file against model.yaml's sha256.
 void verify_weights(const ModelInfo& info);
 

@@ -1,6 +1,7 @@
-// `socstream predict --model DIR [TEXT...]`: prints each text's label, its
-// score, every label's score, and the text (an embedding model prints the
-// embedding's first values); reads lines from stdin when no TEXT is given.
+// `socstream predict --model DIR [--precision P] [TEXT...]`: prints each
+// text's label, its score, every label's score, and the text (an embedding
+// model prints the embedding's first values); reads lines from stdin when no
+// TEXT is given. --precision serves another of model.yaml's precisions.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -12,7 +13,7 @@
 namespace socstream {
 
 int predict_main(int argc, char** argv) {
-  std::string dir;
+  std::string dir, precision;
   std::vector<std::string> texts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -20,17 +21,21 @@ int predict_main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a.rfind("--model=", 0) == 0) {
       dir = a.substr(8);
+    } else if (a == "--precision" && i + 1 < argc) {
+      precision = argv[++i];
+    } else if (a.rfind("--precision=", 0) == 0) {
+      precision = a.substr(12);
     } else {
       texts.push_back(a);
     }
   }
   if (dir.empty()) {
-    std::fprintf(stderr, "usage: socstream predict --model DIR [TEXT...]\n");
+    std::fprintf(stderr, "usage: socstream predict --model DIR [--precision float32|int8] [TEXT...]\n");
     return 64;
   }
   std::unique_ptr<TextModel> model;
   try {
-    model = TextModel::load(dir);
+    model = TextModel::load(read_model_info(dir, precision));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "socstream: %s\n", e.what());
     return 1;

@@ -6,6 +6,7 @@
 
 #include <boost/crc.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -27,6 +28,31 @@ void single_threaded_torch() {
     at::set_num_threads(1);
     at::set_num_interop_threads(1);
   });
+}
+
+// An int8 file's packed weights are made, as it is unpickled, for the quantized
+// engine selected then, which is process-wide: it is set, and the file loaded,
+// under one lock, so two models packed for different engines each get theirs.
+// The forward passes then run on the weights' own engine.
+std::mutex& qengine_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+at::QEngine quantized_engine(const std::string& name) {
+  static const std::map<std::string, at::QEngine> by_name{
+      {"qnnpack", at::QEngine::QNNPACK}, {"onednn", at::QEngine::ONEDNN},
+      {"fbgemm", at::QEngine::FBGEMM},   {"x86", at::QEngine::X86}};
+  const auto it = by_name.find(name);
+  const auto& have = at::globalContext().supportedQEngines();
+  if (it == by_name.end() || std::find(have.begin(), have.end(), it->second) == have.end()) {
+    std::string names;
+    for (const auto& [n, e] : by_name)
+      if (std::find(have.begin(), have.end(), e) != have.end()) names += (names.empty() ? "" : ", ") + n;
+    throw ModelError("the weights are packed for the " + name + " quantized engine, which this libtorch lacks (it has: " +
+                     names + "); re-run models/train/quantize_web_classifier.py with --engine one of those");
+  }
+  return it->second;
 }
 
 class TorchTextModel final : public TextModel {
@@ -103,6 +129,12 @@ class TorchTextModel final : public TextModel {
       p.value.set_requires_grad(true);
       head.push_back(p.value);
     }
+    // A head quantised with the encoder keeps its weights in packed int8,
+    // which are no parameters: nothing would learn, and no error would say so.
+    if (head.empty())
+      throw ModelError(info_.name + ": the head '" + info_.head + "' (" + info_.weights.filename().string() +
+                       ") has no float parameters to learn (quantised?); models/train/quantize_web_classifier.py "
+                       "keeps it float32");
     optimizer_ = std::make_unique<torch::optim::Adam>(head, torch::optim::AdamOptions(lr_));
   }
 
@@ -332,6 +364,12 @@ extern "C" socstream::TextModel* socstream_torch_load(const socstream::ModelInfo
     single_threaded_torch();
     torch::jit::Module module;
     try {
+      std::unique_lock lk(qengine_mutex(), std::defer_lock);
+      if (!info.quantized_engine.empty()) {
+        const at::QEngine engine = quantized_engine(info.quantized_engine);
+        lk.lock();
+        at::globalContext().setQEngine(engine);
+      }
       module = torch::jit::load(info.weights.string());
     } catch (const c10::Error& e) {
       error = info.weights.string() + ": not a loadable TorchScript model: " + e.what_without_backtrace();

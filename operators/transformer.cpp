@@ -41,8 +41,13 @@ TransformerOp::TransformerOp(const Settings& s)
   hooks_.held_back = [this](bool right) { watch(true, right ? 0.f : 1.f, SourcePos{}); };
   set_version(0);
   if (!s.has("model")) return;  // reported by the schema check
+  // Empty: model.yaml's own precision.
+  const std::string precision = s.has("precision") ? s.choice("precision", known_precisions(), "float32") : "";
   try {
-    info_ = read_model_info(s.config_path("model"));
+    info_ = read_model_info(s.config_path("model"), precision);
+  } catch (const PrecisionError& e) {
+    s.error("precision", e.what());
+    return;
   } catch (const ModelError& e) {
     s.error("model", e.what());
     return;
@@ -111,7 +116,8 @@ void TransformerOp::set_version(uint64_t v) {
 
 void TransformerOp::open() {
   if (!model_) model_ = TextModel::load(info_);
-  spdlog::info("transformer: {} v{} ({}) loaded from {}", info_.name, info_.version, info_.task, info_.dir.string());
+  spdlog::info("transformer: {} v{} ({}, {}) loaded from {}", info_.name, info_.version, info_.task, info_.precision,
+               info_.dir.string());
   learner_.open(*model_, info_, hooks_);
   auto& g = context().metrics();
   const Labels model{{"model", info_.name}};
@@ -508,6 +514,7 @@ ComponentSpec transformer_spec() {
       Kind::Operator,
       "runs a TorchScript model directory over a field in dynamic batches; ports: default (positive), negative, drift (with learn)",
       {{"model", SettingType::String, true, "the model directory (model.yaml, weights, vocabulary)"},
+       {"precision", SettingType::String, false, "the model's weights to serve: float32 or int8 (default: model.yaml's precision)"},
        {"field", SettingType::String, false, "the field to score"},
        {"fields", SettingType::StringList, false, "several fields to score (the event takes the most suspicious verdict)"},
        {"transforms", SettingType::StringList, false, "applied before scoring: query_values, url_decode, lowercase"},

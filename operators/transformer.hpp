@@ -75,6 +75,8 @@ class TransformerOp final : public Operator {
   void on_deadline(Outputs& out) override { close_batch(out); }
   void finish(Outputs& out) override;
 
+  // The model served: model.yaml as read, with the topology's precision and thresholds.
+  const ModelInfo& model_info() const { return info_; }
   // For tests and benchmarks: a model other than the configured directory's.
   void use_model(std::unique_ptr<TextModel> m);
 

@@ -51,7 +51,10 @@ std::string TransformerEndpoint::describe() const {
   json::append_string(out, op_.context().name());
   out += fmt::format(R"(,"kind":"transformer","task":"{}","version":)", info.task);
   json::append_string(out, op_.version());
-  out += fmt::format(R"(,"base_version":{},"max_len":{},"labels":)", info.version, info.max_len);
+  out += fmt::format(R"(,"base_version":{},"max_len":{},"precision":"{}","precisions":)", info.version, info.max_len,
+                     info.precision);
+  out += strings(info.precisions);
+  out += ",\"labels\":";
   out += strings(info.labels);
   out += ",\"negative_label\":";
   json::append_string(out, info.negative_label);

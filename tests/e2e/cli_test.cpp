@@ -341,6 +341,28 @@ TEST(Cli, PredictPrintsLabelAndScores) {
   EXPECT_NE(bad.err.find("no model.yaml"), std::string::npos) << bad.err;
 }
 
+// --precision serves model.yaml's int8 weights; their forward passes write
+// nothing to stderr (torch 1.13's int8 Linear warned once per pass on qnnpack),
+// and a precision the model lacks is refused, naming what it offers.
+TEST(Cli, PredictServesTheInt8Weights) {
+  const std::string model = (source_dir() / "models/web-attack-classifier").string();
+  auto r = run_command("printf '1 union select 1,2\\n<script>alert(1)</script>\\nmadrid\\n' | " + std::string(SOCSTREAM_BIN) +
+                       " predict --precision int8 --model " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::stringstream ss(r.out);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(ss, l);) lines.push_back(l.substr(0, l.find(' ')));
+  EXPECT_EQ(lines, (std::vector<std::string>{"sqli", "xss", "norm"})) << r.out;
+  EXPECT_EQ(r.err, "");
+  TempDir dir;
+  for (const char* f : {"model.pt", "vocab.txt"}) std::filesystem::copy_file(source_dir() / "models/web-attack-classifier" / f, dir.path() / f);
+  std::string y = read_file(source_dir() / "models/web-attack-classifier/model.yaml");
+  dir.write("model.yaml", y.substr(0, y.find("\nvariants:")) + "\n");
+  auto none = run_socstream("predict --precision int8 --model " + dir.path().string() + " madrid");
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("offers no int8 weights (precisions: float32)"), std::string::npos) << none.err;
+}
+
 TEST(Cli, StartsWithoutLoadingLibtorch) {
   // A stop signal must find the signal mask in place; libtorch's start-up would delay that by a second.
   auto r = run_command("ldd " + std::string(SOCSTREAM_BIN));

@@ -74,6 +74,8 @@ TEST_F(ModelApi, ListsAndDescribesTheModelsItServes) {
   EXPECT_NE(one.find(R"("labels":["norm","sqli","xss","path-traversal","cmdi"])"), std::string::npos) << one;
   EXPECT_NE(one.find(R"("accuracy":0.9973)"), std::string::npos) << one;
   EXPECT_NE(one.find(R"("versions":[2])"), std::string::npos) << one;
+  // Which of model.yaml's weights files is served (bench/RESULTS.md, "Quantised inference (int8)").
+  EXPECT_NE(one.find(R"("precision":"float32","precisions":["float32","int8"])"), std::string::npos) << one;
   EXPECT_NE(one.find(R"("performance":{"texts":)"), std::string::npos) << one;
   EXPECT_NE(call("GET", "/api/ml/models/nosuch").find(R"({"error":"no model 'nosuch'"} 404)"), std::string::npos);
 }

@@ -293,6 +293,19 @@ def model_info():
         "labels-map": ("labels: [norm, sqli, xss, path-traversal, cmdi]", "labels: {a: 1}"),
         "tokenizer-scalar": ("tokenizer:\n  vocab: vocab.txt\n  lowercase: true\n  max_len: 64", "tokenizer: bert"),
         "lowercase-text": ("lowercase: true", "lowercase: maybe"),
+        # The precisions: int8 served from a regular file, from none, from another model's weights; names unknown.
+        "precision-int8": ("precision: float32", "precision: int8"),
+        "precision-int8-served": ("precision: float32\nvariants:\n  int8:\n    weights: model.int8.pt",
+                                  "precision: int8\nvariants:\n  int8:\n    weights: weights.bin"),
+        "precision-int8-fifo": ("precision: float32\nvariants:\n  int8:\n    weights: model.int8.pt",
+                                "precision: int8\nvariants:\n  int8:\n    weights: fifo.pt"),
+        "precision-unknown": ("precision: float32", "precision: fp16"),
+        "variant-float32": ("variants:\n  int8:", "variants:\n  float32:"),
+        "variant-stale": ("precision: float32\nvariants:\n  int8:\n    weights: model.int8.pt\n    sha256: ",
+                          "precision: int8\nvariants:\n  int8:\n    weights: weights.bin\n    source_sha256: " + "0" * 64 +
+                          "\n    sha256: "),
+        "variant-engine": ("quantized_engine: qnnpack", "quantized_engine: avx512"),
+        "variants-list": ("variants:\n  int8:", "variants: [int8]\nx:\n  int8:"),
     }
     for name, (old, new) in edits.items():
         assert old in real, name
@@ -371,7 +384,8 @@ def dicts():
     write_dict("model_info", yaml + ["name", "version", "task", "classify", "embed", "labels", "negative_label",
                                      "thresholds", "head", "weights", "sha256", "tokenizer", "vocab", "lowercase",
                                      "max_len", "model.pt", "vocab.txt", "fifo.pt", "dir.pt", "weights.bin",
-                                     "/dev/zero", "../", "512", "2"],
+                                     "/dev/zero", "../", "512", "2", "precision", "variants", "float32", "int8",
+                                     "source_sha256", "quantized_engine", "qnnpack", "onednn", "model.int8.pt"],
                "model.yaml: keys, tasks and the file names the target's model directory holds")
 
 

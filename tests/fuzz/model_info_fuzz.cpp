@@ -8,7 +8,9 @@
 // exception, no hang on the FIFO); an accepted one has a task the engine
 // knows, at least two distinct labels for a classifier with a negative label
 // and thresholds among them in [0, 1], a max_len in [2, 512], and weights and
-// vocabulary that are regular files inside or outside the directory.
+// vocabulary that are regular files inside or outside the directory, and a
+// precision served that the engine knows and model.yaml offers (a quantized
+// engine named for int8, none for float32).
 #include <sys/stat.h>
 
 #include <set>
@@ -60,6 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(t >= 0 && t <= 1, "threshold " + std::to_string(t));
     }
   }
+  const auto& known = known_precisions();
+  FUZZ_CHECK(std::find(known.begin(), known.end(), info.precision) != known.end(), info.precision);
+  FUZZ_CHECK(std::find(info.precisions.begin(), info.precisions.end(), info.precision) != info.precisions.end(),
+             "serves a precision it does not offer: " + info.precision);
+  FUZZ_CHECK(info.quantized_engine.empty() == (info.precision == "float32"), "quantized engine " + info.quantized_engine);
   FUZZ_CHECK(std::filesystem::is_regular_file(info.weights), info.weights.string());
   FUZZ_CHECK(std::filesystem::is_regular_file(info.vocab), info.vocab.string());
   try {

@@ -148,6 +148,21 @@ TEST(TransformerLearning, ABetterShadowIsPromotedSavedAndRestored) {
   EXPECT_THROW(Learner(dir, "pin_version: 7"), ModelError);
 }
 
+// The int8 variant keeps its head in float32: it learns, is gated and is
+// saved as float32's does, over the quantised encoder's features.
+TEST(TransformerLearning, AnInt8ModelLearnsItsFloat32Head) {
+  auto data = rows();
+  TempDir dir;
+  Learner l(dir, kSettings + ", precision: int8");
+  ASSERT_TRUE(l.diag.ok()) << l.diag.str();
+  ASSERT_EQ(l.op->model_info().precision, "int8");
+  EXPECT_GE(l.count(probes(data), "sqli"), 19u);
+  l.verdicts(data, 400, [](size_t, const LabelledText& r) { return r.label == "sqli" ? "xss" : r.label; });
+  EXPECT_GE(l.op->stats().promotions, 1u);
+  EXPECT_GE(l.count(probes(data), "xss"), 19u) << "the promoted head serves";
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "versions" / snap(1)));
+}
+
 TEST(TransformerLearning, AWorseShadowIsNotPromoted) {
   auto data = rows();
   TempDir dir;

@@ -68,6 +68,7 @@ struct Harness {
                       "name: fake\nversion: 3\nweights: model.pt\nsha256: x\n" + task +
                       "tokenizer: {vocab: vocab.txt}\n" + model_yaml_extra);
     dir.write("m/model.pt", "");
+    dir.write("m/model.int8.pt", "");
     dir.write("m/vocab.txt", "");
     YAML::Node n = YAML::Load(std::string("{model: m, field: q, inference_thread: ") + (threaded ? "true" : "false") +
                               (settings.empty() ? "" : ", ") + settings + "}");
@@ -343,6 +344,40 @@ TEST(Transformer, ConfigErrorsSayWhere) {
   EXPECT_FALSE(bad_dir.diag.ok());
   Harness bad_yaml("", "negative_label: benign\n");
   EXPECT_NE(bad_yaml.diag.str().find("negative_label 'benign' is not a label"), std::string::npos) << bad_yaml.diag.str();
+}
+
+// `precision:` picks one of model.yaml's weights files; a precision the model
+// directory cannot serve is the setting's error, with its file:line:col.
+TEST(Transformer, PrecisionOverridesModelYamls) {
+  const std::string variants =
+      "precision: int8\nvariants:\n  int8: {weights: model.int8.pt, sha256: y, source_sha256: x, quantized_engine: qnnpack}\n";
+  {
+    Harness h("", variants);
+    ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+    EXPECT_EQ(h.op->model_info().precision, "int8");
+    EXPECT_EQ(h.op->model_info().weights.filename(), "model.int8.pt");
+    EXPECT_EQ(h.op->model_info().sha256, "y");
+    EXPECT_EQ(h.op->model_info().quantized_engine, "qnnpack");
+  }
+  {
+    Harness h("precision: float32", variants);
+    ASSERT_TRUE(h.diag.ok()) << h.diag.str();
+    EXPECT_EQ(h.op->model_info().precision, "float32");
+    EXPECT_EQ(h.op->model_info().weights.filename(), "model.pt");
+    EXPECT_EQ(h.op->model_info().sha256, "x");
+    EXPECT_EQ(h.op->model_info().quantized_engine, "");
+  }
+  {
+    Harness h("precision: int8");  // model.yaml offers float32 only
+    EXPECT_NE(h.diag.str().find("t.yaml:1:"), std::string::npos) << h.diag.str();
+    EXPECT_NE(h.diag.str().find("precision"), std::string::npos) << h.diag.str();
+    EXPECT_NE(h.diag.str().find("offers no int8 weights (precisions: float32); models/train/quantize_web_classifier.py"),
+              std::string::npos) << h.diag.str();
+  }
+  {
+    Harness h("precision: fp16", variants);
+    EXPECT_NE(h.diag.str().find("'fp16' is not one of: float32, int8"), std::string::npos) << h.diag.str();
+  }
 }
 
 TEST(TextNormalizer, MasksVariableParts) {
