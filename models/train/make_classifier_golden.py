@@ -13,10 +13,10 @@ import csv
 import json
 import os
 import random
-import re
 
 import torch
-from transformers import BertTokenizer
+
+import windowed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -27,10 +27,7 @@ OUT = os.path.join(ROOT, "tests", "data", "classifier_golden.jsonl")
 
 def main():
     torch.set_num_threads(1)
-    model = torch.jit.load(os.path.join(MODEL, "model.pt")).eval()
-    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
-    # The model's own max_len (its position table's size), as the engine reads it.
-    max_len = int(re.search(r"^\s*max_len:\s*(\d+)", open(os.path.join(MODEL, "model.yaml")).read(), re.M).group(1))
+    model, tok, max_len = windowed.load(MODEL)
     with open(DATA, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     rng = random.Random(7)
@@ -40,28 +37,11 @@ def main():
     attacks = [r["payload"] for r in sample if r["label"] != "norm"][:8]
     pads = ["x ", "hello world ", "a=1&", ", "]
     texts += [pads[i % len(pads)] * (40 + 15 * i) + a for i, a in enumerate(attacks)]
-    width = max_len - 2
-    with open(OUT, "w", encoding="utf-8") as out, torch.no_grad():
+    with open(OUT, "w", encoding="utf-8") as out:
         for i in range(0, len(texts), 16):
             batch = texts[i : i + 16]
-            rows, owner = [], []
-            for k, t in enumerate(batch):
-                ids = tok.convert_tokens_to_ids(tok.tokenize(t))
-                starts = [0]
-                if len(ids) > width:
-                    starts = list(range(0, len(ids) - width, width // 2)) + [len(ids) - width]
-                for s in starts:
-                    rows.append([tok.cls_token_id] + ids[s : s + width] + [tok.sep_token_id])
-                    owner.append(k)
-            longest = max(len(r) for r in rows)
-            input_ids = torch.tensor([r + [tok.pad_token_id] * (longest - len(r)) for r in rows])
-            mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in rows])
-            probs = torch.softmax(model(input_ids, mask), -1).tolist()
-            best = [None] * len(batch)
-            for k, p in zip(owner, probs):
-                if best[k] is None or p[0] < best[k][0]:  # label 0, norm, is the negative label
-                    best[k] = p
-            out.write(json.dumps({"texts": batch, "probs": best}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({"texts": batch, "probs": windowed.score(model, tok, max_len, batch)},
+                                 ensure_ascii=False) + "\n")
     print(f"{len(texts)} texts -> {OUT}")
 
 

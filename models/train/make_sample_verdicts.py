@@ -14,11 +14,11 @@ overlapping by half, the value taking its window least likely normal.
 """
 import json
 import os
-import re
 import urllib.parse
 
 import torch
-from transformers import BertTokenizer
+
+import windowed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -38,9 +38,7 @@ def values(query):
 
 def main():
     torch.set_num_threads(1)
-    model = torch.jit.load(os.path.join(MODEL, "model.pt")).eval()
-    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
-    max_len = int(re.search(r"^\s*max_len:\s*(\d+)", open(os.path.join(MODEL, "model.yaml")).read(), re.M).group(1))
+    model, tok, max_len = windowed.load(MODEL)
     rows, texts = [], []
     offset = 0
     with open(SAMPLE, "rb") as f:
@@ -51,27 +49,8 @@ def main():
             texts += vs
             offset += len(raw)
     probs = []
-    width = max_len - 2
-    with torch.no_grad():
-        for i in range(0, len(texts), 32):
-            batch = texts[i : i + 32]
-            windows, owner = [], []
-            for k, t in enumerate(batch):
-                ids = tok.convert_tokens_to_ids(tok.tokenize(t))
-                starts = [0]
-                if len(ids) > width:
-                    starts = list(range(0, len(ids) - width, width // 2)) + [len(ids) - width]
-                for st in starts:
-                    windows.append([tok.cls_token_id] + ids[st : st + width] + [tok.sep_token_id])
-                    owner.append(k)
-            longest = max(len(w) for w in windows)
-            input_ids = torch.tensor([w + [tok.pad_token_id] * (longest - len(w)) for w in windows])
-            mask = torch.tensor([[1] * len(w) + [0] * (longest - len(w)) for w in windows])
-            best = [None] * len(batch)
-            for k, p in zip(owner, torch.softmax(model(input_ids, mask), -1).tolist()):
-                if best[k] is None or p[0] < best[k][0]:  # label 0, norm, is the negative label
-                    best[k] = p
-            probs += best
+    for i in range(0, len(texts), 32):
+        probs += windowed.score(model, tok, max_len, texts[i : i + 32])
     with open(OUT, "w") as out:
         for off, at, n in rows:
             out.write(json.dumps({"offset": off, "values": [[round(p, 6) for p in probs[k]] for k in range(at, at + n)]}) + "\n")
