@@ -96,8 +96,9 @@ void relative_paths(const YAML::Node& n, const fs::path& dir, std::set<std::stri
 // variables that would point it at other files.
 // The result cache is off: it shares a result among texts that differ only in
 // digits, so which text of a template is scored first, and whose score the others
-// carry, depends on the inference thread's timing (the CI run that failed on it
-// had 17 of 1,535 scores differ by up to 0.03). Off, the runs differ in float bits only.
+// carry, depends on the inference thread's timing: a CI run failed on it. With the
+// cache, 17 of 1,535 scores differed from an uncached run's by up to 0.03; two
+// uncached runs, one beside two busy loops, gave the same scores.
 CommandResult run_with_state(const fs::path& bin, const std::string& args, const fs::path& state) {
   return run_command("cd / && env -u SOCSTREAM_TORCH_PLUGIN -u SOCSTREAM_INPUT SOCSTREAM_MODEL_CACHE=0 "
                      "SOCSTREAM_STATE_DIR=" + state.string() + " SOCSTREAM_DLQ=" + (state / "dlq.jsonl").string() +
