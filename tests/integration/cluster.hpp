@@ -93,4 +93,17 @@ bool eventually(const std::function<bool()>& pred, std::chrono::seconds limit);
 // A name unique to this test run, for topics, groups and streams.
 std::string unique(const std::string& base);
 
+// The names config/kafka-redis.yaml reads from the environment, fresh per test,
+// and that environment (brokers and Redis of scripts/, a short session timeout).
+struct KafkaRedisNames {
+  std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
+              alerts = unique("alerts"), dlq = unique("dlq");
+  std::map<std::string, std::string> env() const {
+    return {{"KAFKA_BROKERS", brokers()},        {"REDIS_PORT", std::to_string(redis_port())},
+            {"SOCSTREAM_TOPIC", topic},          {"SOCSTREAM_GROUP", group},
+            {"SOCSTREAM_STREAM", stream},        {"SOCSTREAM_ALERTS_TOPIC", alerts},
+            {"SOCSTREAM_DLQ_TOPIC", dlq},        {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}};
+  }
+};
+
 }  // namespace socstream::it

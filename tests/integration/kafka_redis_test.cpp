@@ -23,16 +23,7 @@ using socstream::testing::base64_decode;
 
 namespace {
 
-struct Names {
-  std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
-              alerts = unique("alerts"), dlq = unique("dlq");
-  std::map<std::string, std::string> env() const {
-    return {{"KAFKA_BROKERS", brokers()},        {"REDIS_PORT", std::to_string(redis_port())},
-            {"SOCSTREAM_TOPIC", topic},          {"SOCSTREAM_GROUP", group},
-            {"SOCSTREAM_STREAM", stream},        {"SOCSTREAM_ALERTS_TOPIC", alerts},
-            {"SOCSTREAM_DLQ_TOPIC", dlq},        {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}};
-  }
-};
+using Names = KafkaRedisNames;
 
 class KafkaRedis : public ServerTest {
  protected:

@@ -190,8 +190,9 @@ class KafkaRedisReload : public ServerTest {};
 }  // namespace
 
 TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
-  const std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
-                    alerts_topic = unique("alerts"), dlq = unique("dlq");
+  const KafkaRedisNames names;
+  const std::string &topic = names.topic, &group = names.group, &stream = names.stream,
+                    &alerts_topic = names.alerts;
   create_topic(topic, 4);
   const auto file = web_events(kEvents);
   produce_file(topic, file);
@@ -225,14 +226,7 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
   dir.write("rules/web.yaml", rules_v1);
 
   Engine e(topo,
-           {{"KAFKA_BROKERS", brokers()},
-            {"REDIS_PORT", std::to_string(redis_port())},
-            {"SOCSTREAM_TOPIC", topic},
-            {"SOCSTREAM_GROUP", group},
-            {"SOCSTREAM_STREAM", stream},
-            {"SOCSTREAM_ALERTS_TOPIC", alerts_topic},
-            {"SOCSTREAM_DLQ_TOPIC", dlq},
-            {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}},
+           names.env(),
            log_);
   e.start();
   ASSERT_TRUE(eventually([&] { return run_command("curl -sf " + url + "/health").exit_code == 0; }, std::chrono::seconds(30)))
@@ -449,8 +443,9 @@ TEST_F(KafkaRedisReload, FiveReloadsMidRunLoseAndDoubleNothing) {
 // gives its batch up unacknowledged, the new generation reads it again from
 // the commits, and the run still ends 0 (those events were acknowledged later).
 TEST_F(KafkaRedisReload, AReloadThatFixesTheRedisPortIsNotHeldByTheOldSink) {
-  const std::string topic = unique("access"), group = unique("group"), stream = unique("alerts"),
-                    alerts_topic = unique("alerts"), dlq = unique("dlq");
+  const KafkaRedisNames names;
+  const std::string &topic = names.topic, &group = names.group, &stream = names.stream,
+                    &alerts_topic = names.alerts;
   create_topic(topic, 1);
   std::vector<std::string> events;
   {
@@ -473,16 +468,9 @@ TEST_F(KafkaRedisReload, AReloadThatFixesTheRedisPortIsNotHeldByTheOldSink) {
   wrong = replace_once(wrong, "    poll_timeout_ms: 10\n", "    poll_timeout_ms: 10\n    drain_timeout_ms: 3000\n");
   const std::string fixed = replace_once(wrong, "port: \"${REDIS_PORT:-6379}\"", "port: " + std::to_string(redis_port()));
   const auto topo = dir.write("kafka-redis.yaml", wrong);
-  Engine e(topo,
-           {{"KAFKA_BROKERS", brokers()},
-            {"REDIS_PORT", std::to_string(free_port())},  // nothing listens there
-            {"SOCSTREAM_TOPIC", topic},
-            {"SOCSTREAM_GROUP", group},
-            {"SOCSTREAM_STREAM", stream},
-            {"SOCSTREAM_ALERTS_TOPIC", alerts_topic},
-            {"SOCSTREAM_DLQ_TOPIC", dlq},
-            {"SOCSTREAM_SESSION_TIMEOUT_MS", "6000"}},
-           log_);
+  auto env = names.env();
+  env["REDIS_PORT"] = std::to_string(free_port());  // nothing listens there
+  Engine e(topo, env, log_);
   e.start();
   // The pipeline is held by the sink: the source has read, nothing is acknowledged.
   ASSERT_TRUE(eventually([&] {
