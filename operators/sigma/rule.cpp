@@ -6,7 +6,10 @@
 #include <charconv>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <set>
+
+#include <yaml-cpp/eventhandler.h>
 
 namespace socstream::sigma {
 
@@ -365,13 +368,49 @@ std::vector<std::filesystem::path> expand_rule_paths(const std::vector<std::file
   return {out.begin(), out.end()};
 }
 
+namespace {
+
+// yaml-cpp 0.7's LoadAll never returns on a document that starts with a flow
+// indicator outside a flow (`, title: x`): its parser hands the same empty
+// document back for ever (the sigma fuzzer found it; one crafted rules file
+// would hang a start or a reload). A first pass that builds nothing checks each
+// document starts past the one before; the real load then cannot loop.
+struct Progress final : YAML::EventHandler {
+  YAML::Mark start;
+  void OnDocumentStart(const YAML::Mark& m) override { start = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::vector<YAML::Node> load_all(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw YAML::BadFile(file);
+  YAML::Parser parser(in);
+  Progress p;
+  int last = -1;
+  while (parser.HandleNextDocument(p)) {
+    if (p.start.pos <= last)
+      throw YAML::ParserException(p.start, "a document that the YAML parser cannot get past (a flow indicator such as ',' at its start?)");
+    last = p.start.pos;
+  }
+  return YAML::LoadAllFromFile(file);
+}
+
+}  // namespace
+
 std::vector<Rule> load_rules(const std::vector<std::filesystem::path>& files, std::vector<Refusal>& refused) {
   std::vector<Rule> rules;
   for (const auto& path : files) {
     const std::string file = path.string();
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAllFromFile(file);
+      docs = load_all(file);
     } catch (const YAML::ParserException& e) {
       refused.push_back({location_of(e.mark, file), "", "", "yaml_syntax", e.msg});
       continue;

@@ -472,6 +472,13 @@ TEST(SigmaRules, EveryRefusalKindNamesItsPlace) {
   EXPECT_EQ(y.where.line, 4) << y.str();
   EXPECT_EQ(y.where.column, 10) << "where the unclosed flow map had to end: " << y.str();
 
+  // A document yaml-cpp's LoadAll would loop on for ever (found by the sigma
+  // fuzzer): the file is refused, at the document the parser cannot get past.
+  SigmaRig stuck("title: t\nid: z\nlogsource: {product: windows}\ndetection: {s: {a: 1}, condition: s}\n---\n, title: x\n");
+  ASSERT_EQ(stuck.rules().refused().size(), 1u) << stuck.rules().summary();
+  EXPECT_EQ(stuck.rules().refused()[0].reason, "yaml_syntax") << stuck.rules().refused()[0].str();
+  EXPECT_EQ(stuck.rules().refused()[0].where.line, 6) << stuck.rules().refused()[0].str();
+
   // Paths: no line to give, so the file or pattern as written, and line 0.
   TempDir d;
   std::vector<sigma::Refusal> refused;
